@@ -1,0 +1,26 @@
+"""keras-electra: ELECTRA text encoders for Keras 3 (TensorFlow, JAX, PyTorch)."""
+
+from keras_electra.models import (
+    SIZES,
+    TRAINING,
+    ElectraAttention,
+    ElectraBackbone,
+    ElectraDiscriminatorHead,
+    ElectraEmbedding,
+    ElectraEncoderLayer,
+    ElectraGenerator,
+    ElectraMaskedLMHead,
+    attention,
+    pretrainer_config,
+)
+from keras_electra.optimization import ElectraAdamW, WarmupLinearDecay
+from keras_electra.pretraining import (
+    ElectraPretrainer,
+    discriminator_loss,
+    gumbel_sample,
+    mask_tokens,
+    max_predictions,
+    mlm_loss,
+    pretraining_optimizer,
+)
+from keras_electra.version import __version__

@@ -1,0 +1,46 @@
+import keras
+from keras import ops
+
+from keras_electra.models.seeds import truncated_normal
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraDiscriminatorHead(keras.layers.Layer):
+    """The replaced-token-detection head: Dense(H, gelu) -> Dense(1) per token.
+
+    Returns one logit per position, `[B, N]`; positive means "replaced".
+    """
+
+    def __init__(self, hidden_dim, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dim = hidden_dim
+        self.seed = seed
+        self.dense = keras.layers.Dense(
+            hidden_dim,
+            activation="gelu",
+            kernel_initializer=truncated_normal(seed, "dense"),
+            dtype=self.dtype_policy,
+            name="dense",
+        )
+        self.dense_prediction = keras.layers.Dense(
+            1,
+            kernel_initializer=truncated_normal(seed, "dense_prediction"),
+            dtype=self.dtype_policy,
+            name="dense_prediction",
+        )
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+        self.dense_prediction.build(tuple(input_shape[:-1]) + (self.hidden_dim,))
+        self.built = True
+
+    def call(self, sequence_output):
+        return ops.squeeze(self.dense_prediction(self.dense(sequence_output)), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden_dim": self.hidden_dim, "seed": self.seed})
+        return config

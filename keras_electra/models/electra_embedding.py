@@ -1,0 +1,96 @@
+import keras
+from keras import ops
+
+from keras_electra.models.seeds import sub_seed, truncated_normal
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraEmbedding(keras.layers.Layer):
+    """Word + position + segment embeddings, then LayerNorm and dropout.
+
+    This is the part the generator and the discriminator share (reference §2):
+    the pretrainer passes one instance to both backbones. The projection to
+    the hidden size is not part of it, since each tower has its own.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        embedding_dim,
+        max_sequence_length=512,
+        num_segments=2,
+        dropout=0.1,
+        layer_norm_epsilon=1e-12,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+        self.dropout = dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.seed = seed
+        self.token_embedding = keras.layers.Embedding(
+            vocab_size,
+            embedding_dim,
+            embeddings_initializer=truncated_normal(seed, "token_embedding"),
+            dtype=self.dtype_policy,
+            name="token_embedding",
+        )
+        self.position_embedding = keras.layers.Embedding(
+            max_sequence_length,
+            embedding_dim,
+            embeddings_initializer=truncated_normal(seed, "position_embedding"),
+            dtype=self.dtype_policy,
+            name="position_embedding",
+        )
+        self.segment_embedding = keras.layers.Embedding(
+            num_segments,
+            embedding_dim,
+            embeddings_initializer=truncated_normal(seed, "segment_embedding"),
+            dtype=self.dtype_policy,
+            name="segment_embedding",
+        )
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
+        )
+        self.dropout_layer = keras.layers.Dropout(
+            dropout, seed=sub_seed(seed, "embedding_dropout"), dtype=self.dtype_policy
+        )
+
+    def build(self, token_ids_shape, segment_ids_shape=None):
+        self.token_embedding.build(token_ids_shape)
+        self.position_embedding.build((None,))
+        self.segment_embedding.build(token_ids_shape)
+        self.layer_norm.build(tuple(token_ids_shape) + (self.embedding_dim,))
+        self.built = True
+
+    def call(self, token_ids, segment_ids, training=False):
+        positions = ops.arange(ops.shape(token_ids)[1], dtype="int32")
+        x = (
+            self.token_embedding(token_ids)
+            + self.position_embedding(positions)[None, :, :]
+            + self.segment_embedding(segment_ids)
+        )
+        x = self.layer_norm(x)
+        return self.dropout_layer(x, training=training)
+
+    def compute_output_shape(self, token_ids_shape, segment_ids_shape=None):
+        return tuple(token_ids_shape) + (self.embedding_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "embedding_dim": self.embedding_dim,
+                "max_sequence_length": self.max_sequence_length,
+                "num_segments": self.num_segments,
+                "dropout": self.dropout,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "seed": self.seed,
+            }
+        )
+        return config

@@ -1,0 +1,49 @@
+import keras
+
+from keras_electra.models.electra_masked_lm_head import ElectraMaskedLMHead
+from keras_electra.models.seeds import sub_seed
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraGenerator(keras.Model):
+    """The generator: an `ElectraBackbone` plus the MLM head tied to its table.
+
+    Inputs are the backbone's plus `mask_positions` `[B, P]`; the output is
+    the logits over the vocabulary at those positions, `[B, P, V]`.
+    """
+
+    def __init__(self, backbone, seed=None, **kwargs):
+        mlm_head = ElectraMaskedLMHead(
+            backbone.embedding.token_embedding,
+            layer_norm_epsilon=backbone.layer_norm_epsilon,
+            seed=sub_seed(seed, "mlm_head"),
+            dtype=backbone.dtype_policy,
+            name="mlm_head",
+        )
+        inputs = {
+            name: keras.Input(shape=(None,), dtype="int32", name=name)
+            for name in ("token_ids", "segment_ids", "padding_mask", "mask_positions")
+        }
+        sequence = backbone(
+            {k: inputs[k] for k in ("token_ids", "segment_ids", "padding_mask")}
+        )["sequence_output"]
+        logits = mlm_head(sequence, inputs["mask_positions"])
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        # Assigned after the graph exists: torch refuses modules before init.
+        self.backbone = backbone
+        self.mlm_head = mlm_head
+        self.seed = seed
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)

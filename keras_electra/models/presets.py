@@ -1,0 +1,47 @@
+"""Model sizes of the reference (§1) and their pretraining settings (§7)."""
+
+# Discriminator sizes; the generator is derived from them (see
+# `generator_sizes`). `tiny` is ours, for tests and demos: it keeps
+# E != H so the embedding projection is exercised.
+SIZES = {
+    "tiny": dict(num_layers=2, hidden_dim=128, embedding_dim=64, generator_hidden_fraction=1 / 4),
+    "small": dict(num_layers=12, hidden_dim=256, embedding_dim=128, generator_hidden_fraction=1 / 4),
+    "base": dict(num_layers=12, hidden_dim=768, embedding_dim=768, generator_hidden_fraction=1 / 3),
+    "large": dict(
+        num_layers=24,
+        hidden_dim=1024,
+        embedding_dim=1024,
+        generator_hidden_fraction=1 / 4,
+        mask_prob=0.25,
+    ),
+}
+
+# Reference §7 (tiny: ours, for a demo that learns within minutes on a CPU).
+TRAINING = {
+    "tiny": dict(learning_rate=1e-3, batch_size=32, sequence_length=128, total_steps=2_000, warmup_steps=100),
+    "small": dict(learning_rate=5e-4, batch_size=128, sequence_length=128, total_steps=1_000_000, warmup_steps=10_000),
+    "base": dict(learning_rate=2e-4, batch_size=256, sequence_length=512, total_steps=766_000, warmup_steps=10_000),
+    "large": dict(learning_rate=2e-4, batch_size=2048, sequence_length=512, total_steps=400_000, warmup_steps=10_000),
+}
+
+
+def num_heads_for(hidden_dim):
+    """heads = max(1, H // 64): head_dim 64 everywhere (reference §1)."""
+    return max(1, hidden_dim // 64)
+
+
+def pretrainer_config(size, **overrides):
+    """The `ElectraPretrainer` arguments of a size, with `overrides` applied.
+
+    Heads, FFN width and the generator are derived after the overrides, so
+    overriding `hidden_dim` alone gives a consistent model.
+    """
+    if size not in SIZES:
+        raise ValueError(f"size={size!r}: expected one of {sorted(SIZES)}.")
+    config = {**SIZES[size], **overrides}
+    fraction = config.pop("generator_hidden_fraction")
+    hidden_dim = config["hidden_dim"]
+    config.setdefault("num_heads", num_heads_for(hidden_dim))
+    config.setdefault("intermediate_dim", 4 * hidden_dim)
+    config.setdefault("generator_hidden_dim", int(round(hidden_dim * fraction)))
+    return config

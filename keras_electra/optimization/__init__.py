@@ -1,0 +1,2 @@
+from keras_electra.optimization.electra_adamw import ElectraAdamW
+from keras_electra.optimization.learning_rate_schedule import WarmupLinearDecay

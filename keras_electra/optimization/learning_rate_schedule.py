@@ -1,0 +1,34 @@
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warmup multiplied by linear decay to zero at `total_steps`.
+
+    lr(step) = peak * min(1, step / warmup_steps) * max(0, 1 - step / total_steps),
+    the authors' schedule for pretraining (reference §7) and fine-tuning (§9).
+    """
+
+    def __init__(self, peak_learning_rate, warmup_steps, total_steps):
+        if total_steps <= 0 or not 0 <= warmup_steps <= total_steps:
+            raise ValueError(
+                f"WarmupLinearDecay: need total_steps > 0 and 0 <= warmup_steps <= "
+                f"total_steps; got warmup_steps={warmup_steps}, total_steps={total_steps}."
+            )
+        self.peak_learning_rate = peak_learning_rate
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warmup = ops.minimum(1.0, step / max(self.warmup_steps, 1))
+        decay = ops.maximum(0.0, 1.0 - step / self.total_steps)
+        return self.peak_learning_rate * warmup * decay
+
+    def get_config(self):
+        return {
+            "peak_learning_rate": self.peak_learning_rate,
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+        }

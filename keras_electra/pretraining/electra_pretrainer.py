@@ -1,0 +1,260 @@
+import keras
+from keras import ops
+
+from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.electra_discriminator_head import ElectraDiscriminatorHead
+from keras_electra.models.electra_generator import ElectraGenerator
+from keras_electra.models.presets import num_heads_for, pretrainer_config
+from keras_electra.models.seeds import sub_seed
+from keras_electra.pretraining.losses import discriminator_loss, mlm_loss
+from keras_electra.pretraining.masking import mask_tokens, max_predictions, replace_at
+from keras_electra.pretraining.optimizer import pretraining_optimizer
+from keras_electra.pretraining.sampling import gumbel_sample, replaced_token_labels
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraPretrainer(keras.Model):
+    """Generator + discriminator trained jointly by replaced token detection.
+
+    The two towers share one `ElectraEmbedding` (word, position and segment
+    tables and the embedding LayerNorm); each has its own projection and
+    encoder. Each training step masks the batch afresh, lets the generator
+    fill the masked positions by sampling, and trains the discriminator to
+    tell which tokens were replaced: loss = MLM + discriminator_weight * RTD.
+
+    The whole step is `call` + `compute_loss` + `compute_metrics`, so Keras'
+    own train step runs it on every backend (gradients, optimizer, jit, loss
+    scaling, distribution) rather than three hand-written ones. Randomness
+    comes from `self.seed_generator`, a model variable, which keeps `call`
+    stateless under JAX's jit and makes a seeded run reproducible.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        num_layers,
+        hidden_dim,
+        embedding_dim,
+        num_heads,
+        intermediate_dim,
+        generator_hidden_dim,
+        generator_num_layers=None,
+        generator_num_heads=None,
+        generator_intermediate_dim=None,
+        max_sequence_length=512,
+        num_segments=2,
+        dropout=0.1,
+        layer_norm_epsilon=1e-12,
+        mask_prob=0.15,
+        mask_token_rate=0.85,
+        discriminator_weight=50.0,
+        temperature=1.0,
+        pad_token_id=0,
+        unk_token_id=100,
+        cls_token_id=101,
+        sep_token_id=102,
+        mask_token_id=103,
+        attention_implementation="auto",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        special = {
+            "pad_token_id": pad_token_id,
+            "unk_token_id": unk_token_id,
+            "cls_token_id": cls_token_id,
+            "sep_token_id": sep_token_id,
+            "mask_token_id": mask_token_id,
+        }
+        for name, token_id in special.items():
+            if not 0 <= token_id < vocab_size:
+                raise ValueError(f"{name}={token_id} is outside the vocabulary (vocab_size={vocab_size}).")
+        self.vocab_size = vocab_size
+        self.num_layers = num_layers
+        self.hidden_dim = hidden_dim
+        self.embedding_dim = embedding_dim
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.generator_hidden_dim = generator_hidden_dim
+        self.generator_num_layers = generator_num_layers or num_layers
+        self.generator_num_heads = generator_num_heads or num_heads_for(generator_hidden_dim)
+        self.generator_intermediate_dim = generator_intermediate_dim or 4 * generator_hidden_dim
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+        self.dropout = dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.mask_prob = mask_prob
+        self.mask_token_rate = mask_token_rate
+        self.discriminator_weight = discriminator_weight
+        self.temperature = temperature
+        self.special_token_ids = special
+        self.attention_implementation = attention_implementation
+        self.seed = seed
+
+        shared = dict(
+            vocab_size=vocab_size,
+            embedding_dim=embedding_dim,
+            max_sequence_length=max_sequence_length,
+            num_segments=num_segments,
+            dropout=dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            attention_implementation=attention_implementation,
+            dtype=self.dtype_policy,
+        )
+        self.discriminator = ElectraBackbone(
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+            seed=sub_seed(seed, "discriminator"),
+            name="discriminator",
+            **shared,
+        )
+        self.discriminator_head = ElectraDiscriminatorHead(
+            hidden_dim,
+            seed=sub_seed(seed, "discriminator_head"),
+            dtype=self.dtype_policy,
+            name="discriminator_head",
+        )
+        self.generator = ElectraGenerator(
+            ElectraBackbone(
+                num_layers=self.generator_num_layers,
+                num_heads=self.generator_num_heads,
+                hidden_dim=generator_hidden_dim,
+                intermediate_dim=self.generator_intermediate_dim,
+                seed=sub_seed(seed, "generator"),
+                embedding=self.discriminator.embedding,
+                name="generator_backbone",
+                **shared,
+            ),
+            seed=sub_seed(seed, "generator_head"),
+            name="generator",
+        )
+        self.discriminator_head.build((None, None, hidden_dim))
+        self.seed_generator = keras.random.SeedGenerator(sub_seed(seed, "pretraining"))
+
+        self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
+        self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
+        self.disc_loss_tracker = keras.metrics.Mean(name="disc_loss")
+        self.disc_accuracy = keras.metrics.BinaryAccuracy(name="disc_accuracy")
+        self.disc_precision = keras.metrics.Precision(name="disc_precision")
+        self.disc_recall = keras.metrics.Recall(name="disc_recall")
+        self.disc_auc = keras.metrics.AUC(name="disc_auc")
+        self.replaced_fraction = keras.metrics.Mean(name="replaced_fraction")
+        self.built = True
+
+    @classmethod
+    def from_size(cls, size, vocab_size=30522, seed=None, **overrides):
+        """A pretrainer of a reference size ("tiny", "small", "base", "large").
+
+        Any constructor argument can be overridden; `generator_hidden_fraction`
+        sets the generator's width relative to the discriminator's.
+        """
+        return cls(vocab_size=vocab_size, seed=seed, **pretrainer_config(size, **overrides))
+
+    def compile(
+        self,
+        optimizer=None,
+        *,
+        learning_rate=5e-4,
+        warmup_steps=10_000,
+        total_steps=1_000_000,
+        **kwargs,
+    ):
+        """`optimizer=None` builds the reference's (`pretraining_optimizer`)."""
+        if optimizer is None:
+            optimizer = pretraining_optimizer(learning_rate, warmup_steps, total_steps)
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def call(self, inputs, training=False):
+        token_ids = ops.cast(inputs["token_ids"], "int32")
+        segment_ids = ops.cast(inputs["segment_ids"], "int32")
+        padding_mask = ops.cast(inputs["padding_mask"], "int32")
+        length = token_ids.shape[1]
+        if length is None:
+            raise ValueError("ElectraPretrainer needs batches of a static sequence length.")
+        ids = self.special_token_ids
+        masked = mask_tokens(
+            token_ids,
+            padding_mask,
+            mask_token_id=ids["mask_token_id"],
+            excluded_ids=(ids["pad_token_id"], ids["cls_token_id"], ids["sep_token_id"], ids["mask_token_id"]),
+            mask_prob=self.mask_prob,
+            num_predictions=max_predictions(length, self.mask_prob),
+            mask_token_rate=self.mask_token_rate,
+            seed=self.seed_generator,
+        )
+        mlm_logits = self.generator(
+            {
+                "token_ids": masked["token_ids"],
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+                "mask_positions": masked["positions"],
+            },
+            training=training,
+        )
+        mlm_logits = ops.cast(mlm_logits, "float32")
+        samples = gumbel_sample(mlm_logits, self.seed_generator, self.temperature)
+        corrupted = replace_at(token_ids, masked["positions"], masked["weights"], samples)
+        sequence = self.discriminator(
+            {"token_ids": corrupted, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            training=training,
+        )["sequence_output"]
+        return {
+            "mlm_logits": mlm_logits,
+            "mlm_labels": masked["labels"],
+            "mlm_weights": masked["weights"],
+            "mlm_positions": masked["positions"],
+            "generator_token_ids": masked["token_ids"],
+            "corrupted_token_ids": corrupted,
+            "disc_logits": ops.cast(self.discriminator_head(sequence), "float32"),
+            "disc_labels": replaced_token_labels(token_ids, corrupted, padding_mask),
+        }
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        mlm = mlm_loss(y_pred["mlm_logits"], y_pred["mlm_labels"], y_pred["mlm_weights"])
+        disc = discriminator_loss(y_pred["disc_logits"], y_pred["disc_labels"], x["padding_mask"])
+        self.mlm_loss_tracker.update_state(mlm)
+        self.disc_loss_tracker.update_state(disc)
+        return mlm + self.discriminator_weight * disc
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        padding_mask = ops.cast(x["padding_mask"], "float32")
+        labels = y_pred["disc_labels"]
+        probs = ops.sigmoid(y_pred["disc_logits"])
+        self.mlm_accuracy.update_state(
+            y_pred["mlm_labels"], y_pred["mlm_logits"], sample_weight=y_pred["mlm_weights"]
+        )
+        for metric in (self.disc_accuracy, self.disc_precision, self.disc_recall, self.disc_auc):
+            metric.update_state(labels, probs, sample_weight=padding_mask)
+        self.replaced_fraction.update_state(labels, sample_weight=padding_mask)
+        return self.get_metrics_result()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "num_layers": self.num_layers,
+                "hidden_dim": self.hidden_dim,
+                "embedding_dim": self.embedding_dim,
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "generator_hidden_dim": self.generator_hidden_dim,
+                "generator_num_layers": self.generator_num_layers,
+                "generator_num_heads": self.generator_num_heads,
+                "generator_intermediate_dim": self.generator_intermediate_dim,
+                "max_sequence_length": self.max_sequence_length,
+                "num_segments": self.num_segments,
+                "dropout": self.dropout,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "mask_prob": self.mask_prob,
+                "mask_token_rate": self.mask_token_rate,
+                "discriminator_weight": self.discriminator_weight,
+                "temperature": self.temperature,
+                "attention_implementation": self.attention_implementation,
+                "seed": self.seed,
+                **self.special_token_ids,
+            }
+        )
+        return config
