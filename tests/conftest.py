@@ -1,0 +1,74 @@
+# triton 3.7-3.9 aborts the process when imported after TensorFlow, and
+# transformers (through torch) imports it; importing it first is safe.
+try:
+    import triton  # noqa: F401
+except ImportError:
+    pass
+
+import keras
+import numpy as np
+import pytest
+
+import keras_electra as ke
+
+BACKEND = keras.backend.backend()
+VOCAB = 1000
+PAD, UNK, CLS, SEP, MASK = 0, 100, 101, 102, 103
+
+
+def make_batch(rng, batch_size=8, length=32, vocab_size=VOCAB, min_tokens=3):
+    """Random `[CLS] A [SEP] B [SEP]` sequences of random lengths, padded."""
+    token_ids = np.zeros((batch_size, length), "int32")
+    segment_ids = np.zeros((batch_size, length), "int32")
+    padding_mask = np.zeros((batch_size, length), "int32")
+    for row in range(batch_size):
+        n = int(rng.integers(min_tokens, length + 1))
+        token_ids[row, :n] = rng.integers(MASK + 1, vocab_size, n)
+        token_ids[row, 0] = CLS
+        token_ids[row, n - 1] = SEP
+        if n > 4:
+            split = int(rng.integers(2, n - 1))
+            token_ids[row, split - 1] = SEP
+            segment_ids[row, split:n] = 1
+        padding_mask[row, :n] = 1
+    return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+
+
+def to_numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def gradients(loss_fn, variables):
+    """Gradients of `loss_fn()` w.r.t. Keras `variables` on the current backend.
+
+    An entry is None (TensorFlow, torch) or zeros (JAX) where the loss does
+    not depend on the variable.
+    """
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        return [None if g is None else to_numpy(g) for g in tape.gradient(loss, variables)]
+    if BACKEND == "torch":
+        import torch
+
+        grads = torch.autograd.grad(loss_fn(), [v.value for v in variables], allow_unused=True)
+        return [None if g is None else to_numpy(g) for g in grads]
+    import jax
+
+    def pure(values):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            return loss_fn()
+
+    return [to_numpy(g) for g in jax.grad(pure)([v.value for v in variables])]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def tiny_pretrainer():
+    return ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=0)

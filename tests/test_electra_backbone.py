@@ -1,0 +1,129 @@
+"""The backbone against a NumPy BERT written from the reference (§1)."""
+
+import numpy as np
+import pytest
+from scipy.special import erf
+
+import keras
+import keras_electra as ke
+from conftest import make_batch, to_numpy
+
+
+def w(variable):
+    return to_numpy(variable).astype("float64")
+
+
+def layer_norm(x, layer):
+    mean = x.mean(-1, keepdims=True)
+    var = x.var(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + 1e-12) * w(layer.gamma) + w(layer.beta)
+
+
+def dense(x, layer):
+    return x @ w(layer.kernel) + w(layer.bias)
+
+
+def gelu_erf(x):
+    return 0.5 * x * (1 + erf(x / np.sqrt(2)))
+
+
+def numpy_backbone(backbone, inputs):
+    """Embeddings -> LayerNorm -> projection -> post-LN blocks, eval mode."""
+    ids, seg, mask = inputs["token_ids"], inputs["segment_ids"], inputs["padding_mask"]
+    emb = backbone.embedding
+    x = (
+        w(emb.token_embedding.embeddings)[ids]
+        + w(emb.position_embedding.embeddings)[: ids.shape[1]][None]
+        + w(emb.segment_embedding.embeddings)[seg]
+    )
+    x = layer_norm(x, emb.layer_norm)
+    if backbone.embeddings_project is not None:
+        x = dense(x, backbone.embeddings_project)
+    bias = np.where(mask[:, None, None, :] > 0, 0.0, -np.inf)
+    for block in backbone.encoder_layers:
+        att = block.attention
+        b, n, _ = x.shape
+
+        def heads(t):
+            return t.reshape(b, n, att.num_heads, att.head_dim).transpose(0, 2, 1, 3)
+
+        q, k, v = (heads(dense(x, d)) for d in (att.query_dense, att.key_dense, att.value_dense))
+        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(att.head_dim) + bias
+        p = np.exp(scores - scores.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        context = (p @ v).transpose(0, 2, 1, 3).reshape(b, n, -1)
+        x = layer_norm(x + dense(context, att.output_dense), block.attention_layer_norm)
+        h = dense(gelu_erf(dense(x, block.intermediate_dense)), block.output_dense)
+        x = layer_norm(x + h, block.output_layer_norm)
+    return x
+
+
+@pytest.mark.parametrize("embedding_dim,hidden_dim", [(24, 48), (48, 48)])
+def test_backbone_matches_numpy_bert(rng, embedding_dim, hidden_dim):
+    backbone = ke.ElectraBackbone(
+        vocab_size=300,
+        num_layers=2,
+        num_heads=3,
+        hidden_dim=hidden_dim,
+        intermediate_dim=80,
+        embedding_dim=embedding_dim,
+        seed=1,
+    )
+    assert (backbone.embeddings_project is None) == (embedding_dim == hidden_dim)
+    inputs = make_batch(rng, batch_size=4, length=17, vocab_size=300)
+    out = backbone(inputs, training=False)
+    expected = numpy_backbone(backbone, inputs)
+    real = inputs["padding_mask"] > 0
+    np.testing.assert_allclose(to_numpy(out["sequence_output"])[real], expected[real], atol=2e-5)
+    np.testing.assert_allclose(to_numpy(out["cls_output"]), expected[:, 0], atol=2e-5)
+    assert set(out) == {"sequence_output", "cls_output"}  # no pooler
+
+
+def test_heads_match_numpy(rng, tiny_pretrainer):
+    pre = tiny_pretrainer
+    inputs = make_batch(rng, batch_size=3, length=16)
+    positions = np.array([[1, 3, 5], [2, 4, 0], [6, 1, 2]], "int32")
+    logits = pre.generator({**inputs, "mask_positions": positions}, training=False)
+    hidden = numpy_backbone(pre.generator.backbone, inputs)
+    head = pre.generator.mlm_head
+    gathered = np.take_along_axis(hidden, positions[:, :, None], axis=1)
+    h = layer_norm(gelu_erf(dense(gathered, head.dense)), head.layer_norm)
+    table = w(pre.discriminator.embedding.token_embedding.embeddings)
+    np.testing.assert_allclose(to_numpy(logits), h @ table.T + w(head.bias), atol=2e-5)
+
+    sequence = pre.discriminator(inputs, training=False)["sequence_output"]
+    disc = pre.discriminator_head
+    expected = dense(gelu_erf(dense(to_numpy(sequence), disc.dense)), disc.dense_prediction)[..., 0]
+    np.testing.assert_allclose(to_numpy(disc(sequence)), expected, atol=2e-5)
+
+
+def test_dropout_and_layer_norm_settings(tiny_pretrainer):
+    layers = list(tiny_pretrainer._flatten_layers())
+    dropouts = [l for l in layers if isinstance(l, keras.layers.Dropout)]
+    attentions = [l for l in layers if isinstance(l, ke.ElectraAttention)]
+    norms = [l for l in layers if isinstance(l, keras.layers.LayerNormalization)]
+    assert dropouts and attentions and norms
+    assert all(l.rate == 0.1 for l in dropouts)
+    assert all(l.dropout == 0.1 for l in attentions)
+    assert all(l.epsilon == 1e-12 for l in norms)
+
+
+def test_dropout_is_active_only_in_training(rng, tiny_pretrainer):
+    inputs = make_batch(rng, batch_size=2, length=12)
+    d = tiny_pretrainer.discriminator
+    eval_a = to_numpy(d(inputs, training=False)["sequence_output"])
+    eval_b = to_numpy(d(inputs, training=False)["sequence_output"])
+    train = to_numpy(d(inputs, training=True)["sequence_output"])
+    np.testing.assert_array_equal(eval_a, eval_b)
+    assert not np.allclose(eval_a, train)
+
+
+def test_truncated_normal_initialisation():
+    pre = ke.ElectraPretrainer.from_size("small", vocab_size=5000, seed=3)
+    table = to_numpy(pre.discriminator.embedding.token_embedding.embeddings)
+    kernel = to_numpy(pre.discriminator.encoder_layers[0].intermediate_dense.kernel)
+    for values in (table, kernel):
+        # N(0, 0.02) truncated at two standard deviations has std 0.02 * 0.8796.
+        assert np.abs(values).max() <= 0.04 + 1e-6
+        assert abs(values.std() - 0.02 * 0.8796) < 0.0005
+        assert abs(values.mean()) < 0.0005
