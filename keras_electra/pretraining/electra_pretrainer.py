@@ -166,6 +166,11 @@ class ElectraPretrainer(keras.Model):
             optimizer = pretraining_optimizer(learning_rate, warmup_steps, total_steps)
         super().compile(optimizer=optimizer, **kwargs)
 
+    def compile_from_config(self, config):
+        # Keras skips compile on load for models that override `compile`.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        self.optimizer.build(self.trainable_variables)
+
     def call(self, inputs, training=False):
         token_ids = ops.cast(inputs["token_ids"], "int32")
         segment_ids = ops.cast(inputs["segment_ids"], "int32")

@@ -1,0 +1,86 @@
+"""`.keras` round trips, within a backend and across the three."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import keras
+import keras_electra as ke
+from conftest import BACKEND, make_batch, to_numpy
+from model_outputs import eval_outputs
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def assert_same_weights(a, b):
+    assert [v.path for v in a.weights] == [v.path for v in b.weights]
+    for va, vb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(to_numpy(va), to_numpy(vb), err_msg=va.path)
+
+
+def test_pretrainer_round_trip_keeps_sharing_and_optimizer(tmp_path, rng, tiny_pretrainer):
+    pre = tiny_pretrainer
+    x = make_batch(rng, batch_size=8, length=16)
+    pre.compile(learning_rate=1e-3, warmup_steps=1, total_steps=100)
+    pre.fit(x, batch_size=4, epochs=1, verbose=0)
+    pre.save(tmp_path / "pretrainer.keras")
+    loaded = keras.models.load_model(tmp_path / "pretrainer.keras")
+    assert isinstance(loaded, ke.ElectraPretrainer)
+    assert loaded.get_config() == pre.get_config()
+    assert loaded.generator.backbone.embedding is loaded.discriminator.embedding
+    assert_same_weights(pre, loaded)
+    for key, value in eval_outputs(pre, x).items():
+        np.testing.assert_array_equal(eval_outputs(loaded, x)[key], value)
+    assert int(to_numpy(loaded.optimizer.iterations)) == 2
+    assert isinstance(loaded.optimizer, ke.ElectraAdamW)
+    loaded.fit(x, batch_size=4, epochs=1, verbose=0)  # training continues
+    assert int(to_numpy(loaded.optimizer.iterations)) == 4
+
+
+def test_discriminator_and_generator_alone_round_trip(tmp_path, rng, tiny_pretrainer):
+    x = make_batch(rng, batch_size=3, length=10)
+    for name in ("discriminator", "generator"):
+        model = getattr(tiny_pretrainer, name)
+        model.save(tmp_path / f"{name}.keras")
+        loaded = keras.models.load_model(tmp_path / f"{name}.keras")
+        assert type(loaded) is type(model)
+        assert_same_weights(model, loaded)
+    loaded = keras.models.load_model(tmp_path / "discriminator.keras")
+    np.testing.assert_array_equal(
+        eval_outputs(loaded, x)["discriminator"], eval_outputs(tiny_pretrainer.discriminator, x)["discriminator"]
+    )
+
+
+LOADER = textwrap.dedent(
+    """
+    import sys, numpy as np, keras
+    import keras_electra as ke
+    sys.path.insert(0, sys.argv[3])
+    from model_outputs import eval_outputs
+    x = dict(np.load(sys.argv[2]))
+    model = keras.models.load_model(sys.argv[1])
+    np.savez(sys.argv[1] + "." + keras.backend.backend() + ".npz", **eval_outputs(model, x))
+    """
+)
+
+
+@pytest.mark.parametrize("other", [b for b in BACKENDS if b != BACKEND])
+def test_files_load_under_the_other_backends(tmp_path, rng, tiny_pretrainer, other):
+    x = make_batch(rng, batch_size=4, length=12)
+    np.savez(tmp_path / "x.npz", **x)
+    for model, name in ((tiny_pretrainer, "pretrainer"), (tiny_pretrainer.discriminator, "discriminator")):
+        path = str(tmp_path / f"{name}.keras")
+        model.save(path)
+        env = {**os.environ, "KERAS_BACKEND": other}
+        result = subprocess.run(
+            [sys.executable, "-c", LOADER, path, str(tmp_path / "x.npz"), os.path.dirname(__file__)],
+            env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        theirs = np.load(f"{path}.{other}.npz")
+        for key, value in eval_outputs(model, x).items():
+            np.testing.assert_allclose(theirs[key], value, atol=1e-5, err_msg=f"{name}/{key}")
