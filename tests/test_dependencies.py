@@ -1,0 +1,37 @@
+"""The models train with keras + numpy + one backend: no TensorFlow needed."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import BACKEND
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    # Make the TensorFlow family unimportable, as on a GPU machine without it.
+    for name in ("tensorflow", "tensorflow_text", "keras_hub", "tf_keras"):
+        sys.modules[name] = None
+    import numpy as np
+    import keras_electra as ke
+    ids = np.random.default_rng(0).integers(104, 500, (4, 16)).astype("int32")
+    x = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
+    pre = ke.ElectraPretrainer.from_size("tiny", vocab_size=500, seed=0)
+    pre.compile()
+    pre.fit(x, batch_size=4, epochs=1, verbose=0)
+    print("trained", sorted(m for m, mod in sys.modules.items() if mod is not None and m.split(".")[0] == "tensorflow"))
+    """
+)
+
+
+@pytest.mark.skipif(BACKEND == "tensorflow", reason="checks the backends that do not need TensorFlow")
+def test_trains_without_tensorflow():
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env={**os.environ, "KERAS_BACKEND": BACKEND},
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("trained []")
