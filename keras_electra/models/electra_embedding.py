@@ -32,27 +32,19 @@ class ElectraEmbedding(keras.layers.Layer):
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.seed = seed
-        self.token_embedding = keras.layers.Embedding(
-            vocab_size,
-            embedding_dim,
-            embeddings_initializer=truncated_normal(seed, "token_embedding"),
-            dtype=self.dtype_policy,
-            name="token_embedding",
-        )
-        self.position_embedding = keras.layers.Embedding(
-            max_sequence_length,
-            embedding_dim,
-            embeddings_initializer=truncated_normal(seed, "position_embedding"),
-            dtype=self.dtype_policy,
-            name="position_embedding",
-        )
-        self.segment_embedding = keras.layers.Embedding(
-            num_segments,
-            embedding_dim,
-            embeddings_initializer=truncated_normal(seed, "segment_embedding"),
-            dtype=self.dtype_policy,
-            name="segment_embedding",
-        )
+
+        def table(rows, name):
+            return keras.layers.Embedding(
+                rows,
+                embedding_dim,
+                embeddings_initializer=truncated_normal(seed, name),
+                dtype=self.dtype_policy,
+                name=name,
+            )
+
+        self.token_embedding = table(vocab_size, "token_embedding")
+        self.position_embedding = table(max_sequence_length, "position_embedding")
+        self.segment_embedding = table(num_segments, "segment_embedding")
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
         )

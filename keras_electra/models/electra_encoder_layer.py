@@ -51,10 +51,7 @@ class ElectraEncoderLayer(keras.layers.Layer):
             name="intermediate_dense",
         )
         self.output_dense = keras.layers.Dense(
-            hidden_dim,
-            kernel_initializer=truncated_normal(seed, "output"),
-            dtype=policy,
-            name="output_dense",
+            hidden_dim, kernel_initializer=truncated_normal(seed, "output"), dtype=policy, name="output_dense"
         )
         self.output_dropout = keras.layers.Dropout(
             dropout, seed=sub_seed(seed, "output_dropout"), dtype=policy
