@@ -5,6 +5,9 @@ try:
 except ImportError:
     pass
 
+import os
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -32,6 +35,24 @@ def make_batch(rng, batch_size=8, length=32, vocab_size=VOCAB, min_tokens=3):
             segment_ids[row, split:n] = 1
         padding_mask[row, :n] = 1
     return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared_data(*parts):
+    """A path under the shared real data, which is not part of the project.
+
+    Missing there means a user's machine: skip with the reason. CI sets
+    KERAS_ELECTRA_REQUIRE_DATA=1, which turns that skip into a failure.
+    """
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        message = f"shared data not found at {path}"
+        if os.environ.get("KERAS_ELECTRA_REQUIRE_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 def to_numpy(x):

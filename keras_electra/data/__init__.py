@@ -1,0 +1,1 @@
+from keras_electra.data.electra_tokenizer import ElectraTokenizer

@@ -1,0 +1,213 @@
+"""BERT WordPiece tokenizer for ELECTRA, on Hugging Face `tokenizers` (Rust).
+
+The data pipeline must run where TensorFlow is absent, so this builds on the
+`tokenizers` library rather than on TensorFlow Text / keras-hub; the
+normalisation, pre-tokenisation and WordPiece steps are the library's BERT
+components, which match Google's and Hugging Face's BERT tokenizers.
+"""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import tokenizers
+from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
+
+PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
+# Order matters for `train`: the trainer assigns ids in this order, so [PAD] gets id 0.
+SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
+MAX_INPUT_CHARS_PER_WORD = 100
+
+
+def _build_tokenizer(vocab, lowercase):
+    """A Rust tokenizer with BERT's uncased (or cased) normalisation and no special-token template.
+
+    Special tokens are deliberately not registered as added tokens: a literal "[SEP]" in corpus
+    text must not become a separator id (as in Google's original BERT/ELECTRA tokenizer).
+    """
+    tokenizer = tokenizers.Tokenizer(
+        models.WordPiece(vocab, unk_token=UNK, max_input_chars_per_word=MAX_INPUT_CHARS_PER_WORD)
+    )
+    tokenizer.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=lowercase, lowercase=lowercase
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    return tokenizer
+
+
+def _check_vocabulary(tokens, source=None):
+    """Raise ValueError on a vocabulary that would silently mis-tokenize.
+
+    With `source` (a file name) positions are reported as 1-based line numbers, otherwise as ids.
+    """
+    where = f"{source}: " if source else "vocabulary: "
+
+    def position(index):
+        return f"line {index + 1}" if source else f"id {index}"
+
+    if not tokens:
+        raise ValueError(f"{where}the vocabulary is empty")
+    first_seen = {}
+    for index, token in enumerate(tokens):
+        if not isinstance(token, str) or "\n" in token or "\r" in token:
+            raise ValueError(f"{where}{position(index)}: token {token!r} is not a single-line string")
+        if token in first_seen:
+            raise ValueError(
+                f"{where}duplicate token {token!r} on {position(first_seen[token])} and {position(index)}"
+            )
+        first_seen[token] = index
+    missing = [token for token in SPECIAL_TOKENS if token not in first_seen]
+    if missing:
+        raise ValueError(f"{where}missing special token(s) {' '.join(missing)}")
+
+
+def _read_vocab_lines(path):
+    """Tokens of a vocab.txt, kept exactly: only the line ending ("\\n" or "\\r\\n") is removed.
+
+    Splitting bytes on b"\\n" (not `str.splitlines`) keeps tokens such as U+2028 or U+0085 intact,
+    and lets a decoding error name its line.
+    """
+    data = Path(path).read_bytes()
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    tokens = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            token = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path}: line {number} is not valid UTF-8 ({error.reason})") from None
+        tokens.append(token[:-1] if token.endswith("\r") else token)
+    return tokens
+
+
+class ElectraTokenizer:
+    """BERT WordPiece tokenizer: text to ids without special tokens, ids back to text.
+
+    Args:
+        vocabulary: list of tokens, the index of each being its id. Must contain
+            [PAD] [UNK] [CLS] [SEP] [MASK].
+        lowercase: lower-case and strip accents (uncased models), as BERT's `do_lower_case`.
+    """
+
+    def __init__(self, vocabulary, lowercase=True):
+        vocabulary = list(vocabulary)
+        _check_vocabulary(vocabulary)
+        self._vocabulary = vocabulary
+        self._lowercase = bool(lowercase)
+        self._ids = {token: index for index, token in enumerate(vocabulary)}
+        self._special_ids = frozenset(self._ids[token] for token in SPECIAL_TOKENS)
+        self._tokenizer = _build_tokenizer(self._ids, self._lowercase)
+
+    @classmethod
+    def from_vocab_file(cls, path, lowercase=True):
+        """Load a standard BERT `vocab.txt` (one UTF-8 token a line, line N is id N - 1)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: vocabulary file not found")
+        tokens = _read_vocab_lines(path)
+        _check_vocabulary(tokens, source=path)
+        return cls(tokens, lowercase=lowercase)
+
+    @classmethod
+    def train(cls, files=None, vocab_size=30522, lowercase=True, min_frequency=2, *, texts=None):
+        """Learn a WordPiece vocabulary from text `files` (paths) or from an iterable of strings `texts`.
+
+        The text is normalised and pre-tokenised exactly as at encoding time, so that every
+        learned piece is reachable by `encode`.
+        """
+        if (files is None) == (texts is None):
+            raise ValueError("pass exactly one of `files` or `texts`")
+        tokenizer = _build_tokenizer({}, bool(lowercase))
+        trainer = trainers.WordPieceTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=list(SPECIAL_TOKENS),
+            continuing_subword_prefix="##",
+            show_progress=False,
+        )
+        if files is not None:
+            files = [str(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
+            for name in files:
+                if not os.path.isfile(name):
+                    raise FileNotFoundError(f"{name}: training file not found")
+            tokenizer.train(files, trainer)
+        else:
+            tokenizer.train_from_iterator(texts, trainer)
+        ids = tokenizer.get_vocab(with_added_tokens=True)
+        vocabulary = sorted(ids, key=ids.get)
+        return cls(vocabulary, lowercase=lowercase)
+
+    def save_vocabulary(self, path):
+        """Write vocab.txt atomically, so a crash never leaves a truncated vocabulary next to a model."""
+        path = Path(path)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
+                file.write("".join(token + "\n" for token in self._vocabulary))
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+        return path
+
+    @property
+    def vocabulary(self):
+        return list(self._vocabulary)
+
+    @property
+    def vocab_size(self):
+        return len(self._vocabulary)
+
+    @property
+    def lowercase(self):
+        return self._lowercase
+
+    @property
+    def pad_token_id(self):
+        return self._ids[PAD]
+
+    @property
+    def unk_token_id(self):
+        return self._ids[UNK]
+
+    @property
+    def cls_token_id(self):
+        return self._ids[CLS]
+
+    @property
+    def sep_token_id(self):
+        return self._ids[SEP]
+
+    @property
+    def mask_token_id(self):
+        return self._ids[MASK]
+
+    def vocabulary_hash(self):
+        """sha256 of the vocabulary, to pin in manifests which vocabulary a dataset or model used."""
+        return hashlib.sha256("\n".join(self._vocabulary).encode("utf-8")).hexdigest()
+
+    def tokenize(self, text):
+        return self._tokenizer.encode(text, add_special_tokens=False).tokens
+
+    def encode(self, text):
+        """Token ids of `text`, without [CLS]/[SEP]: packing into sequences is the caller's job."""
+        return self._tokenizer.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts):
+        """Token ids of each text, encoded in parallel by the Rust encoder."""
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [encoding.ids for encoding in encodings]
+
+    def decode(self, ids):
+        """Text of `ids`, with "##" pieces joined back and special tokens skipped."""
+        ids = [int(i) for i in ids]
+        invalid = [i for i in ids if not 0 <= i < len(self._vocabulary)]
+        if invalid:
+            raise ValueError(f"ids outside the vocabulary [0, {len(self._vocabulary)}): {invalid[:5]}")
+        tokens = [self._vocabulary[i] for i in ids if i not in self._special_ids]
+        return self._tokenizer.decoder.decode(tokens)

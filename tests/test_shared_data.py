@@ -1,0 +1,15 @@
+"""The shared-data guard: skip on a user's machine, fail in CI."""
+
+import pytest
+
+import conftest
+
+
+def test_missing_data_skips_or_fails(monkeypatch, tmp_path):
+    monkeypatch.setattr(conftest, "SHARED_DATA", tmp_path / "missing")
+    monkeypatch.delenv("KERAS_ELECTRA_REQUIRE_DATA", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="shared data not found at .*missing"):
+        conftest.shared_data("corpus")
+    monkeypatch.setenv("KERAS_ELECTRA_REQUIRE_DATA", "1")
+    with pytest.raises(pytest.fail.Exception, match="shared data not found at .*missing"):
+        conftest.shared_data("corpus")
