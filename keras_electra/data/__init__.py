@@ -1,1 +1,2 @@
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
+from keras_electra.data.corpus_builder import build_pretraining_data

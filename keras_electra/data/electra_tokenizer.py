@@ -149,6 +149,7 @@ class ElectraTokenizer:
                 file.write("".join(token + "\n" for token in self._vocabulary))
                 file.flush()
                 os.fsync(file.fileno())
+            os.chmod(temporary, 0o644)  # mkstemp makes it owner-only; a vocabulary is shared data
             os.replace(temporary, path)
         except BaseException:
             os.unlink(temporary)

@@ -1,0 +1,1 @@
+from keras_electra.callbacks.periodic_checkpoint import PeriodicCheckpoint

@@ -1,0 +1,40 @@
+"""`keras-electra build-data`: text files -> packed, sharded pretraining examples."""
+
+from keras_electra.data.corpus_builder import build_pretraining_data
+
+
+def add_parser(subparsers, name):
+    parser = subparsers.add_parser(
+        name,
+        help="tokenize and pack a text corpus into sharded pretraining examples",
+        description="Text files or folders (UTF-8, one sentence or line per line, a blank line between "
+        "documents) -> examples packed as the ELECTRA authors do -> .npy shards, manifest.json, vocab.txt "
+        "and summary.json in --out.",
+    )
+    parser.add_argument("--corpus", nargs="+", required=True, metavar="PATH", help="text files or folders")
+    vocab = parser.add_mutually_exclusive_group(required=True)
+    vocab.add_argument("--vocab-size", type=int, metavar="N", help="train a WordPiece vocabulary of N tokens")
+    vocab.add_argument("--vocab", metavar="FILE", help="use this vocab.txt (one token a line)")
+    parser.add_argument("--max-length", type=int, default=128, metavar="L", help="tokens per example (128)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="new directory for the data")
+    parser.add_argument("--strip-gutenberg", action="store_true", help="drop Project Gutenberg headers/licence")
+    parser.add_argument("--cased", action="store_true", help="keep case and accents (default: uncased)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+    parser.add_argument("--heldout-fraction", type=float, default=0.01)
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    build_pretraining_data(
+        args.corpus,
+        args.out,
+        max_length=args.max_length,
+        vocab_file=args.vocab,
+        vocab_size=args.vocab_size,
+        lowercase=not args.cased,
+        strip_gutenberg=args.strip_gutenberg,
+        seed=args.seed,
+        workers=args.workers,
+        heldout_fraction=args.heldout_fraction,
+    )

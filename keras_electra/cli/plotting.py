@@ -1,0 +1,22 @@
+"""PNG plots of training curves (matplotlib, without a display)."""
+
+
+def plot_history(history, steps, path, panels):
+    """One panel per `(title, metric names)` of `panels`, each metric against `steps`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4))
+    for axis, (title, names) in zip(axes, panels):
+        for name in names:
+            if name in history:
+                axis.plot(steps, history[name], label=name)
+        axis.set_title(title)
+        axis.set_xlabel("step")
+        axis.legend()
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

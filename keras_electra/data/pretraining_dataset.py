@@ -1,0 +1,97 @@
+import math
+
+import keras
+import numpy as np
+
+from keras_electra.data.shards import open_shards, read_manifest, segment_ids_and_mask
+
+
+class PretrainingDataset(keras.utils.PyDataset):
+    """Batches of a data directory's examples, as `fit` takes them on every backend.
+
+    The examples form an endless sequence of epochs, each a permutation of
+    the split drawn from `(seed, epoch)`; batch `i` holds positions
+    `start_example + i * batch_size` onwards of that sequence. A run that
+    restarts with `start_example` = the examples it had consumed therefore
+    sees exactly the batches it would have seen. Shards are memory-mapped,
+    so a batch costs a gather of `batch_size` rows and no parsing.
+
+    Args:
+        data_dir: a directory written by `build_pretraining_data`.
+        batch_size: examples per batch.
+        num_batches: batches to yield, wrapping into further epochs as needed;
+            default one pass over the split, whose last batch may be short.
+        split: "train" or "heldout".
+        shuffle: permute each epoch; without it the order is the files'.
+        seed: the permutations' seed.
+        start_example: position in the example sequence of the first batch.
+    """
+
+    def __init__(
+        self,
+        data_dir,
+        batch_size,
+        *,
+        num_batches=None,
+        split="train",
+        shuffle=True,
+        seed=0,
+        start_example=0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.manifest = read_manifest(data_dir)
+        self.shards = open_shards(data_dir, split)
+        self.offsets = np.cumsum([0] + [len(shard) for shard in self.shards])
+        self.num_examples = int(self.offsets[-1])
+        if self.num_examples == 0:
+            raise ValueError(f"{data_dir}: the {split!r} split has no examples.")
+        if batch_size < 1 or start_example < 0:
+            raise ValueError(f"batch_size={batch_size} must be >= 1 and start_example={start_example} >= 0.")
+        self.batch_size = batch_size
+        self.one_pass = num_batches is None
+        self.length = math.ceil(self.num_examples / batch_size) if self.one_pass else num_batches
+        self.shuffle = shuffle
+        self.seed = seed
+        self.start_example = start_example
+        self._permutation = (None, None)
+
+    def __len__(self):
+        return self.length
+
+    def _order(self, epoch):
+        if not self.shuffle:
+            return None
+        cached_epoch, order = self._permutation
+        if cached_epoch != epoch:
+            order = np.random.default_rng([self.seed, epoch]).permutation(self.num_examples)
+            self._permutation = (epoch, order)
+        return order
+
+    def example_indices(self, index):
+        """Indices into the split of the examples in batch `index`."""
+        start = self.start_example + index * self.batch_size
+        positions = np.arange(start, start + self.batch_size)
+        if self.one_pass:
+            positions = positions[positions < self.num_examples]
+        epochs, within = np.divmod(positions, self.num_examples)
+        indices = within.copy()
+        for epoch in np.unique(epochs):
+            order = self._order(int(epoch))
+            if order is not None:
+                indices[epochs == epoch] = order[within[epochs == epoch]]
+        return indices
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.length:
+            raise IndexError(f"batch {index} of a dataset of {self.length} batches")
+        indices = self.example_indices(index)
+        shard_of = np.searchsorted(self.offsets, indices, side="right") - 1
+        token_ids = np.empty((len(indices), self.manifest["max_length"]), "int32")
+        for shard in np.unique(shard_of):
+            rows = shard_of == shard
+            local = indices[rows] - self.offsets[shard]
+            token_ids[rows] = self.shards[shard][local]
+        special = self.manifest["special_token_ids"]
+        segment_ids, padding_mask = segment_ids_and_mask(token_ids, special["sep"], special["pad"])
+        return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
