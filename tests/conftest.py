@@ -6,6 +6,7 @@ except ImportError:
     pass
 
 import os
+import random
 from pathlib import Path
 
 import keras
@@ -53,6 +54,26 @@ def shared_data(*parts):
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+WORDS = (
+    "the cat sat on a mat while dogs ran around quickly and birds sang loudly over green hills "
+    "under grey skies where rivers flow slowly toward distant seas full of silver fish"
+).split()
+def write_corpus(folder, files=3, documents=5, seed=0):
+    """Files of documents of random sentences from WORDS, blank lines between documents."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(files):
+        text = "\n\n".join(
+            "\n".join(
+                " ".join(rng.choices(WORDS, k=rng.randint(3, 12))).capitalize() + "."
+                for _ in range(rng.randint(2, 12))
+            )
+            for _ in range(documents)
+        )
+        (folder / f"file{index}.txt").write_text(text + "\n", encoding="utf-8")
+    return folder
 
 
 def to_numpy(x):

@@ -1,40 +1,19 @@
 """build_pretraining_data and the shard format: layout, determinism, atomicity, errors, real text."""
 
 import json
-import random
 import re
 import shutil
 
 import numpy as np
 import pytest
 
-from conftest import shared_data
+from conftest import shared_data, write_corpus
 from keras_electra.data import ElectraTokenizer, build_pretraining_data
 from keras_electra.data.documents import read_documents
 from keras_electra.data.shards import open_shards, read_manifest, segment_ids_and_mask
 from keras_electra.version import __version__
 
-WORDS = (
-    "the cat sat on a mat while dogs ran around quickly and birds sang loudly over green hills "
-    "under grey skies where rivers flow slowly toward distant seas full of silver fish"
-).split()
 MAX_LENGTH = 24
-
-
-def write_corpus(folder, files=3, documents=5, seed=0):
-    """Files of documents of random sentences from WORDS, blank lines between documents."""
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(files):
-        text = "\n\n".join(
-            "\n".join(
-                " ".join(rng.choices(WORDS, k=rng.randint(3, 12))).capitalize() + "."
-                for _ in range(rng.randint(2, 12))
-            )
-            for _ in range(documents)
-        )
-        (folder / f"file{index}.txt").write_text(text + "\n", encoding="utf-8")
-    return folder
 
 
 @pytest.fixture(scope="module")
