@@ -36,7 +36,7 @@ def add_parser(subparsers, name):
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--steps", type=int, default=1000, metavar="N")
     parser.add_argument("--batch-size", type=int, default=None, metavar="B", help="default: the size's")
-    parser.add_argument("--out", required=True, metavar="RUN", help="new directory for the run")
+    parser.add_argument("--out", metavar="RUN", help="new directory for the run (default: runs/pretrain-<time>)")
     parser.add_argument("--learning-rate", type=float, default=None, help="peak; default: the size's")
     parser.add_argument("--warmup-steps", type=int, default=None, help="default: min(10%% of steps, 10000)")
     parser.add_argument("--seed", type=int, default=0)
@@ -54,14 +54,15 @@ def default_data(run_dir, args):
     return run_dir / "data"
 
 
-def fit_in_chunks(pretrainer, dataset, steps, log_every, callbacks):
-    """`fit` with one epoch per `log_every` steps (a point of the curves), exactly `steps` in all."""
+def fit_in_chunks(pretrainer, dataset, heldout, steps, log_every, callbacks):
+    """`fit` with one epoch per `log_every` steps (a point of the curves, with held-out metrics),
+    exactly `steps` in all."""
     history, done = {}, 0
     for chunk, epochs in ((log_every, steps // log_every), (steps % log_every, 1 if steps % log_every else 0)):
         if epochs:
             result = pretrainer.fit(
                 dataset, epochs=done // max(log_every, 1) + epochs, initial_epoch=done // max(log_every, 1),
-                steps_per_epoch=chunk, callbacks=callbacks, verbose=1,
+                steps_per_epoch=chunk, validation_data=heldout, callbacks=callbacks, verbose=1,
             )
             for name, values in result.history.items():
                 history.setdefault(name, []).extend(float(v) for v in values)
@@ -69,33 +70,36 @@ def fit_in_chunks(pretrainer, dataset, steps, log_every, callbacks):
     return history
 
 
-def fill_mask_examples(pretrainer, tokenizer, heldout, count=3, rng_seed=0):
-    """Masks one word of a few held-out sentences and asks the generator for it."""
-    rng = np.random.default_rng(rng_seed)
+def fill_mask_examples(pretrainer, tokenizer, heldout, count=3, seed=0):
+    """Hides one whole word of a few held-out examples and asks the generator for it."""
+    rng = np.random.default_rng(seed)
+    specials = {tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id}
     lines = []
-    batch = heldout[0]["token_ids"]
-    for row in batch[:count]:
-        real = row[1 : int((row != tokenizer.pad_token_id).sum()) - 1]
-        tokens = [tokenizer.vocabulary[t] for t in real]
-        words = [i for i, t in enumerate(tokens) if t.isalpha() and not tokens[min(i + 1, len(tokens) - 1)].startswith("##")]
+    for row in heldout[0]["token_ids"][:count]:
+        tokens = [tokenizer.vocabulary[t] for t in row if t not in specials]
+        # Whole words only: alphabetic and not continued by a "##" piece.
+        words = [i for i in range(len(tokens) - 1) if tokens[i].isalpha() and not tokens[i + 1].startswith("##")]
         if not words:
             continue
         i = int(rng.choice(words))
-        window = tokens[max(0, i - 10) : i] + ["[MASK]"] + tokens[i + 1 : i + 8]
-        text = " ".join(window).replace(" ##", "")
-        guesses = fill_mask(pretrainer.generator, tokenizer, text)[0]
-        lines.append(f"  {text}\n    original: {tokens[i]}; generator: "
-                     + ", ".join(f"{token} {p:.2f}" for token, p in guesses))
+        text = " ".join(tokens[max(0, i - 10) : i] + ["[MASK]"] + tokens[i + 1 : i + 8]).replace(" ##", "")
+        guesses = ", ".join(f"{token} {p:.2f}" for token, p in fill_mask(pretrainer.generator, tokenizer, text)[0])
+        lines.append(f"  {text}\n    original: {tokens[i]}; generator: {guesses}")
     return lines
 
 
 def run(args):
-    run_dir = Path(args.out)
+    run_dir = Path(args.out or time.strftime("runs/pretrain-%Y%m%d-%H%M%S"))
     if run_dir.exists() and any(run_dir.iterdir()):
         raise FileExistsError(f"--out {run_dir}: exists and is not empty; choose a new run directory")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    data_dir = Path(args.data) if args.data else default_data(run_dir, args)
-    manifest = read_manifest(data_dir)
+    if args.data:
+        data_dir = Path(args.data)
+        manifest = read_manifest(data_dir)  # before the run directory exists: bad data leaves nothing
+        run_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = default_data(run_dir, args)
+        manifest = read_manifest(data_dir)
     tokenizer = ElectraTokenizer.from_vocab_file(data_dir / manifest["vocab_file"], lowercase=manifest["lowercase"])
     special = manifest["special_token_ids"]
     training = TRAINING[args.size]
@@ -128,7 +132,7 @@ def run(args):
         print("TensorBoard logs need tensorflow and tensorboard, not both installed; history.csv has the numbers.")
     start = time.time()
     log_every = min(args.log_every, args.steps)
-    history = fit_in_chunks(pretrainer, train, args.steps, log_every, callbacks)
+    history = fit_in_chunks(pretrainer, train, heldout, args.steps, log_every, callbacks)
     seconds = time.time() - start
     after = pretrainer.evaluate(heldout, verbose=0, return_dict=True)
 
@@ -139,6 +143,7 @@ def run(args):
     plot_history(history, steps_axis, run_dir / "curves.png", [
         ("losses", ("loss", "mlm_loss", "disc_loss")),
         ("discriminator", ("disc_accuracy", "disc_auc", "disc_precision", "disc_recall")),
+        ("held-out", ("val_disc_accuracy", "val_disc_auc", "val_mlm_accuracy")),
     ])
     baseline = 1.0 - after["replaced_fraction"]
     metrics = {
