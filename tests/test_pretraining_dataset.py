@@ -8,7 +8,7 @@ from conftest import write_corpus
 from keras_electra.data import ElectraTokenizer, build_pretraining_data
 from keras_electra.data.documents import read_documents
 from keras_electra.data.pretraining_dataset import PretrainingDataset
-from keras_electra.data.shards import open_shards
+from keras_electra.data.shards import open_shards, special_token_arguments
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +62,9 @@ def test_one_pass_covers_the_split_once_in_order(data_dir):
 
 def test_fit_and_evaluate_read_the_dataset(data_dir):
     manifest = PretrainingDataset(data_dir, 4).manifest
-    special = manifest["special_token_ids"]
     pre = ke.ElectraPretrainer.from_size(
         "tiny", vocab_size=manifest["vocab_size"], seed=0,
-        **{f"{name}_token_id": special[name] for name in ("pad", "unk", "cls", "sep", "mask")},
+        **special_token_arguments(manifest),
     )
     pre.compile(learning_rate=1e-3, warmup_steps=1, total_steps=10)
     history = pre.fit(PretrainingDataset(data_dir, 4, num_batches=6), epochs=2, steps_per_epoch=3, verbose=0)

@@ -14,7 +14,7 @@ from keras_electra.cli.plotting import plot_history
 from keras_electra.data.corpus_builder import build_pretraining_data
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.pretraining_dataset import PretrainingDataset
-from keras_electra.data.shards import read_manifest, write_json_atomic
+from keras_electra.data.shards import read_manifest, special_token_arguments, write_json_atomic
 from keras_electra.data.stdlib_corpus import write_stdlib_corpus
 from keras_electra.models.presets import SIZES, TRAINING
 from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
@@ -101,7 +101,6 @@ def run(args):
         data_dir = default_data(run_dir, args)
         manifest = read_manifest(data_dir)
     tokenizer = ElectraTokenizer.from_vocab_file(data_dir / manifest["vocab_file"], lowercase=manifest["lowercase"])
-    special = manifest["special_token_ids"]
     training = TRAINING[args.size]
     batch_size = args.batch_size or training["batch_size"]
     learning_rate = args.learning_rate or training["learning_rate"]
@@ -111,7 +110,7 @@ def run(args):
 
     pretrainer = ElectraPretrainer.from_size(
         args.size, vocab_size=manifest["vocab_size"], seed=args.seed,
-        **{f"{name}_token_id": special[name] for name in ("pad", "unk", "cls", "sep", "mask")},
+        **special_token_arguments(manifest),
     )
     pretrainer.compile(learning_rate=learning_rate, warmup_steps=warmup, total_steps=args.steps)
     train = PretrainingDataset(data_dir, batch_size, num_batches=args.steps, seed=args.seed)

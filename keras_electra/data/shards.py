@@ -161,3 +161,8 @@ def _open_checked(data_dir, entry, manifest):
             f"{expected_shape} and {manifest['dtype']}"
         )
     return array
+
+
+def special_token_arguments(manifest):
+    """The data's special-token ids as `ElectraPretrainer` arguments (`pad_token_id=...`, ...)."""
+    return {f"{name}_token_id": token_id for name, token_id in manifest["special_token_ids"].items()}
