@@ -142,6 +142,18 @@ def test_bad_file_error_names_file_and_line_and_leaves_nothing(corpus, vocab_fil
     assert sorted(path.name for path in tmp_path.iterdir()) == ["texts"]
 
 
+def test_ctrl_c_leaves_nothing(corpus, vocab_file, tmp_path, monkeypatch):
+    import keras_electra.data.corpus_builder as corpus_builder
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(corpus_builder, "_consume", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build(corpus, tmp_path / "out", vocab_file)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_empty_corpus_is_an_error_naming_it(tmp_path, vocab_file):
     (tmp_path / "blank.txt").write_text("\n\n  \n", encoding="utf-8")
     with pytest.raises(ValueError, match=re.escape(f"{tmp_path / 'blank.txt'}: no examples")):
