@@ -8,11 +8,12 @@ components, which match Google's and Hugging Face's BERT tokenizers.
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import tokenizers
 from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
+
+from keras_electra.data.atomic import write_atomic
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 # Order matters for `train`: the trainer assigns ids in this order, so [PAD] gets id 0.
@@ -142,19 +143,8 @@ class ElectraTokenizer:
 
     def save_vocabulary(self, path):
         """Write vocab.txt atomically, so a crash never leaves a truncated vocabulary next to a model."""
-        path = Path(path)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
-                file.write("".join(token + "\n" for token in self._vocabulary))
-                file.flush()
-                os.fsync(file.fileno())
-            os.chmod(temporary, 0o644)  # mkstemp makes it owner-only; a vocabulary is shared data
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-        return path
+        text = "".join(token + "\n" for token in self._vocabulary)
+        return write_atomic(path, lambda file: file.write(text.encode("utf-8")))
 
     @property
     def vocabulary(self):

@@ -41,7 +41,7 @@ class PretrainingDataset(keras.utils.PyDataset):
     ):
         super().__init__(**kwargs)
         self.manifest = read_manifest(data_dir)
-        self.shards = open_shards(data_dir, split)
+        self.shards = open_shards(data_dir, split, self.manifest)
         self.offsets = np.cumsum([0] + [len(shard) for shard in self.shards])
         self.num_examples = int(self.offsets[-1])
         if self.num_examples == 0:

@@ -23,11 +23,11 @@ parse cost: a batch is a gather of rows.
 """
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from keras_electra.data.atomic import write_atomic
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.version import __version__
 
@@ -49,12 +49,12 @@ REQUIRED_FIELDS = (
 
 def write_array_atomic(path, array):
     """`np.save` that never leaves a truncated file at `path`: a crash keeps the old file or none."""
-    _write_atomic(Path(path), lambda file: np.save(file, array, allow_pickle=False))
+    write_atomic(path, lambda file: np.save(file, array, allow_pickle=False))
 
 
 def write_json_atomic(path, obj):
     """Writes `obj` as indented JSON, atomically (see `write_array_atomic`)."""
-    _write_atomic(Path(path), lambda file: file.write(json.dumps(obj, indent=2).encode("utf-8") + b"\n"))
+    write_atomic(path, lambda file: file.write(json.dumps(obj, indent=2).encode("utf-8") + b"\n"))
 
 
 def read_manifest(data_dir):
@@ -77,9 +77,12 @@ def read_manifest(data_dir):
     return manifest
 
 
-def open_shards(data_dir, split="train"):
-    """Memory-mapped [n, L] arrays of `split` ("train": the shards in manifest order; "heldout": one)."""
-    manifest = read_manifest(data_dir)
+def open_shards(data_dir, split="train", manifest=None):
+    """Memory-mapped [n, L] arrays of `split` ("train": the shards in manifest order; "heldout": one).
+
+    Pass the `manifest` already read by `read_manifest` to skip checking the directory again.
+    """
+    manifest = manifest or read_manifest(data_dir)
     if split == "train":
         entries = manifest["shards"]
     elif split == "heldout":
@@ -100,20 +103,6 @@ def segment_ids_and_mask(token_ids, sep_id, pad_id):
     after_first_sep = np.cumsum(is_sep, axis=-1) - is_sep > 0
     padding_mask = token_ids != pad_id
     return (after_first_sep & padding_mask).astype("int32"), padding_mask.astype("int32")
-
-
-def _write_atomic(path, write):
-    # Not `tempfile.mkstemp`: its files are private (0600), and data directories are often shared.
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(temporary, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _load_manifest(path):
