@@ -43,3 +43,26 @@ def test_pretrain_refuses_a_non_data_directory_and_a_used_run_directory(tmp_path
     assert main(["pretrain", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "used")]) == 2
     assert "used" in capsys.readouterr().err
     assert (tmp_path / "used" / "keep.txt").read_text() == "x"
+
+
+def test_build_data_then_pretrain_writes_every_artifact(tmp_path):
+    import csv
+
+    import keras
+
+    corpus = write_corpus(tmp_path / "texts", files=2, documents=10)
+    data, run = tmp_path / "data", tmp_path / "run"
+    assert main(["build-data", "--corpus", str(corpus), "--vocab-size", "200", "--max-length", "32",
+                 "--heldout-fraction", "0.2", "--workers", "1", "--out", str(data)]) == 0
+    summary = json.loads((data / "summary.json").read_text())
+    assert summary["examples"] > 10
+    assert main(["pretrain", "--data", str(data), "--size", "tiny", "--steps", "7", "--log-every", "5",
+                 "--save-every", "3", "--batch-size", "4", "--out", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["steps"] == 7 and {"disc_auc", "mlm_loss"} <= set(metrics["after"])
+    with open(run / "history.csv") as f:
+        assert len(list(csv.DictReader(f))) == 2  # epochs of 5 and 2 steps, both kept
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-0000003.keras", "step-0000006.keras"]
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run / "vocab.txt").read_text() == (data / "vocab.txt").read_text()
+    assert isinstance(keras.models.load_model(run / "discriminator.keras"), keras.Model)

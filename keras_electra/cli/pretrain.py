@@ -56,17 +56,19 @@ def default_data(run_dir, args):
 
 def fit_in_chunks(pretrainer, dataset, heldout, steps, log_every, callbacks):
     """`fit` with one epoch per `log_every` steps (a point of the curves, with held-out metrics),
-    exactly `steps` in all."""
-    history, done = {}, 0
-    for chunk, epochs in ((log_every, steps // log_every), (steps % log_every, 1 if steps % log_every else 0)):
-        if epochs:
-            result = pretrainer.fit(
-                dataset, epochs=done // max(log_every, 1) + epochs, initial_epoch=done // max(log_every, 1),
-                steps_per_epoch=chunk, validation_data=heldout, callbacks=callbacks, verbose=1,
-            )
-            for name, values in result.history.items():
-                history.setdefault(name, []).extend(float(v) for v in values)
-            done += chunk * epochs
+    and a shorter last epoch, so exactly `steps` in all."""
+    history, epoch = {}, 0
+    full, rest = divmod(steps, log_every)
+    for epochs, steps_per_epoch in ((full, log_every), (int(rest > 0), rest)):
+        if not epochs:
+            continue
+        result = pretrainer.fit(
+            dataset, initial_epoch=epoch, epochs=epoch + epochs, steps_per_epoch=steps_per_epoch,
+            validation_data=heldout, callbacks=callbacks, verbose=1,
+        )
+        for name, values in result.history.items():
+            history.setdefault(name, []).extend(float(v) for v in values)
+        epoch += epochs
     return history
 
 
@@ -74,9 +76,10 @@ def fill_mask_examples(pretrainer, tokenizer, heldout, count=3, seed=0):
     """Hides one whole word of a few held-out examples and asks the generator for it."""
     rng = np.random.default_rng(seed)
     specials = {tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id}
+    vocabulary = tokenizer.vocabulary  # a copy per access
     lines = []
     for row in heldout[0]["token_ids"][:count]:
-        tokens = [tokenizer.vocabulary[t] for t in row if t not in specials]
+        tokens = [vocabulary[t] for t in row if t not in specials]
         # Whole words only: alphabetic and not continued by a "##" piece.
         words = [i for i in range(len(tokens) - 1) if tokens[i].isalpha() and not tokens[i + 1].startswith("##")]
         if not words:
@@ -122,7 +125,8 @@ def run(args):
 
     before = pretrainer.evaluate(heldout, verbose=0, return_dict=True)
     callbacks = [
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv")),
+        # append: fit_in_chunks calls fit twice, and a fresh CSVLogger file would lose the first chunk.
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         PeriodicCheckpoint(run_dir / "checkpoints", every=args.save_every),
     ]
     if importlib.util.find_spec("tensorflow") and importlib.util.find_spec("tensorboard"):
