@@ -13,7 +13,7 @@ from keras_electra.models import (
     attention,
     pretrainer_config,
 )
-from keras_electra.optimization import ElectraAdamW, WarmupLinearDecay
+from keras_electra.optimization import ElectraAdamW, WarmupLinearDecay, finetuning_optimizer, layer_decay_multipliers
 from keras_electra.pretraining import (
     ElectraPretrainer,
     discriminator_loss,

@@ -17,6 +17,10 @@ def test_schedule_is_warmup_times_linear_decay():
     np.testing.assert_allclose(to_numpy(restored(250)), to_numpy(schedule(250)))
     with pytest.raises(ValueError, match="warmup_steps=20, total_steps=10"):
         ke.WarmupLinearDecay(1e-3, 20, 10)
+    # No warmup means no warmup factor: the first step has the full peak rate.
+    no_warmup = ke.WarmupLinearDecay(1e-3, warmup_steps=0, total_steps=1000)
+    np.testing.assert_allclose(to_numpy(no_warmup(0)), 1e-3, rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(no_warmup(500)), 5e-4, rtol=1e-6)
 
 
 def test_pretraining_optimizer_settings():

@@ -84,6 +84,17 @@ def _read_vocab_lines(path):
     return tokens
 
 
+def _word_list(words):
+    """`words` as a list of str, refusing a bare string (which would be split into characters)."""
+    if isinstance(words, str):
+        raise TypeError("`words` must be a list of strings, not a single string")
+    words = list(words)
+    for index, word in enumerate(words):
+        if not isinstance(word, str):
+            raise TypeError(f"word {index} is {type(word).__name__}, not str: {word!r}")
+    return words
+
+
 class ElectraTokenizer:
     """BERT WordPiece tokenizer: text to ids without special tokens, ids back to text.
 
@@ -193,6 +204,41 @@ class ElectraTokenizer:
         """Token ids of each text, encoded in parallel by the Rust encoder."""
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [encoding.ids for encoding in encodings]
+
+    def encode_with_offsets(self, text):
+        """Token ids of `text` (no [CLS]/[SEP]) and each token's (start, end) character span in `text`.
+
+        Spans index the ORIGINAL string, before lower-casing, accent stripping and the other
+        normalisation: `text[start:end]` is what a token came from ("Café" -> "cafe" spans all four
+        characters, "##" pieces span their part of the word). Whitespace between words, and characters
+        the normaliser drops (control characters, zero-width spaces) where they stand between words,
+        lie outside every span.
+        """
+        encoding = self._tokenizer.encode(text, add_special_tokens=False)
+        return encoding.ids, [tuple(offset) for offset in encoding.offsets]
+
+    def encode_batch_with_offsets(self, texts):
+        """`encode_with_offsets` of each text, encoded in parallel: a list of (ids, offsets)."""
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [(encoding.ids, [tuple(offset) for offset in encoding.offsets]) for encoding in encodings]
+
+    def encode_words(self, words):
+        """Token ids of pre-split `words` and, for each token, the index of the word it came from.
+
+        Each word is still split on whitespace and punctuation and into WordPiece pieces ("a.b" gives
+        three tokens of one word). A word that normalises to nothing (only control characters or
+        whitespace, or, uncased, only combining accents) gives no token: its index is absent from the
+        word indices, which callers that need one token a word must handle.
+        """
+        encoding = self._tokenizer.encode(_word_list(words), is_pretokenized=True, add_special_tokens=False)
+        return encoding.ids, list(encoding.word_ids)
+
+    def encode_words_batch(self, sentences):
+        """`encode_words` of each list of words, encoded in parallel: a list of (ids, word indices)."""
+        encodings = self._tokenizer.encode_batch(
+            [_word_list(words) for words in sentences], is_pretokenized=True, add_special_tokens=False
+        )
+        return [(encoding.ids, list(encoding.word_ids)) for encoding in encodings]
 
     def decode(self, ids):
         """Text of `ids`, with "##" pieces joined back and special tokens skipped."""

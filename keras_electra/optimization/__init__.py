@@ -1,2 +1,4 @@
 from keras_electra.optimization.electra_adamw import ElectraAdamW
+from keras_electra.optimization.finetuning_optimizer import finetuning_optimizer
+from keras_electra.optimization.layer_decay import layer_decay_multipliers
 from keras_electra.optimization.learning_rate_schedule import WarmupLinearDecay

@@ -6,7 +6,8 @@ from keras import ops
 class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warmup multiplied by linear decay to zero at `total_steps`.
 
-    lr(step) = peak * min(1, step / warmup_steps) * max(0, 1 - step / total_steps),
+    lr(step) = peak * min(1, step / warmup_steps) * max(0, 1 - step / total_steps)
+    (no warmup factor when warmup_steps is 0),
     the authors' schedule for pretraining (reference §7) and fine-tuning (§9).
     """
 
@@ -22,7 +23,8 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def __call__(self, step):
         step = ops.cast(step, "float32")
-        warmup = ops.minimum(1.0, step / max(self.warmup_steps, 1))
+        # No warmup means no warmup factor at all (the authors' rule), not a zero first step.
+        warmup = ops.minimum(1.0, step / self.warmup_steps) if self.warmup_steps else 1.0
         decay = ops.maximum(0.0, 1.0 - step / self.total_steps)
         return self.peak_learning_rate * warmup * decay
 
