@@ -13,6 +13,16 @@ from keras_electra.models import (
     attention,
     pretrainer_config,
 )
+from keras_electra.data import ElectraTokenizer, read_conll2003, read_glue, read_squad
+from keras_electra.finetuning import (
+    ElectraClassifier,
+    ElectraQuestionAnswerer,
+    ElectraQuestionAnswererPreprocessor,
+    ElectraTextPreprocessor,
+    ElectraTokenClassifier,
+    ElectraTokenClassifierPreprocessor,
+    task_metrics,
+)
 from keras_electra.optimization import ElectraAdamW, WarmupLinearDecay, finetuning_optimizer, layer_decay_multipliers
 from keras_electra.pretraining import (
     ElectraPretrainer,

@@ -1,0 +1,45 @@
+import keras
+import numpy as np
+
+from keras_electra.finetuning.electra_task import ElectraTask
+from keras_electra.finetuning.token_labels import word_predictions
+from keras_electra.models.seeds import sub_seed, truncated_normal
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraTokenClassifier(ElectraTask):
+    """A tag per token (NER, chunking): dropout then Dense(num_classes) (reference §9).
+
+    With an `ElectraTokenClassifierPreprocessor`, `fit` takes sentences as
+    lists of words and their tags; `predict_tags` returns one tag per word.
+    """
+
+    def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, seed=None, **kwargs):
+        inputs = backbone.input
+        x = backbone(inputs)["sequence_output"]
+        x = keras.layers.Dropout(dropout, seed=sub_seed(seed, "dropout"), name="dropout")(x)
+        logits = keras.layers.Dense(
+            num_classes, kernel_initializer=truncated_normal(seed, "logits"), dtype="float32", name="logits"
+        )(x)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self._attach(backbone, preprocessor)
+        self.num_classes = num_classes
+        self.dropout = dropout
+        self.seed = seed
+
+    def predict_tags(self, sentences, batch_size=32):
+        """One tag per word of each sentence (a list of words); words cut by
+        the sequence length get None."""
+        logits = self.predict(sentences, batch_size=batch_size, verbose=0)
+        word_index = self.preprocessor.word_index(sentences)
+        names = self.preprocessor.label_names
+        tags = []
+        for row, words in enumerate(sentences):
+            ids = word_predictions(logits[row], word_index[row], num_words=len(words))
+            tags.append([None if i < 0 else (names[i] if names else int(i)) for i in np.asarray(ids)])
+        return tags
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"num_classes": self.num_classes, "dropout": self.dropout, "seed": self.seed})
+        return config
