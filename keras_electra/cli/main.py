@@ -3,19 +3,28 @@
 import argparse
 import sys
 
-from keras_electra.cli import build_data, pretrain
+from keras_electra.cli import build_data, evaluate, fill_mask, finetune, predict, pretrain
 
-COMMANDS = {"build-data": build_data, "pretrain": pretrain}
+# name -> the function that adds its sub-parser
+COMMANDS = {
+    "build-data": build_data.add_parser,
+    "pretrain": pretrain.add_parser,
+    "finetune": finetune.add_parser,
+    "evaluate": evaluate.add_parser,
+    "predict": predict.add_parser,
+    "fill-mask": fill_mask.add_parser,
+    "detect": fill_mask.add_detect_parser,
+}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="keras-electra",
-        description="Pretrain ELECTRA text encoders with Keras 3 (backend from KERAS_BACKEND).",
+        description="Pretrain and fine-tune ELECTRA text encoders with Keras 3 (backend from KERAS_BACKEND).",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module in COMMANDS.items():
-        module.add_parser(subparsers, name)
+    for name, add_parser in COMMANDS.items():
+        add_parser(subparsers, name)
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0

@@ -1,20 +1,20 @@
 """PNG plots of training curves (matplotlib, without a display)."""
 
 
-def plot_history(history, steps, path, panels):
+def plot_history(history, steps, path, panels, xlabel="step"):
     """One panel per `(title, metric names)` of `panels`, each metric against `steps`."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4))
-    for axis, (title, names) in zip(axes, panels):
+    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    for axis, (title, names) in zip(axes[0], panels):
         for name in names:
             if name in history:
                 axis.plot(steps, history[name], label=name)
         axis.set_title(title)
-        axis.set_xlabel("step")
+        axis.set_xlabel(xlabel)
         axis.legend()
         axis.grid(alpha=0.3)
     figure.tight_layout()

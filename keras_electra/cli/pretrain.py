@@ -141,7 +141,7 @@ def run(args):
 
     pretrainer.save(run_dir / "pretrainer.keras")
     pretrainer.discriminator.save(run_dir / "discriminator.keras")
-    tokenizer.save_vocabulary(run_dir / "vocab.txt")
+    tokenizer.save(run_dir)
     steps_axis = np.minimum(np.arange(1, len(history["loss"]) + 1) * log_every, args.steps)
     plot_history(history, steps_axis, run_dir / "curves.png", [
         ("losses", ("loss", "mlm_loss", "disc_loss")),
@@ -162,4 +162,4 @@ def run(args):
     print(f"  (labelling every token original would score disc_accuracy {baseline:.4f})")
     print("fill-mask on held-out text:")
     print("\n".join(fill_mask_examples(pretrainer, tokenizer, heldout)))
-    print(f"saved to {run_dir}/: pretrainer.keras, discriminator.keras, vocab.txt, curves.png, metrics.json")
+    print(f"saved to {run_dir}/: pretrainer.keras, discriminator.keras, vocab.txt, tokenizer_config.json, curves.png, metrics.json")

@@ -7,6 +7,7 @@ components, which match Google's and Hugging Face's BERT tokenizers.
 """
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -151,6 +152,27 @@ class ElectraTokenizer:
         ids = tokenizer.get_vocab(with_added_tokens=True)
         vocabulary = sorted(ids, key=ids.get)
         return cls(vocabulary, lowercase=lowercase)
+
+    @classmethod
+    def from_directory(cls, directory):
+        """Load what `save` wrote: `vocab.txt`, and `do_lower_case` from `tokenizer_config.json`
+        (cased or uncased as Hugging Face records it; uncased when the file is absent)."""
+        directory = Path(directory)
+        config_file = directory / "tokenizer_config.json"
+        lowercase = True
+        if config_file.is_file():
+            try:
+                lowercase = bool(json.loads(config_file.read_text("utf-8")).get("do_lower_case", True))
+            except (json.JSONDecodeError, AttributeError) as error:
+                raise ValueError(f"{config_file}: not a JSON object ({error})") from None
+        return cls.from_vocab_file(directory / "vocab.txt", lowercase=lowercase)
+
+    def save(self, directory):
+        """Write `vocab.txt` and `tokenizer_config.json` into `directory`, as Hugging Face lays them out."""
+        directory = Path(directory)
+        self.save_vocabulary(directory / "vocab.txt")
+        config = json.dumps({"do_lower_case": self._lowercase, "tokenizer_class": "ElectraTokenizer"}, indent=2)
+        write_atomic(directory / "tokenizer_config.json", lambda file: file.write(config.encode("utf-8")))
 
     def save_vocabulary(self, path):
         """Write vocab.txt atomically, so a crash never leaves a truncated vocabulary next to a model."""

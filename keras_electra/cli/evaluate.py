@@ -1,0 +1,30 @@
+"""`keras-electra evaluate`: a fine-tuned model's score on a task split."""
+
+import time
+
+from keras_electra.finetuning import tasks
+
+
+def add_parser(subparsers, name):
+    parser = subparsers.add_parser(
+        name, help="score a fine-tuned model", description="Print the task's metrics of FT on --split of --data."
+    )
+    parser.add_argument("--model", required=True, metavar="FT", help="a `finetune` output directory")
+    parser.add_argument("--task", required=True, choices=tasks.TASKS)
+    parser.add_argument("--data", required=True, metavar="DIR")
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    trained_on, model = tasks.load_finetuned(args.model)
+    if trained_on != args.task:
+        raise ValueError(f"--model {args.model} was fine-tuned on {trained_on}, not --task {args.task}")
+    x, y = tasks.load_split(args.task, args.data, args.split)
+    if y is None:
+        raise ValueError(f"--data {args.data}: the {args.split} split has no labels to score against")
+    start = time.time()
+    scores = tasks.score(args.task, tasks.predict(args.task, model, x, args.batch_size), y)
+    print(f"{args.task} {args.split} ({len(y):,} examples, {time.time() - start:.0f} s): "
+          + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))

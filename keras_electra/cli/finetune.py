@@ -1,0 +1,107 @@
+"""`keras-electra finetune`: a pretrained discriminator fine-tuned on a GLUE, CoNLL-2003 or SQuAD task."""
+
+import math
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_electra.cli.plotting import plot_history
+from keras_electra.data.shards import write_json_atomic
+from keras_electra.finetuning import tasks
+from keras_electra.optimization import finetuning_optimizer
+
+# Reference §9: the peak learning rate of each size, by hidden width.
+LEARNING_RATES = {256: 3e-4, 768: 1e-4, 1024: 5e-5}
+
+
+def add_parser(subparsers, name):
+    parser = subparsers.add_parser(
+        name,
+        help="fine-tune a pretrained discriminator on a task",
+        description="Fine-tune on --task's train split and score on its dev split. FT receives model.keras "
+        "(preprocessor included: it predicts on raw text), task.json, history.csv, curves.png and metrics.json.",
+    )
+    parser.add_argument("--task", required=True, choices=tasks.TASKS)
+    parser.add_argument("--data", required=True, metavar="DIR", help="the task's folder (e.g. glue/SST-2)")
+    parser.add_argument("--model", required=True, metavar="RUN_OR_FILE", help="a pretrain run or a .keras file")
+    parser.add_argument("--out", required=True, metavar="FT", help="new directory for the fine-tuned model")
+    parser.add_argument("--epochs", type=int, default=None, help="default: 3 (10 for rte, stsb; 2 for squad)")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: by model size (reference §9)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--layer-decay", type=float, default=0.8, help="layer-wise lr decay; 1 turns it off")
+    parser.add_argument("--authors-layer-decay", action="store_true", help="the authors' off-by-one form")
+    parser.add_argument("--max-length", type=int, default=None, help="default: 128 (384 for squad)")
+    parser.add_argument("--max-train-examples", type=int, default=None, help="train on the first N only")
+    parser.add_argument("--max-dev-examples", type=int, default=None, help="score the first N dev examples only")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(run=run)
+
+
+def take(x, y, count):
+    """The first `count` examples of raw `x` (a list or a tuple of lists) and `y`."""
+    if count is None:
+        return x, y
+    x = tuple(part[:count] for part in x) if isinstance(x, tuple) else x[:count]
+    return x, y[:count]
+
+
+def finetune(task, backbone, tokenizer, train, dev, out_dir, *, epochs, learning_rate, batch_size=32,
+             layer_decay=0.8, authors_layer_decay=False, max_length=None, seed=0, verbose=1):
+    """Fine-tunes, saves model.keras, task.json, history.csv and curves.png in `out_dir`, and
+    returns the dev metrics (the main job calls this too)."""
+    keras.utils.set_random_seed(seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = tasks.build_model(task, backbone, tokenizer, max_length, seed=seed)
+    x, y, weights = model.preprocess(train[0], tasks.training_targets(task, train[1]))
+    steps = epochs * math.ceil(len(next(iter(x.values()))) / batch_size)
+    model.compile(
+        optimizer=finetuning_optimizer(
+            backbone, learning_rate, steps, layer_decay=None if layer_decay == 1 else layer_decay,
+            authors_layer_decay=authors_layer_decay,
+        )
+    )
+    # Per-step points for the plot: a few epochs give too few to see a curve.
+    curves = {}
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: [curves.setdefault(k, []).append(float(v)) for k, v in logs.items()]
+    )
+    model.fit(
+        x, y, sample_weight=weights, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose,
+        callbacks=[keras.callbacks.CSVLogger(str(out_dir / "history.csv")), record],
+    )
+    model.save(out_dir / "model.keras")
+    write_json_atomic(out_dir / "task.json", {"task": task})
+    steps_axis = np.arange(1, len(curves["loss"]) + 1)
+    plot_history(curves, steps_axis, out_dir / "curves.png", [("training (running mean of each epoch)", tuple(curves))])
+    return tasks.score(task, tasks.predict(task, model, dev[0], batch_size), dev[1])
+
+
+def run(args):
+    out_dir = Path(args.out)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"--out {out_dir}: exists and is not empty; choose a new directory")
+    train = take(*tasks.load_split(args.task, args.data, "train"), args.max_train_examples)
+    dev = take(*tasks.load_split(args.task, args.data, "dev"), args.max_dev_examples)
+    backbone, tokenizer = tasks.load_pretrained(args.model)
+    epochs = args.epochs or tasks.EPOCHS.get(args.task, 3)
+    learning_rate = args.learning_rate or LEARNING_RATES.get(backbone.hidden_dim, 3e-4)
+    print(f"{keras.backend.backend()} backend: {args.task}, {len(train[1]):,} training / {len(dev[1]):,} dev "
+          f"examples, {epochs} epochs, lr {learning_rate:g}, layer decay {args.layer_decay:g}")
+    start = time.time()
+    scores = finetune(
+        args.task, backbone, tokenizer, train, dev, out_dir, epochs=epochs, learning_rate=learning_rate,
+        batch_size=args.batch_size, layer_decay=args.layer_decay, authors_layer_decay=args.authors_layer_decay,
+        max_length=args.max_length, seed=args.seed,
+    )
+    seconds = time.time() - start
+    result = {"task": args.task, "dev": scores, "baseline": tasks.baseline(args.task, train[1], dev[1]),
+              "train_examples": len(train[1]), "dev_examples": len(dev[1]), "epochs": epochs,
+              "learning_rate": learning_rate, "seconds": seconds, "backend": keras.backend.backend()}
+    write_json_atomic(out_dir / "metrics.json", result)
+    print(f"\n{args.task} dev ({seconds:.0f} s): " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    if result["baseline"]:
+        print(f"  baseline (majority class / mean): score {result['baseline']['score']:.4f}")
+    print(f"saved to {out_dir}/: model.keras, task.json, metrics.json, history.csv, curves.png")

@@ -1,0 +1,56 @@
+"""`keras-electra predict`: a fine-tuned model on raw text from the arguments or stdin."""
+
+import sys
+
+import numpy as np
+
+from keras_electra.data.glue import GLUE_TASKS
+from keras_electra.finetuning import tasks
+
+
+def add_parser(subparsers, name):
+    parser = subparsers.add_parser(
+        name,
+        help="predict with a fine-tuned model",
+        description="One input a line (or argument). Sentence pairs and SQuAD's question + context are "
+        "separated by a tab. CoNLL input is split into words on whitespace.",
+    )
+    parser.add_argument("--model", required=True, metavar="FT", help="a `finetune` output directory")
+    parser.add_argument("texts", nargs="*", help="inputs; read from stdin when none are given")
+    parser.set_defaults(run=run)
+
+
+def parse(task, lines):
+    """Raw model input from text lines, as the task's `fit` takes it."""
+    if task == "conll2003":
+        return [line.split() for line in lines]
+    paired = task == "squad" or GLUE_TASKS[task].text_b is not None
+    if not paired:
+        return list(lines)
+    pairs = [line.split("\t") for line in lines]
+    for number, pair in enumerate(pairs, 1):
+        if len(pair) != 2:
+            raise ValueError(f"input {number}: expected two tab-separated texts, got {len(pair)}")
+    return tuple(list(side) for side in zip(*pairs))
+
+
+def run(args):
+    task, model = tasks.load_finetuned(args.model)
+    lines = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not lines:
+        raise ValueError("no input: give texts as arguments or on stdin")
+    x = parse(task, lines)
+    if task == "squad":
+        outputs = [result["text"] for result in model.answer(*x)]
+    elif task == "conll2003":
+        outputs = [" ".join(f"{w}/{t}" for w, t in zip(words, tags)) for words, tags in zip(x, model.predict_tags(x))]
+    elif tasks.num_classes(task) == 1:
+        outputs = [f"{score:.3f}" for score in model.predict(x, verbose=0)[:, 0]]
+    else:
+        logits = model.predict(x, verbose=0)
+        probs = np.exp(logits - logits.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+        names = GLUE_TASKS[task].labels
+        outputs = [f"{names[i]} ({p[i]:.3f})" for i, p in zip(probs.argmax(-1), probs)]
+    for line, output in zip(lines, outputs):
+        print(f"{output}\t{line}")
