@@ -35,3 +35,35 @@ def test_the_written_corpus_reads_back_as_the_documents(tmp_path):
     path = write_stdlib_corpus(tmp_path / "stdlib.txt")
     assert list(read_documents(path)) == documents
     assert not any(line.startswith(">>>") for document in documents for line in document)
+
+
+def test_docstring_kind_task_labels_come_from_the_source():
+    import ast
+    import inspect
+    import json
+
+    import numpy as np
+
+    from keras_electra.data.stdlib_corpus import DOCSTRING_KINDS, docstring_kind_task
+
+    (train_x, train_y), (dev_x, dev_y) = docstring_kind_task()
+    assert len(train_x) > 1000 and len(dev_x) > 200
+    # Balanced: the majority class is near one half on both splits.
+    assert abs(np.mean(train_y) - 0.5) < 0.05 and abs(np.mean(dev_y) - 0.5) < 0.1
+    # Independent check on well-known modules: every first sentence of their class / function
+    # docstrings that appears in the task carries the matching label.
+    import argparse, json as json_module, textwrap  # noqa: E401
+
+    truth = {}
+    for module in (argparse, json_module.decoder, textwrap):
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and ast.get_docstring(node):
+                first = prose_sentences(ast.get_docstring(node))
+                if first:
+                    truth.setdefault(first[0], set()).add("class" if isinstance(node, ast.ClassDef) else "function")
+    found = [(x, DOCSTRING_KINDS[y]) for x, y in zip(train_x + dev_x, np.concatenate([train_y, dev_y])) if x in truth]
+    assert len(found) > 10
+    assert all(kind in truth[x] for x, kind in found)
+    # No sentence is in both splits only by chance of the same module: splits are by module.
+    assert len(set(train_x) & set(dev_x)) < 0.02 * len(dev_x)
+    assert json.dumps(docstring_kind_task()[1][0]) == json.dumps(dev_x)  # deterministic

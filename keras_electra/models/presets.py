@@ -25,6 +25,18 @@ TRAINING = {
 }
 
 
+# Reference §9 (tiny: ours, a short demo on a CPU).
+FINETUNING_LEARNING_RATES = {"tiny": 1e-3, "small": 3e-4, "base": 1e-4, "large": 5e-5}
+
+
+def finetuning_learning_rate(hidden_dim):
+    """The reference's fine-tuning learning rate of the size with this hidden width (3e-4 otherwise)."""
+    for size, config in SIZES.items():
+        if config["hidden_dim"] == hidden_dim:
+            return FINETUNING_LEARNING_RATES[size]
+    return FINETUNING_LEARNING_RATES["small"]
+
+
 def num_heads_for(hidden_dim):
     """heads = max(1, H // 64): head_dim 64 everywhere (reference §1)."""
     return max(1, hidden_dim // 64)
