@@ -38,7 +38,7 @@ class ElectraTask(keras.Model):
         x, _, _ = self.preprocess(x)
         return super().predict(x, *args, **kwargs)
 
-    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", jit_compile="auto", **kwargs):
         """"auto" picks the task's loss and metrics, and a constant-rate AdamW
         (3e-4, epsilon 1e-6, global norm clipped to 1); `finetuning_optimizer`
         gives the reference's schedule and layer-wise decay."""
@@ -48,7 +48,16 @@ class ElectraTask(keras.Model):
             loss = self.default_loss()
         if metrics == "auto":
             metrics = self.default_metrics()
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs)
+        self._jit_compile_choice = jit_compile
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        # Keras saves "auto" as this backend resolved it (True under JAX), which would turn on
+        # torch.compile when the file is loaded under torch: keep "auto" for the loader to resolve.
+        if config is not None and getattr(self, "_jit_compile_choice", None) == "auto":
+            config["jit_compile"] = "auto"
+        return config
 
     def compile_from_config(self, config):
         # Keras skips compile on load for models that override `compile`.

@@ -81,10 +81,11 @@ def _as_array(y):
 
 
 def truncate_pair(first, second, max_tokens):
-    """Cuts the longer of two token lists first until both fit in `max_tokens`."""
+    """Cuts the longer of two token lists first until both fit in `max_tokens`
+    (BERT's `_truncate_seq_pair`: on a tie the second loses a token)."""
     first, second = list(first), list(second)
     while len(first) + len(second) > max_tokens:
-        (first if len(first) >= len(second) else second).pop()
+        (first if len(first) > len(second) else second).pop()
     return first, second
 
 
