@@ -66,3 +66,23 @@ def test_build_data_then_pretrain_writes_every_artifact(tmp_path):
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (run / "vocab.txt").read_text() == (data / "vocab.txt").read_text()
     assert isinstance(keras.models.load_model(run / "discriminator.keras"), keras.Model)
+
+
+def test_main_job_on_the_default_corpus_ends_with_the_fine_tuning_demo(tmp_path):
+    import numpy as np
+
+    from keras_electra.data.stdlib_corpus import docstring_kind_task
+
+    run = tmp_path / "run"
+    assert main(["pretrain", "--size", "tiny", "--steps", "3", "--batch-size", "4", "--log-every", "3",
+                 "--vocab-size", "2000", "--finetune-epochs", "1", "--out", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    demo = metrics["finetuning"]
+    (_, train_y), (_, dev_y) = docstring_kind_task()
+    assert demo["examples"] == {"train": len(train_y), "dev": len(dev_y)}
+    assert demo["majority_class_accuracy"] == np.mean(dev_y == np.bincount(train_y).argmax())
+    for name in ("pretrained_accuracy", "random_init_accuracy"):
+        # Each accuracy is a count of correct dev examples over the dev set.
+        assert 0 <= demo[name] <= 1 and abs(demo[name] * len(dev_y) - round(demo[name] * len(dev_y))) < 1e-6
+    assert (run / "corpus" / "stdlib_docs.txt").stat().st_size > 500_000
+    assert (run / "tokenizer_config.json").is_file()

@@ -10,11 +10,8 @@ import numpy as np
 from keras_electra.cli.plotting import plot_history
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.finetuning import tasks
+from keras_electra.models.presets import finetuning_learning_rate
 from keras_electra.optimization import finetuning_optimizer
-
-# Reference §9: the peak learning rate of each size, by hidden width.
-LEARNING_RATES = {256: 3e-4, 768: 1e-4, 1024: 5e-5}
-
 
 def add_parser(subparsers, name):
     parser = subparsers.add_parser(
@@ -80,6 +77,10 @@ def finetune(task, backbone, tokenizer, train, dev, out_dir, *, epochs, learning
 
 
 def run(args):
+    for name in ("epochs", "learning_rate", "batch_size"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} {value}: must be positive")
     out_dir = Path(args.out)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"--out {out_dir}: exists and is not empty; choose a new directory")
@@ -87,7 +88,7 @@ def run(args):
     dev = take(*tasks.load_split(args.task, args.data, "dev"), args.max_dev_examples)
     backbone, tokenizer = tasks.load_pretrained(args.model)
     epochs = args.epochs or tasks.EPOCHS.get(args.task, 3)
-    learning_rate = args.learning_rate or LEARNING_RATES.get(backbone.hidden_dim, 3e-4)
+    learning_rate = args.learning_rate or finetuning_learning_rate(backbone.hidden_dim)
     print(f"{keras.backend.backend()} backend: {args.task}, {len(train[1]):,} training / {len(dev[1]):,} dev "
           f"examples, {epochs} epochs, lr {learning_rate:g}, layer decay {args.layer_decay:g}")
     start = time.time()

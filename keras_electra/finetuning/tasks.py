@@ -80,6 +80,12 @@ def build_model(task, backbone, tokenizer, sequence_length=None, head="electra",
     """The task model over `backbone`, with its preprocessor."""
     check_task(task)
     sequence_length = sequence_length or default_sequence_length(task)
+    if sequence_length > backbone.max_sequence_length:
+        # Past the position table, JAX would clamp the positions silently and TensorFlow fail mid-fit.
+        raise ValueError(
+            f"sequence length {sequence_length}: longer than the {backbone.max_sequence_length} positions "
+            "of the model (its max_sequence_length); use a shorter --max-length"
+        )
     if task == "squad":
         preprocessor = ElectraQuestionAnswererPreprocessor(tokenizer, sequence_length)
         return ElectraQuestionAnswerer(backbone, preprocessor, seed=seed)

@@ -7,8 +7,9 @@ from keras import ops
 def replaced_probabilities(pretrainer, tokenizer, text):
     """`(token, probability replaced)` for each token of `text`, from the
     pretrainer's discriminator and its replaced-token-detection head."""
-    ids = [tokenizer.cls_token_id, *tokenizer.encode(text), tokenizer.sep_token_id]
-    ids = ids[: pretrainer.max_sequence_length]
+    # A text longer than the position table is cut before [SEP], which must stay last.
+    tokens = tokenizer.encode(text)[: pretrainer.max_sequence_length - 2]
+    ids = [tokenizer.cls_token_id, *tokens, tokenizer.sep_token_id]
     token_ids = np.array([ids], "int32")
     sequence = pretrainer.discriminator(
         {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids), "padding_mask": np.ones_like(token_ids)},
