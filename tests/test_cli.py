@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import shared_data, write_corpus
+from conftest import write_corpus
 from keras_electra.cli.main import main
 
 

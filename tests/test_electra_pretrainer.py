@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-import keras
 import keras_electra as ke
-from conftest import BACKEND, VOCAB, gradients, make_batch, to_numpy
+from conftest import BACKEND, VOCAB, gradients, make_batch
 
 METRICS = {
     "loss", "mlm_loss", "mlm_accuracy", "disc_loss", "disc_accuracy",

@@ -1,7 +1,6 @@
 """Dynamic masking against the rules of reference §4, over many seeded draws."""
 
 import numpy as np
-import pytest
 from scipy import stats
 
 import keras

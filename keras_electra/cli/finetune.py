@@ -1,6 +1,5 @@
 """`keras-electra finetune`: a pretrained discriminator fine-tuned on a GLUE, CoNLL-2003 or SQuAD task."""
 
-import math
 import time
 from pathlib import Path
 
@@ -10,8 +9,8 @@ import numpy as np
 from keras_electra.cli.plotting import plot_history
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.finetuning import tasks
+from keras_electra.finetuning.training import fine_tune
 from keras_electra.models.presets import finetuning_learning_rate
-from keras_electra.optimization import finetuning_optimizer
 
 def add_parser(subparsers, name):
     parser = subparsers.add_parser(
@@ -47,26 +46,19 @@ def take(x, y, count):
 def finetune(task, backbone, tokenizer, train, dev, out_dir, *, epochs, learning_rate, batch_size=32,
              layer_decay=0.8, authors_layer_decay=False, max_length=None, seed=0, verbose=1):
     """Fine-tunes, saves model.keras, task.json, history.csv and curves.png in `out_dir`, and
-    returns the dev metrics (the main job calls this too)."""
+    returns the dev metrics."""
     keras.utils.set_random_seed(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = tasks.build_model(task, backbone, tokenizer, max_length, seed=seed)
-    x, y, weights = model.preprocess(train[0], tasks.training_targets(task, train[1]))
-    steps = epochs * math.ceil(len(next(iter(x.values()))) / batch_size)
-    model.compile(
-        optimizer=finetuning_optimizer(
-            backbone, learning_rate, steps, layer_decay=None if layer_decay == 1 else layer_decay,
-            authors_layer_decay=authors_layer_decay,
-        )
-    )
     # Per-step points for the plot: a few epochs give too few to see a curve.
     curves = {}
     record = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: [curves.setdefault(k, []).append(float(v)) for k, v in logs.items()]
     )
-    model.fit(
-        x, y, sample_weight=weights, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose,
+    fine_tune(
+        model, train[0], tasks.training_targets(task, train[1]), epochs=epochs, learning_rate=learning_rate,
+        batch_size=batch_size, layer_decay=layer_decay, authors_layer_decay=authors_layer_decay, verbose=verbose,
         callbacks=[keras.callbacks.CSVLogger(str(out_dir / "history.csv")), record],
     )
     model.save(out_dir / "model.keras")

@@ -1,8 +1,6 @@
 """`keras-electra pretrain`: joint generator/discriminator training on a data directory."""
 
 import importlib.util
-import json
-import math
 import time
 from pathlib import Path
 
@@ -19,9 +17,9 @@ from keras_electra.data.stdlib_corpus import DOCSTRING_KINDS, docstring_kind_tas
 from keras_electra.finetuning.electra_classifier import ElectraClassifier
 from keras_electra.finetuning.electra_text_preprocessor import ElectraTextPreprocessor
 from keras_electra.finetuning.metrics import accuracy
+from keras_electra.finetuning.training import fine_tune
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.presets import SIZES, TRAINING, finetuning_learning_rate
-from keras_electra.optimization import finetuning_optimizer
 from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
 from keras_electra.pretraining.fill_mask import fill_mask
 
@@ -111,10 +109,7 @@ def docstring_kind_demo(backbone, tokenizer, epochs, seed):
     for name, encoder in (("pretrained", backbone), ("random_init", ElectraBackbone.from_config(backbone.get_config()))):
         keras.utils.set_random_seed(seed)
         model = ElectraClassifier(encoder, len(DOCSTRING_KINDS), ElectraTextPreprocessor(tokenizer, 64), seed=seed)
-        steps = epochs * math.ceil(len(train_y) / 32)
-        rate = finetuning_learning_rate(encoder.hidden_dim)
-        model.compile(optimizer=finetuning_optimizer(encoder, rate, steps, layer_decay=0.8))
-        model.fit(train_x, train_y, batch_size=32, epochs=epochs, verbose=0)
+        fine_tune(model, train_x, train_y, epochs=epochs, learning_rate=finetuning_learning_rate(encoder.hidden_dim))
         scores[f"{name}_accuracy"] = accuracy(np.argmax(model.predict(dev_x, verbose=0), axis=-1), dev_y)
     return scores
 
