@@ -1,15 +1,11 @@
 """SQuAD windows, answer positions and span decoding back to the original context."""
 
-import json
-import re
-import string
-import zipfile
-
 import numpy as np
 import pytest
 
 from conftest import shared_data
-from keras_electra.data import ElectraTokenizer
+from keras_electra.data import ElectraTokenizer, read_squad
+from keras_electra.finetuning.metrics import normalize_answer
 from keras_electra.finetuning.question_answering import decode_answer, squad_features
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -202,50 +198,30 @@ def test_bad_arguments(tokenizer):
 # --- SQuAD v1.1 dev, every question -----------------------------------------------------------------
 
 
-def normalize_answer(text):
-    """The official SQuAD v1.1 evaluation's normalisation."""
-    text = text.lower()
-    text = "".join(char for char in text if char not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def read_squad_dev():
-    folder = shared_data("squad_v1.1")
-    for name in ("dev-v1.1.zip", "dev-v1.1.json.zip"):
-        if (folder / name).exists():
-            with zipfile.ZipFile(folder / name) as archive:
-                return json.loads(archive.read("dev-v1.1.json"))
-    shared_data("squad_v1.1", "dev-v1.1.zip")  # skips (or fails in CI) with the path in the message
-
-
 @pytest.mark.parametrize("max_length, doc_stride", [(384, 128), (128, 32)])
 def test_squad_dev_gold_spans_decode_to_gold_text(max_length, doc_stride):
-    data = read_squad_dev()
-    paragraphs = [paragraph for article in data["data"] for paragraph in article["paragraphs"]]
-    questions = [(p, qa) for p in paragraphs for qa in p["qas"]]
+    questions = read_squad(shared_data("squad_v1.1", "dev-v1.1.json.zip"))
     assert len(questions) == 10570
-    contexts = [p["context"] for p in paragraphs]
-    texts = contexts + [qa["question"] for _, qa in questions]
-    tokenizer = ElectraTokenizer.train(texts=texts, vocab_size=8000)
-    encodings = dict(zip(map(id, paragraphs), tokenizer.encode_batch_with_offsets(contexts)))
+    contexts = list(dict.fromkeys(example.context for example in questions))
+    tokenizer = ElectraTokenizer.train(texts=contexts + [e.question for e in questions], vocab_size=8000)
+    encodings = dict(zip(contexts, tokenizer.encode_batch_with_offsets(contexts)))
 
     exact = normalized = inside_token = multi_window = 0
     misses = []
-    for paragraph, qa in questions:
-        context, gold = paragraph["context"], qa["answers"][0]
+    for example in questions:
+        context, gold = example.context, example.answers[0]
         windows = squad_features(
             tokenizer,
-            qa["question"],
+            example.question,
             context,
             max_length=max_length,
             doc_stride=doc_stride,
             answer_start=gold["answer_start"],
             answer_text=gold["text"],
-            context_encoding=encodings[id(paragraph)],
+            context_encoding=encodings[context],
         )
         holding = [w for w in windows if w["start_position"]]
-        assert holding, qa["id"]  # some window always holds the whole answer
+        assert holding, example.id  # some window always holds the whole answer
         multi_window += len(windows) > 1
         tokens = max(w["end_position"] - w["start_position"] + 1 for w in holding)
         result = decode_answer(*one_hot_logits(windows), windows, context, max_answer_length=max(30, tokens))
@@ -255,10 +231,10 @@ def test_squad_dev_gold_spans_decode_to_gold_text(max_length, doc_stride):
         start = gold["answer_start"] + len(gold["text"]) - len(gold["text"].lstrip())
         aligned = (result["start_char"], result["end_char"]) == (start, start + len(stripped))
         if aligned:
-            assert text == stripped, qa["id"]
+            assert text == stripped, example.id
         else:
             inside_token += 1
-            assert result["start_char"] <= start and start + len(stripped) <= result["end_char"], qa["id"]
+            assert result["start_char"] <= start and start + len(stripped) <= result["end_char"], example.id
         exact += text == gold["text"]
         if normalize_answer(text) == normalize_answer(gold["text"]):
             normalized += 1

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_data
-from keras_electra.data import ElectraTokenizer
+from keras_electra.data import CONLL2003_TAGS, ElectraTokenizer, read_conll2003
 from keras_electra.finetuning.token_labels import (
     align_word_labels,
     align_word_labels_batch,
@@ -183,31 +183,14 @@ def test_bad_arguments(tokenizer):
 # --- CoNLL-2003 dev, every sentence ---------------------------------------------------------------
 
 
-def read_conll(path):
-    """Sentences of (word, tag) from a CoNLL-2003 file: tag in the 4th column, IOB1."""
-    sentences, current = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("-DOCSTART-"):
-            if current:
-                sentences.append(current)
-                current = []
-            continue
-        columns = line.split(" ")
-        assert len(columns) == 4, line
-        current.append((columns[0], columns[3]))
-    if current:
-        sentences.append(current)
-    return sentences
-
-
 @pytest.mark.parametrize("lowercase", [False, True])
 def test_conll2003_dev_labels_round_trip(lowercase):
-    sentences = read_conll(shared_data("conll2003", "eng.testa"))
-    assert len(sentences) == 3250 and sum(map(len, sentences)) == 51362
-    words = [[word for word, _ in sentence] for sentence in sentences]
-    tags = [[tag for _, tag in sentence] for sentence in sentences]
+    sentences = read_conll2003(shared_data("conll2003", "eng.testa"))
+    words = [sentence.words for sentence in sentences]
+    tags = [sentence.tags for sentence in sentences]
+    assert len(sentences) == 3250 and sum(map(len, words)) == 51362
     names = sorted({tag for sentence in tags for tag in sentence})
-    assert names == ["B-MISC", "I-LOC", "I-MISC", "I-ORG", "I-PER", "O"]
+    assert set(names) == set(CONLL2003_TAGS)
     tag_ids = {name: index for index, name in enumerate(names)}
     tokenizer = ElectraTokenizer.train(
         texts=[" ".join(sentence) for sentence in words], vocab_size=4000, lowercase=lowercase

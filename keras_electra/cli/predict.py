@@ -2,7 +2,7 @@
 
 import sys
 
-import numpy as np
+from scipy.special import softmax
 
 from keras_electra.data.glue import GLUE_TASKS
 from keras_electra.finetuning import tasks
@@ -47,9 +47,7 @@ def run(args):
     elif tasks.num_classes(task) == 1:
         outputs = [f"{score:.3f}" for score in model.predict(x, verbose=0)[:, 0]]
     else:
-        logits = model.predict(x, verbose=0)
-        probs = np.exp(logits - logits.max(-1, keepdims=True))
-        probs /= probs.sum(-1, keepdims=True)
+        probs = softmax(model.predict(x, verbose=0), axis=-1)
         names = GLUE_TASKS[task].labels
         outputs = [f"{names[i]} ({p[i]:.3f})" for i, p in zip(probs.argmax(-1), probs)]
     for line, output in zip(lines, outputs):

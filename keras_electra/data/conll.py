@@ -9,7 +9,7 @@ entity starts with `B-`, because that is what token classifiers learn and what s
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_electra.data.documents import MAX_LINE_CHARS, _read_lines
+from keras_electra.data.documents import MAX_LINE_CHARS, read_lines
 
 _ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
 CONLL2003_TAGS = ("O",) + tuple(
@@ -34,7 +34,7 @@ def read_conll2003(path):
         raise FileNotFoundError(f"{path}: no such file")
     sentences = []
     words, tags = [], []
-    for line_number, line in enumerate(_read_lines(path, MAX_LINE_CHARS), start=1):
+    for line_number, line in enumerate(read_lines(path, MAX_LINE_CHARS), start=1):
         fields = line.split()
         if fields and fields[0] != _DOCSTART:
             if len(fields) != _COLUMNS:

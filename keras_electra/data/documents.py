@@ -20,7 +20,7 @@ def read_documents(path, strip_gutenberg=False, max_line_chars=MAX_LINE_CHARS):
     With `strip_gutenberg`, the Project Gutenberg header and licence are dropped first (see
     `strip_gutenberg_boilerplate`), which needs the whole file in memory; otherwise it streams.
     """
-    lines = _read_lines(Path(path), max_line_chars)
+    lines = read_lines(Path(path), max_line_chars)
     if strip_gutenberg:
         lines = strip_gutenberg_boilerplate(list(lines))
     document = []
@@ -72,7 +72,7 @@ def _find_marker(lines, marker, begin):
     return None
 
 
-def _read_lines(path, max_line_chars):
+def read_lines(path, max_line_chars):
     """Yields the decoded lines of `path`, failing early on binary, non-UTF-8 or runaway files."""
     # A UTF-8 character takes at most 4 bytes, so a longer raw line is surely over the limit; reading
     # with this cap keeps one newline-free multi-gigabyte file from being loaded whole.

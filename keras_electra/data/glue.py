@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_electra.data.documents import MAX_LINE_CHARS, _read_lines
+from keras_electra.data.documents import MAX_LINE_CHARS, read_lines
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def read_glue(task, data_dir, split):
     path = Path(data_dir) / spec.splits[split]
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file (GLUE {task} {split} split)")
-    lines = enumerate(_read_lines(path, MAX_LINE_CHARS), start=1)
+    lines = enumerate(read_lines(path, MAX_LINE_CHARS), start=1)
     is_test = split.startswith("test")
     if spec.has_header or is_test:
         columns = _read_header(path, lines, spec, is_test)

@@ -17,6 +17,7 @@ is the smallest unit a span can point at.
 """
 
 import numpy as np
+from scipy.special import softmax
 
 
 def _answer_token_span(offsets, answer_start, answer_end):
@@ -171,14 +172,6 @@ def squad_features(
     return windows
 
 
-def _softmax(scores):
-    scores = np.asarray(scores, "float64")
-    if not scores.size:
-        return scores
-    exp = np.exp(scores - scores.max())
-    return exp / exp.sum()
-
-
 def decode_answer(
     start_logits, end_logits, windows, context, n_best=20, max_answer_length=30, max_context_only=True
 ):
@@ -258,10 +251,10 @@ def decode_answer(
         )
         if len(best) == n_best:
             break
-    for entry, probability in zip(best, _softmax([entry["score"] for entry in best])):
-        entry["probability"] = float(probability)
     if not best:
         return {"text": "", "start_char": None, "end_char": None, "score": None, "n_best": []}
+    for entry, probability in zip(best, softmax([entry["score"] for entry in best])):
+        entry["probability"] = float(probability)
     top = best[0]
     return {
         "text": top["text"],
