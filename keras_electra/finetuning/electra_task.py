@@ -43,7 +43,7 @@ class ElectraTask(keras.Model):
         (3e-4, epsilon 1e-6, global norm clipped to 1); `finetuning_optimizer`
         gives the reference's schedule and layer-wise decay."""
         if optimizer == "auto":
-            optimizer = ElectraAdamW(3e-4, weight_decay=0.0, epsilon=1e-6, global_clipnorm=1.0)
+            optimizer = ElectraAdamW(3e-4, weight_decay=0.0, global_clipnorm=1.0)
         if loss == "auto":
             loss = self.default_loss()
         if metrics == "auto":

@@ -55,7 +55,7 @@ def resolve_multiplier(rules, path):
 
 @keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraAdamW(keras.optimizers.AdamW):
-    """AdamW that never decays LayerNorm parameters and biases, with optional
+    """AdamW (epsilon 1e-6, as the authors) that never decays LayerNorm parameters and biases, with optional
     per-variable learning-rate multipliers (layer-wise decay, reference §9).
 
     Keras' `exclude_from_weight_decay` is not part of an optimizer's config,
@@ -84,11 +84,13 @@ class ElectraAdamW(keras.optimizers.AdamW):
     def __init__(
         self,
         *args,
+        epsilon=1e-6,
         no_decay_names=NO_DECAY_NAMES,
         learning_rate_multipliers=None,
         **kwargs,
     ):
-        super().__init__(*args, **kwargs)
+        # The authors' epsilon (Keras' default is 1e-7); betas 0.9 / 0.999 are Keras' defaults too.
+        super().__init__(*args, epsilon=epsilon, **kwargs)
         self.no_decay_names = tuple(no_decay_names)
         self.exclude_from_weight_decay(var_names=list(self.no_decay_names))
         self.learning_rate_multipliers = tuple(

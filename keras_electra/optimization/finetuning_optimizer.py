@@ -69,9 +69,6 @@ def finetuning_optimizer(
     return ElectraAdamW(
         learning_rate=WarmupLinearDecay(learning_rate, warmup_steps, total_steps),
         weight_decay=weight_decay,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-6,
         global_clipnorm=clipnorm,
         learning_rate_multipliers=multipliers,
     )
