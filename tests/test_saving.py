@@ -39,6 +39,12 @@ def test_pretrainer_round_trip_keeps_sharing_and_optimizer(tmp_path, rng, tiny_p
     assert isinstance(loaded.optimizer, ke.ElectraAdamW)
     loaded.fit(x, batch_size=4, epochs=1, verbose=0)  # training continues
     assert int(to_numpy(loaded.optimizer.iterations)) == 4
+    # Saved as "auto", not as this backend resolved it (True under JAX would mean torch.compile
+    # when the file is loaded under torch); an explicit choice is kept as given.
+    assert pre.get_compile_config()["jit_compile"] == "auto"
+    assert loaded.get_compile_config()["jit_compile"] == "auto"
+    pre.compile(learning_rate=1e-3, warmup_steps=1, total_steps=100, jit_compile=False)
+    assert pre.get_compile_config()["jit_compile"] is False
 
 
 def test_discriminator_and_generator_alone_round_trip(tmp_path, rng, tiny_pretrainer):

@@ -1,10 +1,11 @@
 import keras
 import numpy as np
 
+from keras_electra.models.backend_neutral_compile import BackendNeutralCompile
 from keras_electra.optimization.electra_adamw import ElectraAdamW
 
 
-class ElectraTask(keras.Model):
+class ElectraTask(BackendNeutralCompile, keras.Model):
     """A backbone, a head and an optional preprocessor (keras-hub's Task).
 
     With a preprocessor, `fit`, `evaluate` and `predict` take raw text (and
@@ -49,15 +50,7 @@ class ElectraTask(keras.Model):
         if metrics == "auto":
             metrics = self.default_metrics()
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs)
-        self._jit_compile_choice = jit_compile
-
-    def get_compile_config(self):
-        config = super().get_compile_config()
-        # Keras saves "auto" as this backend resolved it (True under JAX), which would turn on
-        # torch.compile when the file is loaded under torch: keep "auto" for the loader to resolve.
-        if config is not None and getattr(self, "_jit_compile_choice", None) == "auto":
-            config["jit_compile"] = "auto"
-        return config
+        self._remember_jit_compile(jit_compile)
 
     def compile_from_config(self, config):
         # Keras skips compile on load for models that override `compile`.

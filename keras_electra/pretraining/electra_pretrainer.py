@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_electra.models.backend_neutral_compile import BackendNeutralCompile
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator_head import ElectraDiscriminatorHead
 from keras_electra.models.electra_generator import ElectraGenerator
@@ -13,7 +14,7 @@ from keras_electra.pretraining.sampling import gumbel_sample, replaced_token_lab
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraPretrainer(keras.Model):
+class ElectraPretrainer(BackendNeutralCompile, keras.Model):
     """Generator + discriminator trained jointly by replaced token detection.
 
     The two towers share one `ElectraEmbedding` (word, position and segment
@@ -159,12 +160,14 @@ class ElectraPretrainer(keras.Model):
         learning_rate=5e-4,
         warmup_steps=10_000,
         total_steps=1_000_000,
+        jit_compile="auto",
         **kwargs,
     ):
         """`optimizer=None` builds the reference's (`pretraining_optimizer`)."""
         if optimizer is None:
             optimizer = pretraining_optimizer(learning_rate, warmup_steps, total_steps)
-        super().compile(optimizer=optimizer, **kwargs)
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+        self._remember_jit_compile(jit_compile)
 
     def compile_from_config(self, config):
         # Keras skips compile on load for models that override `compile`.
