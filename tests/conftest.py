@@ -1,3 +1,15 @@
+import os
+
+# Without a GPU the Triton kernels run in Triton's interpreter, which must be
+# chosen before triton is imported: triton.language's own helpers (tl.sum,
+# tl.rand, ...) are jitted at import.
+try:
+    import torch
+
+    if not torch.cuda.is_available():
+        os.environ.setdefault("TRITON_INTERPRET", "1")
+except ImportError:
+    pass
 # triton 3.7-3.9 aborts the process when imported after TensorFlow, and
 # transformers (through torch) imports it; importing it first is safe.
 try:
@@ -5,7 +17,6 @@ try:
 except ImportError:
     pass
 
-import os
 import random
 from pathlib import Path
 

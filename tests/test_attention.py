@@ -1,9 +1,13 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import keras
 import keras_electra as ke
-from conftest import to_numpy
+from conftest import BACKEND, to_numpy
 
 
 def naive_attention(q, k, v, mask):
@@ -58,3 +62,48 @@ def test_rejects_unknown_implementation(rng):
     q = rng.normal(size=(1, 2, 1, 4)).astype("float32")
     with pytest.raises(ValueError, match="implementation='cuda'"):
         ke.attention(q, q, q, implementation="cuda")
+
+
+def test_environment_switch_must_name_an_implementation(rng, monkeypatch):
+    q = rng.normal(size=(1, 2, 1, 4)).astype("float32")
+    monkeypatch.setenv("KERAS_ELECTRA_ATTENTION", "fast")
+    with pytest.raises(ValueError, match="KERAS_ELECTRA_ATTENTION='fast'"):
+        ke.attention(q, q, q)
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="the kernel path itself is tested under torch")
+def test_triton_refuses_other_backends(rng):
+    q = rng.normal(size=(1, 2, 1, 4)).astype("float32")
+    with pytest.raises(ValueError, match=f"needs the torch backend, not '{BACKEND}'"):
+        ke.attention(q, q, q, implementation="triton")
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="CPU tensors of the torch backend")
+def test_triton_on_cpu_tensors_needs_the_interpreter(rng, monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    q = keras.ops.convert_to_tensor(rng.normal(size=(1, 2, 1, 4)).astype("float32"))
+    with pytest.raises(ValueError, match="TRITON_INTERPRET=1"):
+        ke.attention(q, q, q, implementation="triton")
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="one backend suffices: the check runs before any tensor exists")
+def test_tensorflow_loaded_before_triton_falls_back_instead_of_aborting():
+    # Importing triton 3.7-3.9 after TensorFlow aborts the process: the library
+    # must notice and keep standard ops, warning once, never importing triton.
+    code = (
+        "import sys, warnings\n"
+        "import tensorflow\n"
+        "import importlib\n"
+        "attention = importlib.import_module('keras_electra.models.attention')\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    assert attention._triton_kernel() is None\n"
+        "assert 'triton' not in sys.modules\n"
+        "print([str(w.message) for w in caught])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "falls back to standard ops" in result.stdout

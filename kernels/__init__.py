@@ -1,0 +1,1 @@
+"""Triton kernels of keras-electra, installed as `keras_electra_kernels`."""
