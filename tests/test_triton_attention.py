@@ -209,6 +209,23 @@ def test_bfloat16_on_gpu(length, dim, rate):
     check(q, k, v, holes(4, length), rate, seed, keep_mask=keep)
 
 
+@pytest.mark.skipif(not CUDA, reason="torch.compile of Triton kernels needs a GPU")
+def test_torch_compile_traces_the_kernel():
+    """triton_op lets torch.compile keep the kernels in its graph: forward and gradients match eager."""
+    q, k, v = qkv(2, 200, 4, 64, torch.float16)
+    mask = holes(2, 200)
+
+    def loss(q, k, v):
+        return fa.flash_attention(q, k, v, mask).float().square().sum()
+
+    compiled = torch.compile(loss, fullgraph=True)
+    eager_grads = torch.autograd.grad(loss(q, k, v), (q, k, v))
+    compiled_value = compiled(q, k, v)
+    torch.testing.assert_close(compiled_value, loss(q, k, v), atol=1e-2, rtol=1e-3)
+    for got, want in zip(torch.autograd.grad(compiled_value, (q, k, v)), eager_grads):
+        torch.testing.assert_close(got, want, atol=2e-3, rtol=2e-3)
+
+
 def test_ahead_of_time_compile_for_sm90_and_sm80():
     """The GPU build (PTX, cubin) of every kernel, without a GPU: the
     interpreter tests above would miss a change only the compiler rejects."""
