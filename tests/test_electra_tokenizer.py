@@ -2,6 +2,7 @@
 
 import os
 import unicodedata
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,11 @@ def test_bad_vocab_file_errors(tmp_path, data, expected):
 def test_missing_vocab_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.txt"):
         ElectraTokenizer.from_vocab_file(tmp_path / "absent.txt")
+
+
+def test_id_and_token_lookups_follow_the_vocab_file_lines(vocab_file):
+    lines = Path(vocab_file).read_text(encoding="utf-8").splitlines()
+    tokenizer = ElectraTokenizer.from_vocab_file(vocab_file)
+    for index in (0, 1, 103, len(lines) // 2, len(lines) - 1):
+        assert tokenizer.id_to_token(index) == lines[index]
+        assert tokenizer.token_to_id(lines[index]) == index

@@ -83,10 +83,9 @@ def fill_mask_examples(pretrainer, tokenizer, heldout, count=3, seed=0):
     """Hides one whole word of a few held-out examples and asks the generator for it."""
     rng = np.random.default_rng(seed)
     specials = {tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id}
-    vocabulary = tokenizer.vocabulary  # a copy per access
     lines = []
     for row in heldout[0]["token_ids"][:count]:
-        tokens = [vocabulary[t] for t in row if t not in specials]
+        tokens = [tokenizer.id_to_token(t) for t in row if t not in specials]
         # Whole words only: alphabetic and not continued by a "##" piece.
         words = [i for i in range(len(tokens) - 1) if tokens[i].isalpha() and not tokens[i + 1].startswith("##")]
         if not words:

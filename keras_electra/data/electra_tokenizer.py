@@ -181,7 +181,14 @@ class ElectraTokenizer:
 
     @property
     def vocabulary(self):
+        """All tokens in id order (a copy: for single lookups use `id_to_token`)."""
         return list(self._vocabulary)
+
+    def id_to_token(self, token_id):
+        return self._vocabulary[token_id]
+
+    def token_to_id(self, token):
+        return self._ids[token]
 
     @property
     def vocab_size(self):

@@ -16,5 +16,4 @@ def replaced_probabilities(pretrainer, tokenizer, text):
         training=False,
     )["sequence_output"]
     probs = ops.convert_to_numpy(ops.sigmoid(ops.cast(pretrainer.discriminator_head(sequence), "float32")))[0]
-    vocabulary = tokenizer.vocabulary
-    return [(vocabulary[t], float(p)) for t, p in zip(ids[1:-1], probs[1:-1])]
+    return [(tokenizer.id_to_token(t), float(p)) for t, p in zip(ids[1:-1], probs[1:-1])]
