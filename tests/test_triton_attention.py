@@ -270,3 +270,12 @@ def test_pretrainer_trains_through_the_kernel_as_through_standard_ops():
             assert got is None
             continue
         np.testing.assert_allclose(got, want, atol=1e-6 + 1e-4 * np.abs(want).max())
+
+
+def test_gpu_check_scripts_are_well_formed():
+    """The GPU check cannot run here; it must at least parse, so a GPU session need not debug it."""
+    import py_compile
+
+    py_compile.compile(str(ROOT / "benchmarks" / "attention.py"), doraise=True)
+    result = subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu_check.sh")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
