@@ -34,3 +34,11 @@ from keras_electra.pretraining import (
     pretraining_optimizer,
 )
 from keras_electra.version import __version__
+from keras_electra.conversion import (
+    load_huggingface,
+    load_huggingface_pretrainer,
+    load_huggingface_tokenizer,
+    load_keras_hub,
+    load_tf1_checkpoint,
+    save_huggingface,
+)

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from keras_electra.cli import build_data, evaluate, fill_mask, finetune, predict, pretrain
+from keras_electra.cli import build_data, convert, evaluate, fill_mask, finetune, predict, pretrain
 
 # name -> the function that adds its sub-parser
 COMMANDS = {
@@ -14,6 +14,7 @@ COMMANDS = {
     "predict": predict.add_parser,
     "fill-mask": fill_mask.add_parser,
     "detect": fill_mask.add_detect_parser,
+    "convert": convert.add_parser,
 }
 
 
