@@ -110,42 +110,7 @@ def test_classifier_rejects_bad_arguments(tokenizer):
         ke.ElectraClassifier(tiny_backbone(tokenizer), 0)
 
 
-def copy_hf_weights(hf, model):
-    """`ElectraForSequenceClassification` (reference §10 layout) -> our classifier, head="huggingface"."""
-    import torch
-
-    state = {k: v.detach().to(torch.float64).numpy() for k, v in hf.state_dict().items()}
-
-    def linear(prefix, layer):
-        layer.kernel.assign(state[f"{prefix}.weight"].T)
-        layer.bias.assign(state[f"{prefix}.bias"])
-
-    def norm(prefix, layer):
-        layer.gamma.assign(state[f"{prefix}.weight"])
-        layer.beta.assign(state[f"{prefix}.bias"])
-
-    backbone = model.backbone
-    emb = backbone.embedding
-    emb.token_embedding.embeddings.assign(state["electra.embeddings.word_embeddings.weight"])
-    emb.position_embedding.embeddings.assign(state["electra.embeddings.position_embeddings.weight"])
-    emb.segment_embedding.embeddings.assign(state["electra.embeddings.token_type_embeddings.weight"])
-    norm("electra.embeddings.LayerNorm", emb.layer_norm)
-    linear("electra.embeddings_project", backbone.embeddings_project)
-    for i, block in enumerate(backbone.encoder_layers):
-        p = f"electra.encoder.layer.{i}"
-        linear(f"{p}.attention.self.query", block.attention.query_dense)
-        linear(f"{p}.attention.self.key", block.attention.key_dense)
-        linear(f"{p}.attention.self.value", block.attention.value_dense)
-        linear(f"{p}.attention.output.dense", block.attention.output_dense)
-        norm(f"{p}.attention.output.LayerNorm", block.attention_layer_norm)
-        linear(f"{p}.intermediate.dense", block.intermediate_dense)
-        linear(f"{p}.output.dense", block.output_dense)
-        norm(f"{p}.output.LayerNorm", block.output_layer_norm)
-    linear("classifier.dense", model.get_layer("dense"))
-    linear("classifier.out_proj", model.get_layer("logits"))
-
-
-def test_huggingface_head_matches_transformers(tokenizer):
+def test_huggingface_head_matches_transformers(tmp_path, tokenizer):
     transformers = pytest.importorskip("transformers")
     import torch
 
@@ -167,9 +132,10 @@ def test_huggingface_head_matches_transformers(tokenizer):
     with torch.no_grad():  # HF starts biases at 0 and LayerNorms at 1: perturb everything
         for parameter in hf.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.3)  # large enough that rows differ clearly
+    hf.save_pretrained(tmp_path)
     pre = ke.ElectraTextPreprocessor(tokenizer, sequence_length=14)
-    model = ke.ElectraClassifier(tiny_backbone(tokenizer), 3, preprocessor=pre, head="huggingface", seed=1)
-    copy_hf_weights(hf, model)
+    model = ke.load_huggingface(tmp_path, "classifier", preprocessor=pre)
+    assert model.head == "huggingface" and model.num_classes == 3
     x = features_of(pre, (FIRSTS, SECONDS))
     with torch.no_grad():
         expected = hf(
