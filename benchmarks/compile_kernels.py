@@ -22,7 +22,7 @@ from pathlib import Path
 os.environ.pop("TRITON_INTERPRET", None)  # before triton reads it: we want the GPU compiler
 os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # what a GPU run uses today; silences a warning
 
-# Load the kernel file directly: importing keras_electra would import Keras.
+# Load the kernel file by path: this runs from a checkout, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernels"))
 
 import triton  # noqa: E402

@@ -1,0 +1,179 @@
+"""`keras-electra convert`: Hugging Face, TF1 and keras-hub checkpoints to ours, and ours to Hugging Face."""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import keras
+
+from keras_electra.conversion import (
+    load_huggingface,
+    load_huggingface_pretrainer,
+    load_huggingface_tokenizer,
+    load_keras_hub,
+    load_tf1_checkpoint,
+    save_huggingface,
+)
+from keras_electra.conversion.huggingface import read_json
+from keras_electra.conversion.weight_map import ARCHITECTURES
+from keras_electra.data.electra_tokenizer import ElectraTokenizer
+from keras_electra.data.shards import write_json_atomic
+from keras_electra.version import __version__
+
+MODELS = (*ARCHITECTURES, "pretrainer")
+# The --model values each kind of SRC can give.
+SOURCE_MODELS = {"huggingface": MODELS, "tf1": ("pretrainer", "backbone"), "keras-hub": ("backbone",), "keras": ()}
+
+
+def add_parser(subparsers, name):
+    parser = subparsers.add_parser(
+        name,
+        help="convert checkpoints: Hugging Face, TF1, keras-hub -> ours; ours -> Hugging Face",
+        description="SRC is a Hugging Face ELECTRA directory, a checkpoint of the authors' TF1 code (its prefix, "
+        "or a directory with a `checkpoint` file), a keras-hub ElectraBackbone preset directory, or a .keras "
+        "file of ours. A foreign SRC becomes DST, a .keras file, with SRC's vocab.txt and "
+        "tokenizer_config.json beside it; a .keras SRC becomes DST, a new Hugging Face directory (config.json, "
+        "model.safetensors, the tokenizer files and summary.json; a pretrainer gives discriminator/ and "
+        "generator/); --to huggingface takes any SRC there. Nothing is left half-written. A TF1 checkpoint does "
+        "not store the number of attention heads: it is the authors' rule, max(1, hidden size // 64).",
+    )
+    parser.add_argument("src", metavar="SRC")
+    parser.add_argument("dst", metavar="DST")
+    parser.add_argument(
+        "--to", choices=("keras", "huggingface"), help="default: huggingface for a .keras SRC, keras otherwise"
+    )
+    parser.add_argument(
+        "--model", choices=MODELS,
+        help="what to build from SRC: Hugging Face's default is config.json's architectures (pretrainer needs "
+        "--generator), TF1's is pretrainer",
+    )
+    parser.add_argument(
+        "--generator", metavar="DIR",
+        help="a Hugging Face generator: SRC (its discriminator) and DIR make one pretrainer",
+    )
+    parser.set_defaults(run=run)
+
+
+def source_format(src):
+    """"huggingface", "tf1", "keras-hub" or "keras", from what is at `src`."""
+    path = Path(src)
+    if path.suffix == ".keras" and path.is_file():
+        return "keras"
+    if Path(f"{path}.index").is_file() or (path / "checkpoint").is_file():
+        return "tf1"
+    if (path / "config.json").is_file():
+        config = read_json(path / "config.json")
+        return "keras-hub" if config.get("registered_name") == "keras_hub>ElectraBackbone" else "huggingface"
+    if not path.exists():
+        raise FileNotFoundError(f"SRC {path}: not found")
+    raise ValueError(
+        f"SRC {path}: not a Hugging Face directory (config.json), a TF1 checkpoint (PREFIX.index, or a directory "
+        "with a `checkpoint` file), a keras-hub preset or a .keras file"
+    )
+
+
+def check_options(args, source, to):
+    if args.generator and source != "huggingface":
+        raise ValueError(f"--generator pairs Hugging Face directories; SRC {args.src} is a {source} checkpoint")
+    if args.generator and args.model not in (None, "pretrainer"):
+        raise ValueError(f"--generator builds a pretrainer, not --model {args.model}")
+    if source == "huggingface" and args.model == "pretrainer" and not args.generator:
+        raise ValueError("--model pretrainer from Hugging Face needs the generator's directory: --generator DIR")
+    if args.model and args.model not in SOURCE_MODELS[source]:
+        choices = ", ".join(SOURCE_MODELS[source]) or "the model it holds"
+        raise ValueError(f"--model {args.model}: a {source} SRC gives {choices}")
+    if to == "keras" and source == "keras":
+        raise ValueError(f"SRC {args.src} is already a .keras file; --to keras converts foreign checkpoints")
+    dst = Path(args.dst)
+    if to == "keras" and dst.suffix != ".keras":
+        raise ValueError(f"DST {dst}: --to keras writes a .keras file")
+    if to == "huggingface" and dst.suffix == ".keras":
+        raise ValueError(f"DST {dst}: --to huggingface writes a directory")
+    if dst.exists() and not (to == "huggingface" and dst.is_dir() and not any(dst.iterdir())):
+        raise FileExistsError(f"DST {dst}: exists; choose a new {'file' if to == 'keras' else 'directory'}")
+
+
+def load_source(args, source):
+    if source == "huggingface":
+        if args.generator:
+            return load_huggingface_pretrainer(args.src, args.generator)
+        return load_huggingface(args.src, args.model)
+    if source == "tf1":
+        return load_tf1_checkpoint(args.src, args.model or "pretrainer")
+    if source == "keras-hub":
+        return load_keras_hub(args.src)
+    return keras.saving.load_model(args.src, compile=False)
+
+
+def source_tokenizer(src, source, model):
+    """The tokenizer files in (or beside) SRC. None for a task model with a preprocessor, whose own
+    vocabulary `save_huggingface` writes, and for keras-hub presets, whose format is not read."""
+    path = Path(src)
+    if source == "keras-hub" or getattr(model, "preprocessor", None) is not None:
+        return None
+    return load_huggingface_tokenizer(path if path.is_dir() else path.parent)
+
+
+def save_keras(model, dst, tokenizer):
+    """`model` as DST, under a temporary name until complete, and the tokenizer files beside it."""
+    if tokenizer is not None and (dst.parent / "vocab.txt").is_file():
+        there = ElectraTokenizer.from_directory(dst.parent)
+        if (there.vocabulary, there.lowercase) != (tokenizer.vocabulary, tokenizer.lowercase):
+            raise FileExistsError(f"{dst.parent / 'vocab.txt'}: a different vocabulary; choose another folder for DST")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    temporary = dst.with_name(f".{dst.stem}.tmp-{os.getpid()}.keras")
+    try:
+        model.save(temporary)
+        with open(temporary, "rb") as file:
+            os.fsync(file.fileno())
+        os.replace(temporary, dst)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    if tokenizer is not None:
+        tokenizer.save(dst.parent)
+
+
+def save_huggingface_directory(model, dst, tokenizer, summary):
+    """Writes the Hugging Face directory and summary.json in a temporary sibling, renamed when complete."""
+    temporary = dst.with_name(f"{dst.name}.tmp-{os.getpid()}")
+    temporary.mkdir(parents=True)
+    try:
+        written = save_huggingface(model, temporary, tokenizer)
+        models = {Path(path).relative_to(temporary).as_posix(): name for path, name in written.items()}
+        summary = {**summary, "models": models, "tokenizer": any(temporary.rglob("vocab.txt"))}
+        write_json_atomic(temporary / "summary.json", summary)
+        if dst.exists():
+            dst.rmdir()
+        os.replace(temporary, dst)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return summary
+
+
+def run(args):
+    start = time.time()
+    source = source_format(args.src)
+    to = args.to or ("huggingface" if source == "keras" else "keras")
+    check_options(args, source, to)
+    model = load_source(args, source)
+    tokenizer = source_tokenizer(args.src, source, model)
+    dst = Path(args.dst)
+    if to == "keras":
+        save_keras(model, dst, tokenizer)
+        print(f"{type(model).__name__} from {source} {args.src} saved to {dst}"
+              + (" with vocab.txt and tokenizer_config.json beside it" if tokenizer else " (SRC has no vocabulary)"))
+        return
+    summary = save_huggingface_directory(model, dst, tokenizer, {
+        "source": str(args.src),
+        "source_format": source,
+        "generator": args.generator,
+        "parameters": int(model.count_params()),
+        "backend": keras.backend.backend(),
+        "keras_electra_version": __version__,
+        "seconds": round(time.time() - start, 2),
+    })
+    files = sorted(path.relative_to(dst).as_posix() for path in dst.rglob("*") if path.is_file())
+    print(f"{', '.join(summary['models'].values())} saved to {dst}/: {', '.join(files)}")
