@@ -100,6 +100,7 @@ def run_huggingface(workdir, steps, masked_only):
     data = batches(workdir, steps)
     discriminator = ElectraForPreTraining.from_pretrained(workdir / "hf" / "discriminator")
     generator = ElectraForMaskedLM.from_pretrained(workdir / "hf" / "generator")
+    discriminator.train(), generator.train()  # from_pretrained returns them in eval mode: no dropout
     generator.electra.embeddings = discriminator.electra.embeddings  # shared, as in the authors' training
     generator.generator_lm_head.weight = discriminator.electra.embeddings.word_embeddings.weight
     parameters = {id(p): (n, p) for model in (discriminator, generator) for n, p in model.named_parameters()}
