@@ -1,7 +1,8 @@
-import os
 from pathlib import Path
 
 import keras
+
+from keras_electra.data.atomic import save_model_atomic
 
 
 class PeriodicCheckpoint(keras.callbacks.Callback):
@@ -27,12 +28,7 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
 
     def save(self, step):
         self.directory.mkdir(parents=True, exist_ok=True)
-        final = self.directory / f"step-{step:07d}.keras"
-        temporary = self.directory / f".step-{step:07d}.partial.keras"
-        self.model.save(temporary)
-        with open(temporary, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(temporary, final)
+        final = save_model_atomic(self.model, self.directory / f"step-{step:07d}.keras")
         for old in sorted(self.directory.glob("step-*.keras"))[: -self.keep]:
             old.unlink()
         return final

@@ -1,7 +1,5 @@
 """`keras-electra convert`: Hugging Face, TF1 and keras-hub checkpoints to ours, and ours to Hugging Face."""
 
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from keras_electra.conversion import (
 )
 from keras_electra.conversion.huggingface import read_json
 from keras_electra.conversion.weight_map import ARCHITECTURES
+from keras_electra.data.atomic import atomic_directory, save_model_atomic
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.version import __version__
@@ -122,34 +121,18 @@ def save_keras(model, dst, tokenizer):
         if (there.vocabulary, there.lowercase) != (tokenizer.vocabulary, tokenizer.lowercase):
             raise FileExistsError(f"{dst.parent / 'vocab.txt'}: a different vocabulary; choose another folder for DST")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    temporary = dst.with_name(f".{dst.stem}.tmp-{os.getpid()}.keras")
-    try:
-        model.save(temporary)
-        with open(temporary, "rb") as file:
-            os.fsync(file.fileno())
-        os.replace(temporary, dst)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    save_model_atomic(model, dst)
     if tokenizer is not None:
         tokenizer.save(dst.parent)
 
 
 def save_huggingface_directory(model, dst, tokenizer, summary):
     """Writes the Hugging Face directory and summary.json in a temporary sibling, renamed when complete."""
-    temporary = dst.with_name(f"{dst.name}.tmp-{os.getpid()}")
-    temporary.mkdir(parents=True)
-    try:
+    with atomic_directory(dst) as temporary:
         written = save_huggingface(model, temporary, tokenizer)
         models = {Path(path).relative_to(temporary).as_posix(): name for path, name in written.items()}
         summary = {**summary, "models": models, "tokenizer": any(temporary.rglob("vocab.txt"))}
         write_json_atomic(temporary / "summary.json", summary)
-        if dst.exists():
-            dst.rmdir()
-        os.replace(temporary, dst)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
     return summary
 
 

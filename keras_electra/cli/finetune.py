@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from keras_electra.cli.plotting import plot_history
+from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.finetuning import tasks
 from keras_electra.finetuning.training import fine_tune
@@ -61,7 +62,7 @@ def finetune(task, backbone, tokenizer, train, dev, out_dir, *, epochs, learning
         batch_size=batch_size, layer_decay=layer_decay, authors_layer_decay=authors_layer_decay, verbose=verbose,
         callbacks=[keras.callbacks.CSVLogger(str(out_dir / "history.csv")), record],
     )
-    model.save(out_dir / "model.keras")
+    save_model_atomic(model, out_dir / "model.keras")
     write_json_atomic(out_dir / "task.json", {"task": task})
     steps_axis = np.arange(1, len(curves["loss"]) + 1)
     plot_history(curves, steps_axis, out_dir / "curves.png", [("training (running mean of each epoch)", tuple(curves))])

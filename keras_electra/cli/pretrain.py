@@ -9,6 +9,7 @@ import numpy as np
 
 from keras_electra.callbacks import PeriodicCheckpoint
 from keras_electra.cli.plotting import plot_history
+from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.corpus_builder import build_pretraining_data
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.pretraining_dataset import PretrainingDataset
@@ -161,8 +162,8 @@ def run(args):
     seconds = time.time() - start
     after = pretrainer.evaluate(heldout, verbose=0, return_dict=True)
 
-    pretrainer.save(run_dir / "pretrainer.keras")
-    pretrainer.discriminator.save(run_dir / "discriminator.keras")
+    save_model_atomic(pretrainer, run_dir / "pretrainer.keras")
+    save_model_atomic(pretrainer.discriminator, run_dir / "discriminator.keras")
     tokenizer.save(run_dir)
     steps_axis = np.minimum(np.arange(1, len(history["loss"]) + 1) * log_every, args.steps)
     plot_history(history, steps_axis, run_dir / "curves.png", [

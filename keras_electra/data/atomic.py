@@ -1,21 +1,55 @@
-"""Writing a file so that a crash leaves the old file or none, never a truncated one."""
+"""Writing files and directories so that a crash leaves the old one or none, never a half-written one."""
 
+import contextlib
 import os
+import shutil
 from pathlib import Path
 
 
 def write_atomic(path, write):
     """Calls `write(binary_file)` on a temporary sibling of `path`, fsyncs it and renames it onto `path`."""
     path = Path(path)
-    # Not `tempfile.mkstemp`: its files are private (0600), and data directories are often shared.
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+
+    def write_to(temporary):
         with open(temporary, "wb") as file:
             write(file)
-            file.flush()
+
+    # Not `tempfile.mkstemp`: its files are private (0600), and data directories are often shared.
+    return _write_through(path.with_name(f".{path.name}.tmp-{os.getpid()}"), path, write_to)
+
+
+def save_model_atomic(model, path):
+    """`model.save(path)` through a temporary sibling (still named `.keras`, as Keras requires), fsynced
+    and renamed onto `path`."""
+    path = Path(path)
+    return _write_through(path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras"), path, model.save)
+
+
+def _write_through(temporary, path, write_to):
+    """`write_to(temporary)`, fsync, rename onto `path`; on any error the temporary file goes."""
+    try:
+        write_to(temporary)
+        with open(temporary, "rb") as file:
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def atomic_directory(path):
+    """Yields a temporary sibling of the directory `path` to fill. When the block completes it is renamed
+    onto `path` (absent or empty); on any error it is removed. So `path` is complete or absent."""
+    path = Path(path)
+    temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    temporary.mkdir(parents=True)
+    try:
+        yield temporary
+        if path.exists():
+            path.rmdir()
+        os.replace(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise

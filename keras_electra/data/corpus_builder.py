@@ -8,7 +8,6 @@ the seed and the corpus only, never on the number of workers or their timing.
 import contextlib
 import functools
 import os
-import shutil
 import sys
 import time
 from collections import Counter
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_electra.data.atomic import atomic_directory
 from keras_electra.data.documents import list_corpus_files, read_documents
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.packing import pack_documents
@@ -69,9 +69,7 @@ def build_pretraining_data(
     out_dir = Path(out_dir)
     if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
         raise FileExistsError(f"{out_dir}: already exists and is not empty; not overwriting it")
-    temporary = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")
-    temporary.mkdir(parents=True)
-    try:
+    with atomic_directory(out_dir) as temporary:
         if vocab_file is not None:
             tokenizer = ElectraTokenizer.from_vocab_file(vocab_file, lowercase=lowercase)
         else:
@@ -90,12 +88,6 @@ def build_pretraining_data(
         summary = _summary(counts, time.perf_counter() - start)
         write_json_atomic(temporary / MANIFEST_FILE, manifest)
         write_json_atomic(temporary / "summary.json", summary)
-        if out_dir.exists():
-            out_dir.rmdir()
-        os.replace(temporary, out_dir)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
     _print_summary(summary, out_dir)
     return summary
 
