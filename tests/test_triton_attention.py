@@ -279,3 +279,18 @@ def test_gpu_check_scripts_are_well_formed():
     py_compile.compile(str(ROOT / "benchmarks" / "attention.py"), doraise=True)
     result = subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu_check.sh")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_without_dropout_the_kernel_draws_no_seed_as_the_standard_path():
+    """Both paths must leave a layer's seed generator where it was, or switching paths mid-run
+    would change every later dropout mask."""
+    import keras_electra as ke
+
+    q = randn(1, 5, 1, 16)
+    states = {}
+    for implementation in ("triton", "standard"):
+        generator = keras.random.SeedGenerator(3)
+        ke.attention(q, q, q, dropout_rate=0.0, seed=generator, implementation=implementation)
+        states[implementation] = keras.ops.convert_to_numpy(generator.state.value).tolist()
+    assert states["triton"] == states["standard"] == keras.ops.convert_to_numpy(
+        keras.random.SeedGenerator(3).state.value).tolist()

@@ -59,7 +59,10 @@ def attention(
             kernel = None
     if kernel is None:
         return _standard_attention(query, key, value, padding_mask, dropout_rate, seed)
-    return kernel.flash_attention(query, key, value, padding_mask, dropout_rate, _seed_tensor(seed))
+    # No seed drawn without dropout: the standard path draws none either, so both leave the layer's
+    # seed generator in the same state.
+    seed = _seed_tensor(seed) if dropout_rate > 0.0 else None
+    return kernel.flash_attention(query, key, value, padding_mask, dropout_rate, seed)
 
 
 def _check_implementation(implementation, source):
