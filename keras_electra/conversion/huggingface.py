@@ -2,7 +2,7 @@
 
 Weights are read from `model.safetensors` first, else from `pytorch_model.bin` through
 `torch.load(weights_only=True)`, which refuses a pickle that would run code: nothing here unpickles.
-safetensors (and torch, for `.bin` files) are imported only when a file needs them.
+torch (for `.bin` files only) is imported only when a file needs it.
 """
 
 import json
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import safetensors.numpy
 
 from keras_electra.conversion.weight_map import (
     ARCHITECTURES,
@@ -332,11 +333,7 @@ def read_weights(directory):
 
 def read_safetensors(path):
     try:
-        from safetensors.numpy import load_file
-    except ImportError:
-        raise ImportError(f"{path}: reading safetensors files needs the `safetensors` package") from None
-    try:
-        return load_file(path)
+        return safetensors.numpy.load_file(path)
     except TypeError as error:  # numpy has no bfloat16
         raise ValueError(f"{path}: {error}; save the checkpoint in float32 or float16") from None
 
@@ -412,17 +409,13 @@ def checkpoint_assignments(directory, config, kind, modules):
 
 
 def write_huggingface_directory(directory, config, modules, tokenizer):
-    try:
-        from safetensors.numpy import save
-    except ImportError:
-        raise ImportError(f"{directory}: writing {SAFETENSORS_FILE} needs the `safetensors` package") from None
     tensors = {}
     for parameter in parameters(modules):
         value = keras.ops.convert_to_numpy(parameter.variable)
         tensors[parameter.huggingface_key] = np.ascontiguousarray(value.T if parameter.is_kernel else value)
     directory.mkdir(parents=True, exist_ok=True)
     # The metadata transformers' own save_pretrained writes; some of its versions check it on load.
-    data = save(tensors, metadata={"format": "pt"})
+    data = safetensors.numpy.save(tensors, metadata={"format": "pt"})
     write_atomic(directory / SAFETENSORS_FILE, lambda file: file.write(data))
     write_json_atomic(directory / CONFIG_FILE, config)
     if tokenizer is not None:
