@@ -35,3 +35,16 @@ def test_trains_without_tensorflow():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("trained []")
+
+
+def test_every_package_is_installed():
+    """pyproject lists the packages explicitly (kernels/ installs under another name): a new
+    sub-package missing from the list would work from a checkout and vanish from a wheel."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "keras_electra").rglob("__init__.py")}
+    assert found <= listed, f"missing from pyproject.toml: {sorted(found - listed)}"
+    assert "keras_electra_kernels" in listed
