@@ -1,6 +1,12 @@
 """`keras-electra build-data`: text files -> packed, sharded pretraining examples."""
 
+import sys
+
 from keras_electra.data.corpus_builder import build_pretraining_data
+
+# Exit statuses beside `main`'s 2 for bad input: the shell's for Ctrl-C (128 + SIGINT), and 1 for a
+# failed write (disk full, no permission).
+INTERRUPTED, WRITE_FAILED = 130, 1
 
 
 def add_parser(subparsers, name):
@@ -26,15 +32,26 @@ def add_parser(subparsers, name):
 
 
 def run(args):
-    build_pretraining_data(
-        args.corpus,
-        args.out,
-        max_length=args.max_length,
-        vocab_file=args.vocab,
-        vocab_size=args.vocab_size,
-        lowercase=not args.cased,
-        strip_gutenberg=args.strip_gutenberg,
-        seed=args.seed,
-        workers=args.workers,
-        heldout_fraction=args.heldout_fraction,
-    )
+    # The data directory is built under a temporary name and renamed when complete, so whatever stops
+    # the build leaves no --out behind; these say so instead of showing a traceback.
+    try:
+        build_pretraining_data(
+            args.corpus,
+            args.out,
+            max_length=args.max_length,
+            vocab_file=args.vocab,
+            vocab_size=args.vocab_size,
+            lowercase=not args.cased,
+            strip_gutenberg=args.strip_gutenberg,
+            seed=args.seed,
+            workers=args.workers,
+            heldout_fraction=args.heldout_fraction,
+        )
+    except KeyboardInterrupt:
+        print(f"\nkeras-electra build-data: interrupted; nothing written to --out {args.out}", file=sys.stderr)
+        return INTERRUPTED
+    except (FileNotFoundError, FileExistsError):
+        raise  # bad input, reported by `main`
+    except OSError as error:
+        print(f"keras-electra build-data: error: {error}; nothing written to --out {args.out}", file=sys.stderr)
+        return WRITE_FAILED

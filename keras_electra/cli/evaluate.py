@@ -1,7 +1,9 @@
 """`keras-electra evaluate`: a fine-tuned model's score on a task split."""
 
 import time
+from pathlib import Path
 
+from keras_electra.data.atomic import check_keras_file
 from keras_electra.finetuning import tasks
 
 
@@ -17,8 +19,15 @@ def add_parser(subparsers, name):
     parser.set_defaults(run=run)
 
 
+def load_finetuned(model):
+    """`tasks.load_finetuned(model)`, where a truncated model.keras is an error saying so."""
+    path = Path(model)
+    check_keras_file(path / "model.keras" if path.is_dir() else path)
+    return tasks.load_finetuned(model)
+
+
 def run(args):
-    trained_on, model = tasks.load_finetuned(args.model)
+    trained_on, model = load_finetuned(args.model)
     if trained_on != args.task:
         raise ValueError(f"--model {args.model} was fine-tuned on {trained_on}, not --task {args.task}")
     x, y = tasks.load_split(args.task, args.data, args.split)

@@ -4,6 +4,7 @@ import sys
 
 from scipy.special import softmax
 
+from keras_electra.cli.evaluate import load_finetuned
 from keras_electra.data.glue import GLUE_TASKS
 from keras_electra.finetuning import tasks
 
@@ -35,7 +36,7 @@ def parse(task, lines):
 
 
 def run(args):
-    task, model = tasks.load_finetuned(args.model)
+    task, model = load_finetuned(args.model)
     lines = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not lines:
         raise ValueError("no input: give texts as arguments or on stdin")

@@ -26,7 +26,7 @@ from keras_electra.conversion.weight_map import (
     parameters,
 )
 from keras_electra.data.atomic import write_atomic
-from keras_electra.data.electra_tokenizer import ElectraTokenizer
+from keras_electra.data.electra_tokenizer import ElectraTokenizer, check_vocabulary_fits
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.finetuning.electra_classifier import ElectraClassifier
 from keras_electra.finetuning.electra_question_answerer import ElectraQuestionAnswerer
@@ -132,8 +132,19 @@ def load_huggingface_tokenizer(directory):
     """
     directory = Path(directory)
     if (directory / "vocab.txt").is_file():
-        return ElectraTokenizer.from_directory(directory)
-    tokenizer_file = directory / "tokenizer.json"
+        tokenizer = ElectraTokenizer.from_directory(directory)
+    else:
+        tokenizer = _tokenizer_json(directory / "tokenizer.json")
+    config_file = directory / CONFIG_FILE
+    if tokenizer is not None and config_file.is_file():
+        vocab_size = read_json(config_file).get("vocab_size")
+        if isinstance(vocab_size, int):
+            check_vocabulary_fits(tokenizer, vocab_size, f"{config_file} (vocab_size)")
+    return tokenizer
+
+
+def _tokenizer_json(tokenizer_file):
+    """The `ElectraTokenizer` of a tokenizer.json (a WordPiece vocabulary), or None when there is none."""
     if not tokenizer_file.is_file():
         return None
     tokenizer = read_json(tokenizer_file)
@@ -153,7 +164,9 @@ def load_huggingface_tokenizer(directory):
     vocabulary = sorted(ids, key=ids.get)
     if [ids[token] for token in vocabulary] != list(range(len(vocabulary))):
         raise ValueError(f"{tokenizer_file}: the vocabulary's ids are not 0..{len(vocabulary) - 1}")
-    return ElectraTokenizer(vocabulary, lowercase=lowercase)
+    tokenizer = ElectraTokenizer(vocabulary, lowercase=lowercase)
+    tokenizer.vocab_file = tokenizer_file
+    return tokenizer
 
 
 def save_huggingface(model, directory, tokenizer=None):
@@ -168,6 +181,9 @@ def save_huggingface(model, directory, tokenizer=None):
     directory = Path(directory)
     if tokenizer is None:
         tokenizer = getattr(getattr(model, "preprocessor", None), "tokenizer", None)
+    if tokenizer is not None:  # before anything is written
+        table = model.discriminator if isinstance(model, ElectraPretrainer) else backbone_of(model, model_kind(model))
+        check_vocabulary_fits(tokenizer, table.vocab_size, f"the {type(model).__name__} ({model.name})")
     if isinstance(model, ElectraPretrainer):
         pad_token_id = model.special_token_ids["pad_token_id"] if tokenizer is None else tokenizer.pad_token_id
         towers = (

@@ -65,6 +65,19 @@ def _check_vocabulary(tokens, source=None):
         raise ValueError(f"{where}missing special token(s) {' '.join(missing)}")
 
 
+def check_vocabulary_fits(tokenizer, table_size, table):
+    """Refuses a vocabulary larger than a model's word-embedding table of `table_size` rows (`table`
+    names it in the message): its last ids would index past the table, which JAX answers with NaN and
+    the other backends with an error mid-run. A smaller vocabulary is accepted, since tables padded
+    past the vocabulary are common."""
+    if tokenizer.vocab_size > table_size:
+        source = tokenizer.vocab_file or "the vocabulary"
+        raise ValueError(
+            f"{source}: {tokenizer.vocab_size:,} tokens, more than the {table_size:,} rows of the word-embedding "
+            f"table of {table}: ids from {table_size:,} up would fall outside it; not the model's vocabulary?"
+        )
+
+
 def _read_vocab_lines(path):
     """Tokens of a vocab.txt, kept exactly: only the line ending ("\\n" or "\\r\\n") is removed.
 
@@ -113,6 +126,8 @@ class ElectraTokenizer:
         self._ids = {token: index for index, token in enumerate(vocabulary)}
         self._special_ids = frozenset(self._ids[token] for token in SPECIAL_TOKENS)
         self._tokenizer = _build_tokenizer(self._ids, self._lowercase)
+        # The file the vocabulary was read from (`from_vocab_file`), for error messages; None otherwise.
+        self.vocab_file = None
 
     @classmethod
     def from_vocab_file(cls, path, lowercase=True):
@@ -122,7 +137,9 @@ class ElectraTokenizer:
             raise FileNotFoundError(f"{path}: vocabulary file not found")
         tokens = _read_vocab_lines(path)
         _check_vocabulary(tokens, source=path)
-        return cls(tokens, lowercase=lowercase)
+        tokenizer = cls(tokens, lowercase=lowercase)
+        tokenizer.vocab_file = path
+        return tokenizer
 
     @classmethod
     def train(cls, files=None, vocab_size=30522, lowercase=True, min_frequency=2, *, texts=None):

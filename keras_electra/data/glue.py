@@ -20,8 +20,8 @@ class GlueTask:
     `splits` maps a split name to its file in the task's folder (`directory` in GLUE's layout).
     Columns are found by name in the header; `columns` names them for labelled files that have no
     header (`has_header` False, only CoLA). Test files always have a header, and no label column.
-    `labels` lists the classes in class-index order, or is None for regression (STS-B). `metrics`
-    names functions of `keras_electra.finetuning.metrics`.
+    `labels` lists the classes in class-index order, or is None for regression (STS-B), whose scores
+    must lie in `score_range`. `metrics` names functions of `keras_electra.finetuning.metrics`.
     """
 
     directory: str
@@ -33,6 +33,7 @@ class GlueTask:
     has_header: bool
     metrics: tuple
     columns: tuple | None = None
+    score_range: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ GLUE_TASKS = {
         "MRPC", _SPLITS, "#1 String", "#2 String", "Quality", _BINARY, True, ("accuracy", "f1")
     ),
     "stsb": GlueTask(
-        "STS-B", _SPLITS, "sentence1", "sentence2", "score", None, True, ("pearson", "spearman")
+        "STS-B", _SPLITS, "sentence1", "sentence2", "score", None, True, ("pearson", "spearman"),
+        score_range=(0.0, 5.0),
     ),
     "qqp": GlueTask(
         "QQP", _SPLITS, "question1", "question2", "is_duplicate", _BINARY, True, ("accuracy", "f1")
@@ -166,4 +168,7 @@ def _parse_label(text, spec, path, line_number):
         score = math.nan
     if not math.isfinite(score):
         raise ValueError(f"{path}, line {line_number}: score {text!r} is not a finite number")
+    low, high = spec.score_range or (-math.inf, math.inf)
+    if not low <= score <= high:
+        raise ValueError(f"{path}, line {line_number}: score {text!r} is outside [{low:g}, {high:g}]")
     return score

@@ -23,6 +23,7 @@ parse cost: a batch is a gather of rows.
 """
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -141,8 +142,12 @@ def _open_checked(data_dir, entry, manifest):
         raise FileNotFoundError(f"{path}: listed in {data_dir / MANIFEST_FILE} but missing")
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as error:
-        raise ValueError(f"{path}: not a readable .npy array ({error})") from None
+    # A file starting like a zip is read as .npz (BadZipFile); an empty one ends early (EOFError).
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a readable .npy array ({type(error).__name__}: {error})") from None
+    if not isinstance(array, np.ndarray):
+        array.close()
+        raise ValueError(f"{path}: a .npz archive, not a .npy array")
     expected_shape = (entry["examples"], manifest["max_length"])
     if array.shape != expected_shape or array.dtype != np.dtype(manifest["dtype"]):
         raise ValueError(

@@ -29,11 +29,20 @@ def read_squad(path):
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     dataset = _load_json(path)
+    examples, location = [], ""  # where in the file reading got to, for the error message
     try:
-        paragraphs = [p for article in dataset["data"] for p in article["paragraphs"]]
-        return [_example(qa, p["context"], path) for p in paragraphs for qa in p["qas"]]
+        for i, article in enumerate(dataset["data"]):
+            location = f"data[{i}]"
+            for j, paragraph in enumerate(article["paragraphs"]):
+                location = f"data[{i}].paragraphs[{j}]"
+                context = paragraph["context"]
+                for k, qa in enumerate(paragraph["qas"]):
+                    location = f"data[{i}].paragraphs[{j}].qas[{k}]"
+                    examples.append(_example(qa, context, path))
     except (KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not in SQuAD's layout ({type(error).__name__}: {error})") from None
+        at = f" at {location}" if location else ""
+        raise ValueError(f"{path}: not in SQuAD's layout{at} ({type(error).__name__}: {error})") from None
+    return examples
 
 
 def _example(qa, context, path):
