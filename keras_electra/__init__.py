@@ -6,6 +6,7 @@ from keras_electra.models import (
     ElectraAttention,
     ElectraBackbone,
     ElectraDiscriminatorHead,
+    ElectraDropout,
     ElectraEmbedding,
     ElectraEncoderLayer,
     ElectraGenerator,
@@ -13,7 +14,9 @@ from keras_electra.models import (
     attention,
     pretrainer_config,
 )
+from keras_electra.callbacks import NonFiniteLossGuard, PeriodicCheckpoint, StopOnInterrupt, latest_checkpoint
 from keras_electra.data import ElectraTokenizer, read_conll2003, read_glue, read_squad
+from keras_electra.data.pretraining_dataset import PretrainingDataset
 from keras_electra.finetuning import (
     ElectraClassifier,
     ElectraQuestionAnswerer,
@@ -41,4 +44,12 @@ from keras_electra.conversion import (
     load_keras_hub,
     load_tf1_checkpoint,
     save_huggingface,
+)
+from keras_electra.pretraining.distribution import (
+    device_mesh,
+    distribution_for,
+    initialize_from_environment,
+    layout_map,
+    process_shard,
+    suggested_model_parallel,
 )

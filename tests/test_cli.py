@@ -62,7 +62,7 @@ def test_build_data_then_pretrain_writes_every_artifact(tmp_path):
     assert metrics["steps"] == 7 and {"disc_auc", "mlm_loss"} <= set(metrics["after"])
     with open(run / "history.csv") as f:
         assert len(list(csv.DictReader(f))) == 2  # epochs of 5 and 2 steps, both kept
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-0000003.keras", "step-0000006.keras"]
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.keras")) == ["step-0000003.keras", "step-0000006.keras"]
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (run / "vocab.txt").read_text() == (data / "vocab.txt").read_text()
     assert isinstance(keras.models.load_model(run / "discriminator.keras"), keras.Model)

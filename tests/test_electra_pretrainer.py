@@ -1,5 +1,6 @@
 """The joint pretrainer: weight sharing (§2), gradients, and training by fit."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -114,3 +115,21 @@ def test_default_compile_uses_the_reference_optimizer(tiny_pretrainer):
     schedule = opt.get_config()["learning_rate"]
     assert schedule["class_name"] == "WarmupLinearDecay"
     assert schedule["config"] == {"peak_learning_rate": 5e-4, "warmup_steps": 10_000, "total_steps": 1_000_000}
+
+
+def test_evaluation_repeats_its_draws_and_never_shifts_trainings(rng):
+    x = make_batch(rng, batch_size=8, length=16)
+
+    def trained(evaluate_between):
+        pre = ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=5)
+        pre.compile(learning_rate=1e-3, warmup_steps=1, total_steps=100)
+        pre.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        scores = [pre.evaluate(x, batch_size=8, verbose=0, return_dict=True) for _ in range(evaluate_between)]
+        pre.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        return pre, scores
+
+    plain, _ = trained(0)
+    evaluated, (first, second) = trained(2)
+    assert first == second  # the same held-out masks and samples each time
+    for a, b in zip(plain.weights, evaluated.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path)

@@ -1,1 +1,3 @@
-from keras_electra.callbacks.periodic_checkpoint import PeriodicCheckpoint
+from keras_electra.callbacks.non_finite_loss_guard import NonFiniteLossGuard
+from keras_electra.callbacks.periodic_checkpoint import PeriodicCheckpoint, latest_checkpoint
+from keras_electra.callbacks.stop_on_interrupt import StopOnInterrupt

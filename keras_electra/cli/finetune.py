@@ -1,5 +1,6 @@
 """`keras-electra finetune`: a pretrained discriminator fine-tuned on a GLUE, CoNLL-2003 or SQuAD task."""
 
+import argparse
 import time
 from pathlib import Path
 
@@ -10,8 +11,37 @@ from keras_electra.cli.plotting import plot_history
 from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.finetuning import tasks
-from keras_electra.finetuning.training import fine_tune
+from keras_electra.finetuning.training import fine_tune, with_dtype_policy
 from keras_electra.models.presets import finetuning_learning_rate
+
+# --mixed-precision: Keras dtype policies (variables stay float32 under the mixed ones).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def accumulation_steps(text):
+    """argparse type of --gradient-accumulation-steps: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 (1: no accumulation); got {text!r}")
+    return value
+
+
+def add_precision_arguments(parser, counting=""):
+    """--mixed-precision and --gradient-accumulation-steps (`counting`: what else counts updates)."""
+    parser.add_argument(
+        "--mixed-precision", choices=PRECISIONS, default="float32",
+        help="dtype policy: mixed_bfloat16 (TPUs, Ampere+ GPUs, CPUs with bf16) or mixed_float16 (older "
+        "NVIDIA GPUs; loss scaling is added) compute in 16 bits and keep float32 weights",
+    )
+    parser.add_argument(
+        "--gradient-accumulation-steps", type=accumulation_steps, default=1, metavar="K",
+        help="update the weights once every K batches of --batch-size, with their mean gradient: an update "
+        f"sees K x --batch-size examples; the learning-rate schedule counts updates{counting}",
+    )
+
 
 def add_parser(subparsers, name):
     parser = subparsers.add_parser(
@@ -33,6 +63,7 @@ def add_parser(subparsers, name):
     parser.add_argument("--max-train-examples", type=int, default=None, help="train on the first N only")
     parser.add_argument("--max-dev-examples", type=int, default=None, help="score the first N dev examples only")
     parser.add_argument("--seed", type=int, default=0)
+    add_precision_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -45,7 +76,8 @@ def take(x, y, count):
 
 
 def finetune(task, backbone, tokenizer, train, dev, out_dir, *, epochs, learning_rate, batch_size=32,
-             layer_decay=0.8, authors_layer_decay=False, max_length=None, seed=0, verbose=1):
+             layer_decay=0.8, authors_layer_decay=False, max_length=None, seed=0, gradient_accumulation_steps=None,
+             verbose=1):
     """Fine-tunes, saves model.keras, task.json, history.csv and curves.png in `out_dir`, and
     returns the dev metrics."""
     keras.utils.set_random_seed(seed)
@@ -60,6 +92,7 @@ def finetune(task, backbone, tokenizer, train, dev, out_dir, *, epochs, learning
     fine_tune(
         model, train[0], tasks.training_targets(task, train[1]), epochs=epochs, learning_rate=learning_rate,
         batch_size=batch_size, layer_decay=layer_decay, authors_layer_decay=authors_layer_decay, verbose=verbose,
+        gradient_accumulation_steps=gradient_accumulation_steps,
         callbacks=[keras.callbacks.CSVLogger(str(out_dir / "history.csv")), record],
     )
     save_model_atomic(model, out_dir / "model.keras")
@@ -80,20 +113,24 @@ def run(args):
     train = take(*tasks.load_split(args.task, args.data, "train"), args.max_train_examples)
     dev = take(*tasks.load_split(args.task, args.data, "dev"), args.max_dev_examples)
     backbone, tokenizer = tasks.load_pretrained(args.model)
+    backbone = with_dtype_policy(backbone, args.mixed_precision)  # a saved model keeps the policy it was saved with
     epochs = args.epochs or tasks.EPOCHS.get(args.task, 3)
     learning_rate = args.learning_rate or finetuning_learning_rate(backbone.hidden_dim)
     print(f"{keras.backend.backend()} backend: {args.task}, {len(train[1]):,} training / {len(dev[1]):,} dev "
-          f"examples, {epochs} epochs, lr {learning_rate:g}, layer decay {args.layer_decay:g}")
+          f"examples, {epochs} epochs, lr {learning_rate:g}, layer decay {args.layer_decay:g}, {args.mixed_precision}"
+          + (f", {args.gradient_accumulation_steps} batches of {args.batch_size} per update"
+             if args.gradient_accumulation_steps > 1 else ""))
     start = time.time()
     scores = finetune(
         args.task, backbone, tokenizer, train, dev, out_dir, epochs=epochs, learning_rate=learning_rate,
         batch_size=args.batch_size, layer_decay=args.layer_decay, authors_layer_decay=args.authors_layer_decay,
-        max_length=args.max_length, seed=args.seed,
+        max_length=args.max_length, seed=args.seed, gradient_accumulation_steps=args.gradient_accumulation_steps,
     )
     seconds = time.time() - start
     result = {"task": args.task, "dev": scores, "baseline": tasks.baseline(args.task, train[1], dev[1]),
               "train_examples": len(train[1]), "dev_examples": len(dev[1]), "epochs": epochs,
-              "learning_rate": learning_rate, "seconds": seconds, "backend": keras.backend.backend()}
+              "learning_rate": learning_rate, "seconds": seconds, "backend": keras.backend.backend(),
+              "mixed_precision": args.mixed_precision, "gradient_accumulation_steps": args.gradient_accumulation_steps}
     write_json_atomic(out_dir / "metrics.json", result)
     print(f"\n{args.task} dev ({seconds:.0f} s): " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     if result["baseline"]:

@@ -33,6 +33,10 @@ def main(argv=None):
         # Bad input: the message names the file, line or argument; no traceback.
         print(f"keras-electra {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Commands write through temporary files and directories: nothing is left half-written.
+        print(f"\nkeras-electra {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,15 +1,22 @@
 """`keras-electra pretrain`: joint generator/discriminator training on a data directory."""
 
+import csv
 import importlib.util
+import io
+import json
+import math
+import os
+import sys
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from keras_electra.callbacks import PeriodicCheckpoint
+from keras_electra.callbacks import NonFiniteLossGuard, PeriodicCheckpoint, StopOnInterrupt, latest_checkpoint
+from keras_electra.cli.finetune import add_precision_arguments
 from keras_electra.cli.plotting import plot_history
-from keras_electra.data.atomic import save_model_atomic
+from keras_electra.data.atomic import save_model_atomic, write_atomic
 from keras_electra.data.corpus_builder import build_pretraining_data
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.pretraining_dataset import PretrainingDataset
@@ -20,8 +27,10 @@ from keras_electra.finetuning.electra_text_preprocessor import ElectraTextPrepro
 from keras_electra.finetuning.metrics import accuracy
 from keras_electra.finetuning.training import fine_tune
 from keras_electra.models.electra_backbone import ElectraBackbone
-from keras_electra.models.presets import SIZES, TRAINING, finetuning_learning_rate
+from keras_electra.models.presets import SIZES, TRAINING, finetuning_learning_rate, pretrainer_config
+from keras_electra.pretraining import distribution as distribution_lib
 from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
+from keras_electra.pretraining.optimizer import pretraining_optimizer
 from keras_electra.pretraining.fill_mask import fill_mask
 
 REPORTED = ("loss", "mlm_accuracy", "disc_accuracy", "disc_auc", "disc_precision", "disc_recall")
@@ -45,11 +54,38 @@ def add_parser(subparsers, name):
     parser.add_argument("--warmup-steps", type=int, default=None, help="default: min(10%% of steps, 10000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-every", type=int, default=1000, metavar="N", help="checkpoint interval (steps)")
+    parser.add_argument("--keep-checkpoints", type=int, default=3, metavar="K", help="checkpoints kept (the last K)")
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="continue the run in --out from its last good checkpoint (weights, optimizer, schedule, random "
+        "state, data position): run the interrupted command again with --resume added",
+    )
+    parser.add_argument(
+        "--on-non-finite", choices=("stop", "skip"), default="stop",
+        help="a NaN or infinite loss: stop, naming the step (the last checkpoint stays the last good state), "
+        "or skip that batch's update and count it",
+    )
     parser.add_argument("--log-every", type=int, default=50, metavar="N", help="steps per point of the curves")
     parser.add_argument("--vocab-size", type=int, default=8192, help="vocabulary of the default corpus")
     parser.add_argument(
+        "--distribution", choices=distribution_lib.KINDS, default="none",
+        help="JAX backend only. data: replicate the model on every device (of every host) and split each "
+        "global batch (--batch-size) over them; model: also shard the encoders' kernels and the embedding "
+        "tables over --model-parallel devices. Multi-host: run the same command on every host with "
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES (the coordinator's host:port), KERAS_DISTRIBUTION_NUM_PROCESSES "
+        "and KERAS_DISTRIBUTION_PROCESS_ID set (process K > 0 writes its copy of RUN to RUN-processK)",
+    )
+    parser.add_argument(
+        "--model-parallel", type=int, default=None, metavar="N",
+        help="with --distribution model: devices per model replica, at most one host's (default: the largest "
+        "such degree that keeps every attention head on one device)",
+    )
+    parser.add_argument(
         "--finetune-epochs", type=int, default=3, metavar="N",
         help="default corpus only: epochs of the fine-tuning demo that follows pretraining (0 skips it)",
+    )
+    add_precision_arguments(
+        parser, ", as do --steps, --warmup-steps, --save-every and --log-every (checkpoint names count batches)"
     )
     parser.set_defaults(run=run)
 
@@ -62,22 +98,64 @@ def default_data(run_dir, args):
     return run_dir / "data"
 
 
-def fit_in_chunks(pretrainer, dataset, heldout, steps, log_every, callbacks):
-    """`fit` with one epoch per `log_every` steps (a point of the curves, with held-out metrics),
-    and a shorter last epoch, so exactly `steps` in all."""
-    history, epoch = {}, 0
-    full, rest = divmod(steps, log_every)
-    for epochs, steps_per_epoch in ((full, log_every), (int(rest > 0), rest)):
-        if not epochs:
-            continue
-        result = pretrainer.fit(
-            dataset, initial_epoch=epoch, epochs=epoch + epochs, steps_per_epoch=steps_per_epoch,
+def fit_in_chunks(pretrainer, batches, heldout, steps, log_every, callbacks, start=0):
+    """`fit` one epoch per `log_every` steps (a point of the curves, with held-out metrics) up to step
+    `steps`, from step `start`; stops early when a callback stops training.
+
+    Epochs sit at multiples of `log_every` counted from step 0, so a run resumed mid-epoch evaluates
+    (and draws its held-out masks) where the uninterrupted run did. `batches(first, count)` gives the
+    dataset of batches `first` to `first + count - 1`: each `fit` takes its own, as a new `fit` would
+    start a shared one again at its first batch.
+    """
+    for epoch in range(start // log_every, math.ceil(steps / log_every)):
+        first = max(start, epoch * log_every)
+        pretrainer.fit(
+            batches(first, min(steps, (epoch + 1) * log_every) - first), initial_epoch=epoch, epochs=epoch + 1,
             validation_data=heldout, callbacks=callbacks, verbose=1,
+            # The dataset orders its batches itself (seeded); Keras' shuffle would reorder them with
+            # Python's unseeded `random`, differently in every process of a multi-host run.
+            shuffle=False,
         )
-        for name, values in result.history.items():
-            history.setdefault(name, []).extend(float(v) for v in values)
-        epoch += epochs
-    return history
+        if pretrainer.stop_training:
+            break
+
+
+def read_history(path, before_epoch=None):
+    """history.csv as {column: [floats]}; with `before_epoch`, the file is first cut to the epochs before it
+    (a resumed run redoes the rest)."""
+    rows = list(csv.DictReader(path.read_text().splitlines())) if path.exists() else []
+    if before_epoch is not None and path.exists():
+        rows = [row for row in rows if int(row["epoch"]) < before_epoch]
+        kept = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(kept, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        write_atomic(path, lambda file: file.write(kept.getvalue().encode()))
+    return {name: [float(row[name]) for row in rows] for name in (rows[0] if rows else {}) if name != "epoch"}
+
+
+RUN_FILE = "run.json"
+# Arguments that may differ when a run is resumed: they do not change what is trained.
+RESUMABLE_CHANGES = ("resume", "out", "save_every", "keep_checkpoints", "finetune_epochs")
+
+
+def run_settings(args):
+    return {k: v for k, v in sorted(vars(args).items()) if k not in RESUMABLE_CHANGES and not callable(v)}
+
+
+def resume_point(args, run_dir):
+    """(checkpoint path or None, step, the run's record) for --resume; errors name what differs."""
+    record = json.loads((run_dir / RUN_FILE).read_text()) if (run_dir / RUN_FILE).exists() else None
+    if record is None:
+        return None, 0, None  # stopped before its first evaluation: start afresh
+    for name, value in run_settings(args).items():
+        if record["settings"].get(name) != value:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"--resume: {flag} is {value!r}, but the run in {run_dir} was started with "
+                             f"{record['settings'].get(name)!r}; resume with the command that started it")
+    found = latest_checkpoint(run_dir / "checkpoints")
+    return (*found, record) if found else (None, 0, record)
 
 
 def fill_mask_examples(pretrainer, tokenizer, heldout, count=3, seed=0):
@@ -114,11 +192,62 @@ def docstring_kind_demo(backbone, tokenizer, epochs, seed):
     return scores
 
 
+def set_up_distribution(args):
+    """--distribution and the multi-host environment: the `keras.distribution` object, or None."""
+    if args.distribution != "none" and keras.backend.backend() != "jax":
+        raise ValueError(
+            f"--distribution {args.distribution} needs the JAX backend (keras.distribution runs on JAX only "
+            f"in Keras {keras.__version__}); KERAS_BACKEND is {keras.backend.backend()!r}"
+        )
+    if args.model_parallel is not None and args.distribution != "model":
+        raise ValueError("--model-parallel needs --distribution model")
+    if any(name in os.environ for name in distribution_lib.ENVIRONMENT):
+        if args.distribution == "none":
+            raise ValueError("KERAS_DISTRIBUTION_* is set (a multi-host run): choose --distribution data or model")
+        if not args.data:
+            raise ValueError("a multi-host run needs --data: a data directory that every host can read")
+        distribution_lib.initialize_from_environment()
+    if args.model_parallel is not None and args.model_parallel > distribution_lib.local_device_count():
+        raise ValueError(
+            f"--model-parallel {args.model_parallel}: at most the {distribution_lib.local_device_count()} devices "
+            "of one host (each process must hold a whole model replica to save checkpoints)"
+        )
+    distribution = distribution_lib.distribution_for(
+        args.distribution, config=pretrainer_config(args.size), model_parallel=args.model_parallel
+    )
+    if distribution_lib.process_index() > 0:
+        # Every process saves (a save takes them all); process k > 0 writes its copy to RUN-processK,
+        # which also keeps a shared filesystem free of clashes and gives --resume its own checkpoints.
+        out = args.out or time.strftime("runs/pretrain-%Y%m%d-%H%M%S")
+        args.out = f"{out.rstrip('/')}-process{distribution_lib.process_index()}"
+    return distribution
+
+
 def run(args):
+    """`pretrain` under --distribution; the global distribution is restored afterwards."""
+    distribution = set_up_distribution(args)
+    previous = keras.distribution.distribution() if distribution else None
+    if distribution:
+        keras.distribution.set_distribution(distribution)
+    try:
+        return pretrain(args, distribution)
+    finally:
+        if distribution:
+            keras.distribution.set_distribution(previous)
+
+
+def pretrain(args, distribution=None):
+    if args.resume and not args.out:
+        raise ValueError("--resume needs --out: the directory of the run to continue")
     run_dir = Path(args.out or time.strftime("runs/pretrain-%Y%m%d-%H%M%S"))
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise FileExistsError(f"--out {run_dir}: exists and is not empty; choose a new run directory")
-    if args.data:
+    resuming = args.resume and run_dir.exists() and any(run_dir.iterdir())
+    if run_dir.exists() and any(run_dir.iterdir()) and not resuming:
+        raise FileExistsError(f"--out {run_dir}: exists and is not empty; choose a new run directory "
+                              "(or add --resume to continue the run there)")
+    if resuming and not args.data and (run_dir / "data" / "manifest.json").exists():
+        data_dir = run_dir / "data"  # the default corpus, built by the interrupted run
+        manifest = read_manifest(data_dir)
+    elif args.data:
         data_dir = Path(args.data)
         manifest = read_manifest(data_dir)  # before the run directory exists: bad data leaves nothing
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -134,38 +263,86 @@ def run(args):
     if manifest["max_length"] > 512:
         raise ValueError(f"{data_dir}: max_length {manifest['max_length']} exceeds the 512 positions of the model")
 
-    pretrainer = ElectraPretrainer.from_size(
-        args.size, vocab_size=manifest["vocab_size"], seed=args.seed,
-        **special_token_arguments(manifest),
+    checkpoint, start_step, record = resume_point(args, run_dir) if resuming else (None, 0, None)
+    # --steps counts optimizer updates (the schedule's steps); fit runs `accumulate` batches per update.
+    accumulate = args.gradient_accumulation_steps
+    if checkpoint:
+        # Weights, optimizer state (with the schedule's position) and every seed's state.
+        pretrainer = keras.models.load_model(checkpoint)
+        print(f"resuming from {checkpoint}: batch {start_step} of {args.steps * accumulate}")
+    else:
+        pretrainer = ElectraPretrainer.from_size(
+            args.size, vocab_size=manifest["vocab_size"], seed=args.seed, dtype=args.mixed_precision,
+            **special_token_arguments(manifest),
+        )
+        pretrainer.compile(optimizer=pretraining_optimizer(
+            learning_rate, warmup, args.steps, gradient_accumulation_steps=accumulate,
+            skip_non_finite=args.on_non_finite == "skip",
+        ))
+    # Each process reads its own slice of every global batch; Keras splits it over the process's devices.
+    distribution_lib.check_batch_size(batch_size, distribution)
+    num_shards, shard_index = distribution_lib.process_shard(distribution)
+    shards = dict(num_shards=num_shards, shard_index=shard_index)
+
+    def batches(first, count):
+        return PretrainingDataset(data_dir, batch_size, num_batches=count, seed=args.seed,
+                                  start_example=first * batch_size, **shards)
+
+    train = batches(start_step, args.steps * accumulate - start_step)
+    heldout = PretrainingDataset(
+        data_dir, batch_size, split="heldout", shuffle=False, drop_remainder=distribution is not None, **shards
     )
-    pretrainer.compile(learning_rate=learning_rate, warmup_steps=warmup, total_steps=args.steps)
-    train = PretrainingDataset(data_dir, batch_size, num_batches=args.steps, seed=args.seed)
-    heldout = PretrainingDataset(data_dir, batch_size, split="heldout", shuffle=False)
+    if distribution is not None:
+        print(f"{distribution!r}; this process reads data shard {shard_index + 1} of {num_shards}: "
+              f"{batch_size // num_shards} examples of every global batch of {batch_size}")
     print(f"{keras.backend.backend()} backend, {args.size} model "
           f"({pretrainer.discriminator.count_params() + pretrainer.discriminator_head.count_params():,} "
           f"discriminator parameters), {train.num_examples:,} training / {heldout.num_examples:,} held-out "
-          f"examples of {manifest['max_length']} tokens, {args.steps} steps of {batch_size}")
+          f"examples of {manifest['max_length']} tokens, {args.steps} steps of {batch_size}"
+          + (f" x {accumulate} accumulated batches" if accumulate > 1 else "") + f", {args.mixed_precision}")
 
-    before = pretrainer.evaluate(heldout, verbose=0, return_dict=True)
+    log_every = min(args.log_every, args.steps) * accumulate
+    if resuming:
+        read_history(run_dir / "history.csv", before_epoch=start_step // log_every)
+    if checkpoint:
+        before = record["before"]
+    else:
+        before = pretrainer.evaluate(heldout, verbose=0, return_dict=True)
+        write_json_atomic(run_dir / RUN_FILE, {"settings": run_settings(args), "before": before})
+    saver = PeriodicCheckpoint(run_dir / "checkpoints", every=args.save_every * accumulate,
+                               keep=args.keep_checkpoints, initial_step=start_step)
+    guard, interrupt = NonFiniteLossGuard(initial_step=start_step), StopOnInterrupt(initial_step=start_step)
     callbacks = [
-        # append: fit_in_chunks calls fit twice, and a fresh CSVLogger file would lose the first chunk.
+        # append: fit_in_chunks calls fit once per epoch.
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        PeriodicCheckpoint(run_dir / "checkpoints", every=args.save_every),
-    ]
+        interrupt, saver,
+    ] + ([guard] if args.on_non_finite == "stop" else [])
     if importlib.util.find_spec("tensorflow") and importlib.util.find_spec("tensorboard"):
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
     else:
         print("TensorBoard logs need tensorflow and tensorboard, not both installed; history.csv has the numbers.")
     start = time.time()
-    log_every = min(args.log_every, args.steps)
-    history = fit_in_chunks(pretrainer, train, heldout, args.steps, log_every, callbacks)
+    fit_in_chunks(pretrainer, batches, heldout, args.steps * accumulate, log_every, callbacks, start=start_step)
     seconds = time.time() - start
+    if guard.stopped_at is not None:
+        last = latest_checkpoint(run_dir / "checkpoints")
+        print(f"keras-electra pretrain: error: the loss is {guard.loss} at batch {guard.stopped_at}; training "
+              f"stopped. The last good checkpoint is {last[0] if last else 'none (none was written yet)'}; "
+              "--resume would replay the same batches from it: start a new run with a lower --learning-rate, "
+              "or with --on-non-finite skip", file=sys.stderr)
+        return 1
+    if interrupt.interrupted_at is not None:
+        saved = saver.save(interrupt.interrupted_at)
+        print(f"keras-electra pretrain: interrupted at batch {interrupt.interrupted_at}; saved {saved}. Run the "
+              "same command with --resume to continue.", file=sys.stderr)
+        return 130
+    history = read_history(run_dir / "history.csv")
     after = pretrainer.evaluate(heldout, verbose=0, return_dict=True)
 
     save_model_atomic(pretrainer, run_dir / "pretrainer.keras")
     save_model_atomic(pretrainer.discriminator, run_dir / "discriminator.keras")
     tokenizer.save(run_dir)
-    steps_axis = np.minimum(np.arange(1, len(history["loss"]) + 1) * log_every, args.steps)
+    steps_axis = np.minimum(np.arange(1, len(history["loss"]) + 1) * log_every // accumulate, args.steps)
     plot_history(history, steps_axis, run_dir / "curves.png", [
         ("losses", ("loss", "mlm_loss", "disc_loss")),
         ("discriminator", ("disc_accuracy", "disc_auc", "disc_precision", "disc_recall")),
@@ -175,8 +352,14 @@ def run(args):
     metrics = {
         "backend": keras.backend.backend(), "size": args.size, "steps": args.steps, "batch_size": batch_size,
         "train_seconds": seconds, "heldout_examples": heldout.num_examples,
+        "mixed_precision": args.mixed_precision, "gradient_accumulation_steps": accumulate,
         "before": before, "after": after, "all_original_accuracy": baseline,
     }
+    if args.on_non_finite == "skip":
+        # Under mixed_float16 the loss-scale optimizer skips such steps itself, and ours sees none.
+        optimizer = getattr(pretrainer.optimizer, "inner_optimizer", pretrainer.optimizer)
+        metrics["skipped_batches"] = int(keras.ops.convert_to_numpy(optimizer.skipped_steps))
+        print(f"{metrics['skipped_batches']} batches with a NaN or infinite gradient were skipped")
     write_json_atomic(run_dir / "metrics.json", metrics)
 
     print(f"\nheld-out metrics, before -> after {args.steps} steps ({seconds:.0f} s):")
@@ -184,8 +367,13 @@ def run(args):
         print(f"  {name:15s} {before[name]:8.4f} -> {after[name]:8.4f}")
     print(f"  (labelling every token original would score disc_accuracy {baseline:.4f})")
     print("fill-mask on held-out text:")
-    print("\n".join(fill_mask_examples(pretrainer, tokenizer, heldout)))
-    if not args.data and args.finetune_epochs:
+    # The same examples in every process: the generator's computation spans them all.
+    questions = heldout if num_shards == 1 else PretrainingDataset(data_dir, batch_size, split="heldout", shuffle=False)
+    print("\n".join(fill_mask_examples(pretrainer, tokenizer, questions)))
+    if not args.data and args.finetune_epochs and distribution is not None:
+        print("\nThe fine-tuning demo runs on one device: skipped under --distribution "
+              f"(`keras-electra finetune --model {run_dir}` fine-tunes the discriminator).")
+    elif not args.data and args.finetune_epochs:
         print(f"\nfine-tuning demo: class or function docstring? {args.finetune_epochs} epochs from the "
               "pretrained discriminator, and the same from its initial weights")
         # After the models are saved: the demo fine-tunes the discriminator in place.

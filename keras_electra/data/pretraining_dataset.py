@@ -25,6 +25,15 @@ class PretrainingDataset(keras.utils.PyDataset):
         shuffle: permute each epoch; without it the order is the files'.
         seed: the permutations' seed.
         start_example: position in the example sequence of the first batch.
+        num_shards, shard_index: this process's part of every batch, for
+            training on several processes (`keras_electra.process_shard()`):
+            batch `i` holds rows `shard_index * batch_size // num_shards`
+            onwards of global batch `i` (`batch_size` is the global batch
+            and must be a multiple of `num_shards`), so the processes together
+            see exactly the batches of one process.
+        drop_remainder: in one pass (`num_batches=None`), leave out the last
+            batch when it is short (a distributed step needs a batch that splits
+            evenly over the devices).
     """
 
     def __init__(
@@ -37,6 +46,9 @@ class PretrainingDataset(keras.utils.PyDataset):
         shuffle=True,
         seed=0,
         start_example=0,
+        num_shards=1,
+        shard_index=0,
+        drop_remainder=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -48,9 +60,25 @@ class PretrainingDataset(keras.utils.PyDataset):
             raise ValueError(f"{data_dir}: the {split!r} split has no examples.")
         if batch_size < 1 or start_example < 0:
             raise ValueError(f"batch_size={batch_size} must be >= 1 and start_example={start_example} >= 0.")
+        if num_shards < 1 or not 0 <= shard_index < num_shards or batch_size % num_shards:
+            raise ValueError(
+                f"shard_index={shard_index} of num_shards={num_shards}: need 0 <= shard_index < num_shards "
+                f"and batch_size={batch_size} a multiple of num_shards."
+            )
         self.batch_size = batch_size
+        self.num_shards = num_shards
+        self.shard_index = shard_index
         self.one_pass = num_batches is None
-        self.length = math.ceil(self.num_examples / batch_size) if self.one_pass else num_batches
+        if self.one_pass:
+            rounding = math.floor if drop_remainder else math.ceil
+            self.length = rounding(self.num_examples / batch_size)
+            if self.length == 0:
+                raise ValueError(
+                    f"{data_dir}: the {split!r} split has {self.num_examples} examples, fewer than one "
+                    f"batch of {batch_size}."
+                )
+        else:
+            self.length = num_batches
         self.shuffle = shuffle
         self.seed = seed
         self.start_example = start_example
@@ -69,11 +97,13 @@ class PretrainingDataset(keras.utils.PyDataset):
         return order
 
     def example_indices(self, index):
-        """Indices into the split of the examples in batch `index`."""
+        """Indices into the split of the examples in batch `index` (this shard's part)."""
         start = self.start_example + index * self.batch_size
         positions = np.arange(start, start + self.batch_size)
         if self.one_pass:
             positions = positions[positions < self.num_examples]
+        if self.num_shards > 1:
+            positions = np.array_split(positions, self.num_shards)[self.shard_index]
         epochs, within = np.divmod(positions, self.num_examples)
         indices = within.copy()
         for epoch in np.unique(epochs):

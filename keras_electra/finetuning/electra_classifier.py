@@ -31,12 +31,14 @@ class ElectraClassifier(ElectraTask):
             raise ValueError(f"num_classes={num_classes}: needs at least 1 (1 means regression)")
         inputs = backbone.input
         x = backbone(inputs)["cls_output"]
-        x = keras.layers.Dropout(dropout, seed=sub_seed(seed, "dropout"), name="dropout")(x)
+        policy = backbone.dtype_policy  # the logits stay float32, for the loss
+        x = keras.layers.Dropout(dropout, seed=sub_seed(seed, "dropout"), dtype=policy, name="dropout")(x)
         if head == "huggingface":
             x = keras.layers.Dense(
-                backbone.hidden_dim, activation="gelu", kernel_initializer=truncated_normal(seed, "dense"), name="dense"
+                backbone.hidden_dim, activation="gelu", kernel_initializer=truncated_normal(seed, "dense"),
+                dtype=policy, name="dense",
             )(x)
-            x = keras.layers.Dropout(dropout, seed=sub_seed(seed, "dropout_2"), name="dropout_2")(x)
+            x = keras.layers.Dropout(dropout, seed=sub_seed(seed, "dropout_2"), dtype=policy, name="dropout_2")(x)
         logits = keras.layers.Dense(
             num_classes, kernel_initializer=truncated_normal(seed, "logits"), dtype="float32", name="logits"
         )(x)

@@ -2,10 +2,11 @@ import keras
 import numpy as np
 
 from keras_electra.models.backend_neutral_compile import BackendNeutralCompile
+from keras_electra.models.seeds import SavesSeedStates
 from keras_electra.optimization.electra_adamw import ElectraAdamW
 
 
-class ElectraTask(BackendNeutralCompile, keras.Model):
+class ElectraTask(SavesSeedStates, BackendNeutralCompile, keras.Model):
     """A backbone, a head and an optional preprocessor (keras-hub's Task).
 
     With a preprocessor, `fit`, `evaluate` and `predict` take raw text (and
@@ -15,6 +16,10 @@ class ElectraTask(BackendNeutralCompile, keras.Model):
     """
 
     def _attach(self, backbone, preprocessor):
+        # A functional model ignores `dtype=` and would take the global policy: the task
+        # computes in its backbone's, and `compile` wraps the optimizer in a
+        # LossScaleOptimizer when that is "mixed_float16".
+        self.dtype_policy = backbone.dtype_policy
         # Assigned after the functional graph exists: torch refuses modules before init.
         self.backbone = backbone
         self.preprocessor = preprocessor

@@ -17,7 +17,9 @@ class ElectraTokenClassifier(ElectraTask):
     def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, seed=None, **kwargs):
         inputs = backbone.input
         x = backbone(inputs)["sequence_output"]
-        x = keras.layers.Dropout(dropout, seed=sub_seed(seed, "dropout"), name="dropout")(x)
+        x = keras.layers.Dropout(
+            dropout, seed=sub_seed(seed, "dropout"), dtype=backbone.dtype_policy, name="dropout"
+        )(x)  # the logits stay float32, for the loss
         logits = keras.layers.Dense(
             num_classes, kernel_initializer=truncated_normal(seed, "logits"), dtype="float32", name="logits"
         )(x)

@@ -2,23 +2,58 @@
 
 import math
 
+import keras
 
 from keras_electra.optimization import finetuning_optimizer
+from keras_electra.optimization.electra_adamw import check_accumulation_steps
+
+
+def with_dtype_policy(backbone, dtype):
+    """`backbone` computing under the dtype policy `dtype` (e.g. "mixed_bfloat16"), same weights.
+
+    A saved backbone reloads under the policy it was saved with (its config names it; the global
+    policy does not override it), so fine-tuning a float32 file in mixed precision, or a mixed
+    precision one in float32, needs a copy: rebuilt from its config under `dtype`, with the weights
+    copied (they are float32 under every mixed policy). Returns `backbone` itself when it already
+    uses `dtype`.
+    """
+    policy = keras.dtype_policies.get(dtype)
+    if backbone.dtype_policy.name == policy.name:
+        return backbone
+    config = backbone.get_config()
+    config["dtype"] = keras.saving.serialize_keras_object(policy)
+    copy = type(backbone).from_config(config)
+    copy.set_weights(backbone.get_weights())
+    return copy
 
 
 def fine_tune(model, x, y, *, epochs, learning_rate, batch_size=32, layer_decay=0.8, authors_layer_decay=False,
-              callbacks=(), verbose=0):
+              gradient_accumulation_steps=None, callbacks=(), verbose=0):
     """Compiles `model` with `finetuning_optimizer` sized to the run and fits it on raw `x`, `y`.
 
     The steps of the schedule are counted after preprocessing, since a SQuAD context may give
     several windows. `layer_decay=1` (or None) turns layer-wise decay off.
+
+    `batch_size` is the batch of each forward pass; with `gradient_accumulation_steps=k` each
+    update averages the gradients of k such batches (k * batch_size examples) and the schedule
+    spans the `epochs * batches_per_epoch // k` updates. Accumulation runs across epoch ends;
+    batches left over after the last full group of k make no update. The model computes in its
+    backbone's dtype policy (see `with_dtype_policy`); under "mixed_float16" `compile` adds
+    Keras' loss scaling.
     """
+    k = check_accumulation_steps(gradient_accumulation_steps) or 1
     x, y, weights = model.preprocess(x, y)
-    steps = epochs * math.ceil(len(next(iter(x.values()))) / batch_size)
+    batches = epochs * math.ceil(len(next(iter(x.values()))) / batch_size)
+    updates = batches // k
+    if updates < 1:
+        raise ValueError(
+            f"gradient_accumulation_steps={k}: more than the {batches} batches of the run make no update; "
+            "lower it or the batch size"
+        )
     model.compile(
         optimizer=finetuning_optimizer(
-            model.backbone, learning_rate, steps, layer_decay=None if layer_decay in (None, 1) else layer_decay,
-            authors_layer_decay=authors_layer_decay,
+            model.backbone, learning_rate, updates, layer_decay=None if layer_decay in (None, 1) else layer_decay,
+            authors_layer_decay=authors_layer_decay, gradient_accumulation_steps=k,
         )
     )
     return model.fit(

@@ -2,6 +2,7 @@ from keras_electra.models.attention import attention
 from keras_electra.models.electra_attention import ElectraAttention
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator_head import ElectraDiscriminatorHead
+from keras_electra.models.electra_dropout import ElectraDropout
 from keras_electra.models.electra_embedding import ElectraEmbedding
 from keras_electra.models.electra_encoder_layer import ElectraEncoderLayer
 from keras_electra.models.electra_generator import ElectraGenerator

@@ -14,6 +14,8 @@ import warnings
 import keras
 from keras import ops
 
+from keras_electra.models.electra_dropout import dropout
+
 IMPLEMENTATIONS = ("auto", "triton", "standard")
 # Forces a path for every layer whose implementation is "auto" (whole models,
 # loaded ones included) without touching their configs.
@@ -133,14 +135,16 @@ def _standard_attention(query, key, value, padding_mask, dropout_rate, seed):
     # lose the small probabilities.
     scores = ops.cast(scores, "float32")
     if padding_mask is not None:
-        keep = ops.cast(padding_mask, "bool")[:, None, None, :]
-        scores = ops.where(keep, scores, -1e9)
-    probs = ops.softmax(scores, axis=-1)
-    if padding_mask is not None:
-        # Exact zeros for masked keys, and so an all-zero row (output 0, no
-        # gradient) when every key of a row is masked.
-        probs = ops.where(keep, probs, 0.0)
-    probs = ops.cast(probs, query.dtype)
+        # Additive, so the backward pass has nothing to select: exp(-1e9 - max) is exactly 0 in
+        # float32, so masked keys get exact zeros wherever a row has a key to attend to.
+        keep = ops.cast(padding_mask, "float32")
+        scores = scores + ((keep - 1.0) * 1e9)[:, None, None, :]
+    probs = ops.cast(ops.softmax(scores, axis=-1), query.dtype)
     if dropout_rate > 0.0:
-        probs = keras.random.dropout(probs, dropout_rate, seed=seed)
-    return ops.einsum("bhqk,bkhd->bqhd", probs, value)
+        probs = dropout(probs, dropout_rate, seed)
+    context = ops.einsum("bhqk,bkhd->bqhd", probs, value)
+    if padding_mask is not None:
+        # A sequence with no key at all would average its padding: it returns 0, with no
+        # gradient, as the kernel does.
+        context = context * ops.cast(ops.max(keep, axis=-1), context.dtype)[:, None, None, None]
+    return context

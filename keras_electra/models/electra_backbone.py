@@ -93,9 +93,12 @@ class ElectraBackbone(keras.Model):
         super().__init__(
             inputs=inputs,
             outputs={"sequence_output": x, "cls_output": x[:, 0, :]},
-            dtype=dtype,
             **kwargs,
         )
+        # A functional model ignores `dtype=` (Keras 3.15 drops it), so the
+        # backbone's own policy would be the global one at construction; set
+        # it, so that get_config saves the policy the layers compute in.
+        self.dtype_policy = dtype
         # Layers are assigned after the functional graph exists: the torch
         # backend refuses module attributes before Module.__init__.
         self.embedding = embedding

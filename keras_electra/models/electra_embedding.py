@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_electra.models.electra_dropout import ElectraDropout
 from keras_electra.models.seeds import sub_seed, truncated_normal
 
 
@@ -48,7 +49,7 @@ class ElectraEmbedding(keras.layers.Layer):
         self.layer_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
         )
-        self.dropout_layer = keras.layers.Dropout(
+        self.dropout_layer = ElectraDropout(
             dropout, seed=sub_seed(seed, "embedding_dropout"), dtype=self.dtype_policy
         )
 

@@ -1,6 +1,7 @@
 import keras
 
 from keras_electra.models.electra_attention import ElectraAttention
+from keras_electra.models.electra_dropout import ElectraDropout
 from keras_electra.models.seeds import sub_seed, truncated_normal
 
 
@@ -37,7 +38,7 @@ class ElectraEncoderLayer(keras.layers.Layer):
             dtype=policy,
             name="attention",
         )
-        self.attention_dropout = keras.layers.Dropout(
+        self.attention_dropout = ElectraDropout(
             dropout, seed=sub_seed(seed, "attention_output_dropout"), dtype=policy
         )
         self.attention_layer_norm = keras.layers.LayerNormalization(
@@ -53,7 +54,7 @@ class ElectraEncoderLayer(keras.layers.Layer):
         self.output_dense = keras.layers.Dense(
             hidden_dim, kernel_initializer=truncated_normal(seed, "output"), dtype=policy, name="output_dense"
         )
-        self.output_dropout = keras.layers.Dropout(
+        self.output_dropout = ElectraDropout(
             dropout, seed=sub_seed(seed, "output_dropout"), dtype=policy
         )
         self.output_layer_norm = keras.layers.LayerNormalization(

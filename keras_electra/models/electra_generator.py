@@ -29,6 +29,8 @@ class ElectraGenerator(keras.Model):
         )["sequence_output"]
         logits = mlm_head(sequence, inputs["mask_positions"])
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        # A functional model ignores `dtype=`: take the backbone's policy.
+        self.dtype_policy = backbone.dtype_policy
         # Assigned after the graph exists: torch refuses modules before init.
         self.backbone = backbone
         self.mlm_head = mlm_head

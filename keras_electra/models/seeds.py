@@ -36,3 +36,58 @@ class StrictTruncatedNormal(keras.initializers.TruncatedNormal):
 def truncated_normal(seed, name):
     """The reference's initializer (truncated normal, stddev 0.02)."""
     return StrictTruncatedNormal(stddev=0.02, seed=sub_seed(seed, name))
+
+
+SEED_STATE_PREFIX = "seed_state_"
+
+
+class SavesSeedStates:
+    """Mixin for models whose `.keras` files also carry every SeedGenerator's state.
+
+    Keras saves no SeedGenerator state: a model loaded from a checkpoint would
+    draw its masks, samples and dropout again from each seed's start, and a
+    resumed run would not train as the uninterrupted one. The states are stored
+    next to the model's own variables, in the order of `non_trainable_variables`;
+    files written without them load as before (the generators start afresh).
+    """
+
+    def _seed_states(self):
+        return [v for v in self.non_trainable_variables if v.name == "seed_generator_state"]
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for i, state in enumerate(self._seed_states()):
+            store[f"{SEED_STATE_PREFIX}{i}"] = state
+
+    def load_own_variables(self, store):
+        seed_keys = [key for key in store.keys() if key.startswith(SEED_STATE_PREFIX)]
+        super().load_own_variables(_Without(store, seed_keys))
+        states = self._seed_states()
+        if seed_keys and len(seed_keys) != len(states):
+            raise ValueError(
+                f"{type(self).__name__}: the file holds {len(seed_keys)} seed states and the model has "
+                f"{len(states)}: it was saved from a different architecture."
+            )
+        for i, state in enumerate(states if seed_keys else ()):
+            state.assign(store[f"{SEED_STATE_PREFIX}{i}"])
+
+
+class _Without:
+    """A read-only view of a weights store without some keys."""
+
+    def __init__(self, store, hidden):
+        self.store, self.hidden = store, set(hidden)
+
+    def keys(self):
+        return [key for key in self.store.keys() if key not in self.hidden]
+
+    def __len__(self):
+        return len(self.keys())
+
+    def __contains__(self, key):
+        return key not in self.hidden and key in self.store
+
+    def __getitem__(self, key):
+        if key in self.hidden:
+            raise KeyError(key)
+        return self.store[key]

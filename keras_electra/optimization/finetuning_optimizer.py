@@ -2,7 +2,7 @@
 
 import math
 
-from keras_electra.optimization.electra_adamw import ElectraAdamW
+from keras_electra.optimization.electra_adamw import ElectraAdamW, check_accumulation_steps
 from keras_electra.optimization.layer_decay import check_decay, layer_decay_multipliers
 from keras_electra.optimization.learning_rate_schedule import WarmupLinearDecay
 
@@ -16,6 +16,7 @@ def finetuning_optimizer(
     authors_layer_decay=False,
     weight_decay=0.0,
     clipnorm=1.0,
+    gradient_accumulation_steps=None,
 ):
     """AdamW(0.9, 0.999, eps 1e-6) for fine-tuning, reference §9.
 
@@ -42,12 +43,21 @@ def finetuning_optimizer(
             as its `backbone` attribute); only read when `layer_decay` is set,
             and may be None otherwise.
         learning_rate: the peak learning rate (the task head's).
-        total_steps: the number of training steps.
+        total_steps: the number of optimizer updates (training steps). With
+            gradient accumulation over k batches that is the number of
+            batches // k; see `gradient_accumulation_steps`.
         warmup_fraction: the fraction of `total_steps` spent warming up.
         layer_decay: None (no layer-wise decay) or a factor in (0, 1].
         authors_layer_decay: use the authors' form of layer-wise decay.
         weight_decay: decoupled weight decay rate.
         clipnorm: the global gradient norm to clip to, or None.
+        gradient_accumulation_steps: None (or 1), or k >= 2: Keras'
+            gradient accumulation. The optimizer then updates the weights
+            once every k calls (batches), with the mean of their k gradients,
+            clipped to `clipnorm` after averaging; an update on k batches of b
+            examples equals one on a batch of k * b when the loss is a mean
+            over equally sized batches. The schedule counts updates (see
+            `ElectraAdamW`), so `total_steps` is the number of updates.
     """
     if isinstance(warmup_fraction, bool) or not (
         isinstance(warmup_fraction, (int, float)) and 0 <= warmup_fraction <= 1
@@ -65,10 +75,12 @@ def finetuning_optimizer(
         multipliers = layer_decay_multipliers(backbone, layer_decay, authors_form=authors_layer_decay)
     elif authors_layer_decay:
         raise ValueError("authors_layer_decay=True needs layer_decay (e.g. 0.8).")
+    gradient_accumulation_steps = check_accumulation_steps(gradient_accumulation_steps)
     warmup_steps = int(total_steps * warmup_fraction)
     return ElectraAdamW(
         learning_rate=WarmupLinearDecay(learning_rate, warmup_steps, total_steps),
         weight_decay=weight_decay,
         global_clipnorm=clipnorm,
         learning_rate_multipliers=multipliers,
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )

@@ -6,7 +6,7 @@ from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator_head import ElectraDiscriminatorHead
 from keras_electra.models.electra_generator import ElectraGenerator
 from keras_electra.models.presets import num_heads_for, pretrainer_config
-from keras_electra.models.seeds import sub_seed
+from keras_electra.models.seeds import SavesSeedStates, sub_seed
 from keras_electra.pretraining.losses import discriminator_loss, mlm_loss
 from keras_electra.pretraining.masking import mask_tokens, max_predictions, replace_at
 from keras_electra.pretraining.optimizer import pretraining_optimizer
@@ -14,7 +14,7 @@ from keras_electra.pretraining.sampling import gumbel_sample, replaced_token_lab
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraPretrainer(BackendNeutralCompile, keras.Model):
+class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
     """Generator + discriminator trained jointly by replaced token detection.
 
     The two towers share one `ElectraEmbedding` (word, position and segment
@@ -133,6 +133,12 @@ class ElectraPretrainer(BackendNeutralCompile, keras.Model):
         )
         self.discriminator_head.build((None, None, hidden_dim))
         self.seed_generator = keras.random.SeedGenerator(sub_seed(seed, "pretraining"))
+        # Evaluation draws its masks and samples from its own generator, restarted by every `evaluate`:
+        # held-out metrics compare like with like from one evaluation to the next, and evaluating never
+        # shifts the training draws (a run resumed from a checkpoint written just before an evaluation
+        # trains exactly as the uninterrupted one).
+        self.evaluation_seed_generator = keras.random.SeedGenerator(sub_seed(seed, "evaluation"))
+        self._evaluation_seed_start = ops.convert_to_numpy(self.evaluation_seed_generator.state.value)
 
         self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
         self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
@@ -174,6 +180,10 @@ class ElectraPretrainer(BackendNeutralCompile, keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         self.optimizer.build(self.trainable_variables)
 
+    def evaluate(self, *args, **kwargs):
+        self.evaluation_seed_generator.state.assign(self._evaluation_seed_start)
+        return super().evaluate(*args, **kwargs)
+
     def call(self, inputs, training=False):
         token_ids = ops.cast(inputs["token_ids"], "int32")
         segment_ids = ops.cast(inputs["segment_ids"], "int32")
@@ -182,6 +192,7 @@ class ElectraPretrainer(BackendNeutralCompile, keras.Model):
         if length is None:
             raise ValueError("ElectraPretrainer needs batches of a static sequence length.")
         ids = self.special_token_ids
+        seed = self.seed_generator if training else self.evaluation_seed_generator
         masked = mask_tokens(
             token_ids,
             padding_mask,
@@ -190,7 +201,7 @@ class ElectraPretrainer(BackendNeutralCompile, keras.Model):
             mask_prob=self.mask_prob,
             num_predictions=max_predictions(length, self.mask_prob),
             mask_token_rate=self.mask_token_rate,
-            seed=self.seed_generator,
+            seed=seed,
         )
         mlm_logits = self.generator(
             {
@@ -202,7 +213,7 @@ class ElectraPretrainer(BackendNeutralCompile, keras.Model):
             training=training,
         )
         mlm_logits = ops.cast(mlm_logits, "float32")
-        samples = gumbel_sample(mlm_logits, self.seed_generator, self.temperature)
+        samples = gumbel_sample(mlm_logits, seed, self.temperature)
         corrupted = replace_at(token_ids, masked["positions"], masked["weights"], samples)
         sequence = self.discriminator(
             {"token_ids": corrupted, "segment_ids": segment_ids, "padding_mask": padding_mask},

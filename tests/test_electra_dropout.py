@@ -1,0 +1,56 @@
+"""`dropout` and `ElectraDropout`: the rules of inverted dropout, on every backend."""
+
+import numpy as np
+import pytest
+
+import keras
+import keras_electra as ke
+from keras_electra.models.electra_dropout import dropout
+
+from conftest import gradients, to_numpy
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5])
+def test_drops_at_the_rate_and_scales_the_rest(rate):
+    x = np.random.default_rng(0).uniform(1.0, 2.0, (64, 128, 128)).astype("float32")
+    y = to_numpy(dropout(keras.ops.convert_to_tensor(x), rate, keras.random.SeedGenerator(3)))
+    dropped = y == 0
+    n = x.size
+    # Binomial(n, rate): six standard deviations.
+    assert abs(dropped.mean() - rate) < 6 * np.sqrt(rate * (1 - rate) / n)
+    np.testing.assert_allclose(y[~dropped], x[~dropped] / (1 - rate), rtol=1e-6)
+    # Independent elements: no stripe of rows or columns dropped together.
+    assert abs(dropped.mean(axis=(0, 1)) - rate).max() < 6 * np.sqrt(rate * (1 - rate) / (64 * 128))
+
+
+def test_seeded_masks_repeat_and_successive_calls_differ():
+    x = keras.ops.ones((32, 256))
+    first = [to_numpy(dropout(x, 0.3, keras.random.SeedGenerator(7))) for _ in range(2)]
+    np.testing.assert_array_equal(first[0], first[1])
+    generator = keras.random.SeedGenerator(7)
+    a, b = (to_numpy(dropout(x, 0.3, generator)) for _ in range(2))
+    np.testing.assert_array_equal(a, first[0])
+    assert (a != b).mean() > 0.2
+
+
+def test_gradient_is_the_scaled_mask():
+    variable = keras.Variable(np.full((16, 64), 2.0, "float32"))
+    (grad,) = gradients(lambda: keras.ops.sum(dropout(variable.value, 0.25, keras.random.SeedGenerator(1))), [variable])
+    # The same seed draws the same mask outside the differentiation.
+    expected = (to_numpy(dropout(keras.ops.ones((16, 64)), 0.25, keras.random.SeedGenerator(1))) != 0) / 0.75
+    assert 0 < (expected == 0).mean() < 0.5
+    np.testing.assert_allclose(grad, expected, rtol=1e-6)
+
+
+def test_layer_is_identity_unless_training_and_survives_saving(tmp_path):
+    layer = ke.models.ElectraDropout(0.4, seed=5)
+    x = keras.ops.ones((8, 32))
+    np.testing.assert_array_equal(to_numpy(layer(x)), 1.0)
+    assert (to_numpy(layer(x, training=True)) == 0).any()
+    inputs = keras.Input((32,))
+    model = keras.Model(inputs, layer(inputs))
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras").layers[-1]
+    assert type(restored) is ke.models.ElectraDropout and restored.rate == 0.4 and restored.seed == 5
+    with pytest.raises(ValueError, match="noise_shape"):
+        ke.models.ElectraDropout(0.1, noise_shape=(1, 32))

@@ -1,0 +1,139 @@
+"""Never lose a run: SIGKILL at a random step, `--resume`, and the final weights equal an uninterrupted run's."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import threading
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from keras_electra.callbacks import latest_checkpoint
+from keras_electra.cli.main import main
+
+from conftest import BACKEND, to_numpy, write_corpus
+
+STEPS = 12
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("resume")
+    write_corpus(folder / "corpus")
+    assert main(["build-data", "--corpus", str(folder / "corpus"), "--vocab-size", "200", "--max-length", "32",
+                 "--heldout-fraction", "0.2", "--workers", "1", "--out", str(folder / "data")]) == 0
+    return folder / "data"
+
+
+def command(data, out, *extra):
+    return [sys.executable, "-m", "keras_electra", "pretrain", "--data", str(data), "--size", "tiny",
+            "--steps", str(STEPS), "--batch-size", "4", "--log-every", "4", "--save-every", "2", "--seed", "3",
+            "--out", str(out), *extra]
+
+
+def run(argv):
+    result = subprocess.run(argv, env={**os.environ, "KERAS_BACKEND": BACKEND}, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def newest_checkpoint_step(out):
+    steps = [json.loads(p.read_text())["step"] for p in (out / "checkpoints").glob("step-*.json")] if (
+        out / "checkpoints").exists() else []
+    return max(steps, default=0)
+
+
+def state(path):
+    model = keras.models.load_model(path)
+    return [to_numpy(v) for v in model.weights + model.optimizer.variables + model._seed_states()]
+
+
+def test_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(data, tmp_path):
+    kill_after = random.choice([2, 4, 6, 8])
+    print(f"killing after the checkpoint of step {kill_after}")
+    victim = subprocess.Popen(command(data, tmp_path / "killed"), env={**os.environ, "KERAS_BACKEND": BACKEND},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while newest_checkpoint_step(tmp_path / "killed") < kill_after and victim.poll() is None:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    time.sleep(random.uniform(0, 0.5))  # anywhere in the steps that follow: mid-step, mid-save
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (tmp_path / "killed" / "pretrainer.keras").exists(), "the run finished before it was killed"
+    resumed_from = newest_checkpoint_step(tmp_path / "killed")
+    print(f"killed after step {resumed_from}'s checkpoint")
+
+    output = run(command(data, tmp_path / "killed", "--resume"))
+    assert "resuming from" in output and f"batch {resumed_from} of {STEPS}" in output
+    run(command(data, tmp_path / "whole"))
+    resumed, whole = state(tmp_path / "killed" / "pretrainer.keras"), state(tmp_path / "whole" / "pretrainer.keras")
+    assert len(resumed) == len(whole)
+    for got, want in zip(resumed, whole):
+        np.testing.assert_array_equal(got, want)
+    # The curves cover the whole run once: epochs 0, 1 and 2 of 4 steps; checkpoints 4 and 8 fall on their ends.
+    history = (tmp_path / "killed" / "history.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == ["0", "1", "2"]
+
+
+def in_process(data, out, *extra):
+    return main(command(data, out, *extra)[3:])
+
+
+def test_ctrl_c_finishes_the_step_saves_and_resume_completes(data, tmp_path, capsys):
+    out = tmp_path / "run"
+
+    def press_ctrl_c_after_the_first_checkpoint():
+        while newest_checkpoint_step(out) < 2:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c_after_the_first_checkpoint, daemon=True).start()
+    assert in_process(data, out) == 130
+    err = capsys.readouterr().err
+    step = newest_checkpoint_step(out)
+    assert 2 <= step < STEPS and f"interrupted at batch {step}" in err and "--resume" in err
+    assert not (out / "pretrainer.keras").exists()
+    assert in_process(data, out, "--resume") == 0
+    assert f"batch {step} of {STEPS}" in capsys.readouterr().out
+    assert (out / "pretrainer.keras").exists()
+
+
+def test_resume_refuses_other_arguments_and_needs_out(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["pretrain", "--data", str(data), "--size", "tiny", "--steps", "2", "--batch-size", "4",
+                 "--out", str(out)]) == 0
+    before = sorted(p.name for p in out.rglob("*"))
+    assert main(["pretrain", "--data", str(data), "--size", "tiny", "--steps", "2", "--batch-size", "8",
+                 "--out", str(out), "--resume"]) == 2
+    assert "--batch-size is 8, but the run" in capsys.readouterr().err
+    assert sorted(p.name for p in out.rglob("*")) == before
+    assert main(["pretrain", "--data", str(data), "--size", "tiny", "--steps", "2", "--resume"]) == 2
+    assert "--resume needs --out" in capsys.readouterr().err
+
+
+def test_a_diverging_run_stops_naming_the_step_and_keeps_the_good_checkpoint(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert in_process(data, out, "--learning-rate", "1e30") == 1
+    err = capsys.readouterr().err
+    bad = int(err.split("at batch ")[1].split(";")[0])
+    assert "the loss is nan" in err or "the loss is inf" in err
+    path, step = latest_checkpoint(out / "checkpoints")
+    assert step < bad and str(path) in err and not (out / "pretrainer.keras").exists()
+    model = keras.models.load_model(path)
+    assert all(np.isfinite(to_numpy(v)).all() for v in model.weights)
+
+
+def test_skip_mode_trains_through_and_counts(data, tmp_path):
+    out = tmp_path / "run"
+    assert in_process(data, out, "--learning-rate", "1e30", "--on-non-finite", "skip") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["skipped_batches"] >= 1
+    model = keras.models.load_model(out / "pretrainer.keras")
+    assert all(np.isfinite(to_numpy(v)).all() for v in model.weights)
