@@ -81,14 +81,13 @@ def require_jax(what="keras.distribution"):
         )
 
 
-def initialize_from_environment(environ=None):
-    """Calls `keras.distribution.initialize()` when the multi-host variables are set.
+def initialize_from_environment():
+    """Calls `keras.distribution.initialize()` when a KERAS_DISTRIBUTION_* variable is set.
 
     Returns True when it did. Must run before JAX computes anything (before a
     model or an array is created).
     """
-    environ = os.environ if environ is None else environ
-    if not any(name in environ for name in ENVIRONMENT):
+    if not any(name in os.environ for name in ENVIRONMENT):
         return False
     require_jax("multi-host training (KERAS_DISTRIBUTION_* variables)")
     keras.distribution.initialize()
