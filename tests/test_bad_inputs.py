@@ -234,6 +234,29 @@ def test_a_keras_file_with_a_larger_vocabulary_beside_it_is_not_exported(tmp_pat
     assert not (tmp_path / "hf").exists() and not leftovers(tmp_path)
 
 
+def test_finetuning_a_model_whose_vocabulary_is_larger_than_its_table_is_refused(tmp_path, capsys):
+    # On JAX the extra ids would index past the table and train on NaN without a word.
+    save_model_atomic(tiny_backbone(), tmp_path / "discriminator.keras")
+    ke.ElectraTokenizer(VOCAB + ["extra"]).save(tmp_path)
+    code, _, err = run_cli(capsys, "finetune", "--task", "sst2", "--model", tmp_path, "--data", sst2(tmp_path),
+                           "--out", tmp_path / "ft")
+    assert code == 2 and "Traceback" not in err and "14 tokens, more than the 13 rows" in err
+    assert not (tmp_path / "ft").exists()
+
+
+def test_finetuning_a_truncated_model_names_it(truncated_run, tmp_path, capsys):
+    (tmp_path / "discriminator.keras").write_bytes((truncated_run / "model.keras").read_bytes())
+    code, _, err = run_cli(capsys, "finetune", "--task", "sst2", "--model", tmp_path, "--data", sst2(tmp_path),
+                           "--out", tmp_path / "out")
+    assert code == 2 and "not a complete .keras file" in err and not (tmp_path / "out").exists()
+
+
+def sst2(folder):
+    for split in ("train", "dev"):
+        (folder / f"{split}.tsv").write_text("sentence\tlabel\na fine film\t1\na dull one\t0\n")
+    return folder
+
+
 # --- task data -------------------------------------------------------------------------------------
 
 

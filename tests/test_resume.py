@@ -19,6 +19,10 @@ from keras_electra.cli.main import main
 from conftest import BACKEND, to_numpy, write_corpus
 
 STEPS = 12
+# The command line's own logic is the same on every backend: tested once, in the fastest pass. The
+# per-backend parts (exact resume, skipping a step, the guard) run in every pass, here and in
+# test_optimization.py and test_non_finite_loss_guard.py.
+command_line_only = pytest.mark.skipif(BACKEND != "torch", reason="command-line logic: tested in the torch pass")
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +90,7 @@ def in_process(data, out, *extra):
     return main(command(data, out, *extra)[3:])
 
 
+@command_line_only
 def test_ctrl_c_finishes_the_step_saves_and_resume_completes(data, tmp_path, capsys):
     out = tmp_path / "run"
 
@@ -105,6 +110,7 @@ def test_ctrl_c_finishes_the_step_saves_and_resume_completes(data, tmp_path, cap
     assert (out / "pretrainer.keras").exists()
 
 
+@command_line_only
 def test_resume_refuses_other_arguments_and_needs_out(data, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["pretrain", "--data", str(data), "--size", "tiny", "--steps", "2", "--batch-size", "4",
@@ -118,6 +124,7 @@ def test_resume_refuses_other_arguments_and_needs_out(data, tmp_path, capsys):
     assert "--resume needs --out" in capsys.readouterr().err
 
 
+@command_line_only
 def test_a_diverging_run_stops_naming_the_step_and_keeps_the_good_checkpoint(data, tmp_path, capsys):
     out = tmp_path / "run"
     assert in_process(data, out, "--learning-rate", "1e30") == 1
@@ -130,6 +137,7 @@ def test_a_diverging_run_stops_naming_the_step_and_keeps_the_good_checkpoint(dat
     assert all(np.isfinite(to_numpy(v)).all() for v in model.weights)
 
 
+@command_line_only
 def test_skip_mode_trains_through_and_counts(data, tmp_path):
     out = tmp_path / "run"
     assert in_process(data, out, "--learning-rate", "1e30", "--on-non-finite", "skip") == 0
@@ -137,3 +145,15 @@ def test_skip_mode_trains_through_and_counts(data, tmp_path):
     assert metrics["skipped_batches"] >= 1
     model = keras.models.load_model(out / "pretrainer.keras")
     assert all(np.isfinite(to_numpy(v)).all() for v in model.weights)
+
+
+@command_line_only
+def test_pretraining_data_longer_than_the_position_table_is_refused(tmp_path, capsys):
+    write_corpus(tmp_path / "corpus")
+    assert main(["build-data", "--corpus", str(tmp_path / "corpus"), "--vocab-size", "200", "--max-length", "600",
+                 "--heldout-fraction", "0.2", "--workers", "1", "--out", str(tmp_path / "data")]) == 0
+    capsys.readouterr()
+    assert main(["pretrain", "--data", str(tmp_path / "data"), "--size", "tiny", "--steps", "2",
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "max_length 600 exceeds the 512 positions of the tiny model" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

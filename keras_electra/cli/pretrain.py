@@ -2,6 +2,7 @@
 
 import csv
 import importlib.util
+import inspect
 import io
 import json
 import math
@@ -236,6 +237,14 @@ def run(args):
             keras.distribution.set_distribution(previous)
 
 
+def check_length(data_dir, manifest, size):
+    default = inspect.signature(ElectraPretrainer).parameters["max_sequence_length"].default
+    positions = pretrainer_config(size).get("max_sequence_length", default)
+    if manifest["max_length"] > positions:
+        raise ValueError(f"{data_dir}: max_length {manifest['max_length']} exceeds the {positions} positions "
+                         f"of the {size} model")
+
+
 def pretrain(args, distribution=None):
     if args.resume and not args.out:
         raise ValueError("--resume needs --out: the directory of the run to continue")
@@ -250,6 +259,7 @@ def pretrain(args, distribution=None):
     elif args.data:
         data_dir = Path(args.data)
         manifest = read_manifest(data_dir)  # before the run directory exists: bad data leaves nothing
+        check_length(data_dir, manifest, args.size)
         run_dir.mkdir(parents=True, exist_ok=True)
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -260,8 +270,7 @@ def pretrain(args, distribution=None):
     batch_size = args.batch_size or training["batch_size"]
     learning_rate = args.learning_rate or training["learning_rate"]
     warmup = args.warmup_steps if args.warmup_steps is not None else min(args.steps // 10, 10_000)
-    if manifest["max_length"] > 512:
-        raise ValueError(f"{data_dir}: max_length {manifest['max_length']} exceeds the 512 positions of the model")
+    check_length(data_dir, manifest, args.size)
 
     checkpoint, start_step, record = resume_point(args, run_dir) if resuming else (None, 0, None)
     # --steps counts optimizer updates (the schedule's steps); fit runs `accumulate` batches per update.

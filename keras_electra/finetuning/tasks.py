@@ -11,7 +11,8 @@ import keras
 import numpy as np
 
 from keras_electra.data.conll import CONLL2003_TAGS, read_conll2003
-from keras_electra.data.electra_tokenizer import ElectraTokenizer
+from keras_electra.data.atomic import check_keras_file
+from keras_electra.data.electra_tokenizer import ElectraTokenizer, check_vocabulary_fits
 from keras_electra.data.glue import GLUE_TASKS, read_glue
 from keras_electra.data.squad import read_squad
 from keras_electra.finetuning import metrics
@@ -151,11 +152,14 @@ def load_pretrained(path):
         path = path / "discriminator.keras"
     if not path.is_file():
         raise FileNotFoundError(f"--model {path}: not found (expected a run directory or a .keras file)")
+    check_keras_file(path)
     model = keras.saving.load_model(path, compile=False)
     backbone = getattr(model, "discriminator", model)
     if not hasattr(backbone, "encoder_layers"):
         raise ValueError(f"--model {path}: holds a {type(model).__name__}, not an ELECTRA discriminator or pretrainer")
-    return backbone, ElectraTokenizer.from_directory(path.parent)
+    tokenizer = ElectraTokenizer.from_directory(path.parent)
+    check_vocabulary_fits(tokenizer, backbone.vocab_size, f"--model {path}")
+    return backbone, tokenizer
 
 
 def load_finetuned(path):
