@@ -117,6 +117,8 @@ def test_default_compile_uses_the_reference_optimizer(tiny_pretrainer):
     assert schedule["config"] == {"peak_learning_rate": 5e-4, "warmup_steps": 10_000, "total_steps": 1_000_000}
 
 
+@pytest.mark.skipif(BACKEND != "torch", reason="which generator a step draws from is the same on every backend: "
+                    "tested in the torch pass (tests/test_resume.py checks the consequence on each backend)")
 def test_evaluation_repeats_its_draws_and_never_shifts_trainings(rng):
     x = make_batch(rng, batch_size=8, length=16)
 
