@@ -225,9 +225,15 @@ def test_a_vocabulary_larger_than_the_checkpoints_table_is_refused(huggingface_d
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
 
 
+def with_a_larger_vocabulary(folder, model_name):
+    """A 13-row backbone saved as `model_name` in `folder`, with a 14-token vocab.txt beside it."""
+    save_model_atomic(tiny_backbone(), folder / model_name)
+    ke.ElectraTokenizer(VOCAB + ["extra"]).save(folder)
+    return folder / model_name
+
+
 def test_a_keras_file_with_a_larger_vocabulary_beside_it_is_not_exported(tmp_path, capsys):
-    save_model_atomic(tiny_backbone(), tmp_path / "backbone.keras")
-    ke.ElectraTokenizer(VOCAB + ["extra"]).save(tmp_path)
+    with_a_larger_vocabulary(tmp_path, "backbone.keras")
     code, _, err = run_cli(capsys, "convert", tmp_path / "backbone.keras", tmp_path / "hf")
     assert code == 2 and "Traceback" not in err
     assert f"{tmp_path / 'vocab.txt'}: 14 tokens, more than the 13 rows" in err
@@ -236,8 +242,7 @@ def test_a_keras_file_with_a_larger_vocabulary_beside_it_is_not_exported(tmp_pat
 
 def test_finetuning_a_model_whose_vocabulary_is_larger_than_its_table_is_refused(tmp_path, capsys):
     # On JAX the extra ids would index past the table and train on NaN without a word.
-    save_model_atomic(tiny_backbone(), tmp_path / "discriminator.keras")
-    ke.ElectraTokenizer(VOCAB + ["extra"]).save(tmp_path)
+    with_a_larger_vocabulary(tmp_path, "discriminator.keras")
     code, _, err = run_cli(capsys, "finetune", "--task", "sst2", "--model", tmp_path, "--data", sst2(tmp_path),
                            "--out", tmp_path / "ft")
     assert code == 2 and "Traceback" not in err and "14 tokens, more than the 13 rows" in err

@@ -270,7 +270,6 @@ def pretrain(args, distribution=None):
     batch_size = args.batch_size or training["batch_size"]
     learning_rate = args.learning_rate or training["learning_rate"]
     warmup = args.warmup_steps if args.warmup_steps is not None else min(args.steps // 10, 10_000)
-    check_length(data_dir, manifest, args.size)
 
     checkpoint, start_step, record = resume_point(args, run_dir) if resuming else (None, 0, None)
     # --steps counts optimizer updates (the schedule's steps); fit runs `accumulate` batches per update.
