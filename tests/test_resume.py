@@ -159,3 +159,139 @@ def test_pretraining_data_longer_than_the_position_table_is_refused(tmp_path, ca
                  "--out", str(tmp_path / "run")]) == 2
     assert "max_length 600 exceeds the 512 positions of the tiny model" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+# ---------------------------------------------------------------- finetune --resume
+
+FINETUNE_EPOCHS = 4  # of 12 batches: 48 steps
+
+
+@pytest.fixture(scope="module")
+def finetuning(tmp_path_factory):
+    """(task folder, pretrained folder): an SST-2-format task whose label a word gives away, and a
+    tiny random encoder with a vocabulary of its words."""
+    from keras_electra import ElectraBackbone, ElectraTokenizer
+
+    folder = tmp_path_factory.mktemp("finetune-resume")
+    rng = random.Random(0)
+    cues = {1: "good great fine lovely superb".split(), 0: "bad awful poor dull boring".split()}
+    filler = "the movie was a film with plot and actors in it".split()
+    for split, count in (("train", 90), ("dev", 30)):
+        rows = []
+        for _ in range(count):
+            label = rng.randrange(2)
+            words = rng.sample(filler, 5) + [rng.choice(cues[label])]
+            rng.shuffle(words)
+            rows.append(f"{' '.join(words)}\t{label}")
+        (folder / "task").mkdir(exist_ok=True)
+        (folder / "task" / f"{split}.tsv").write_text("sentence\tlabel\n" + "\n".join(rows) + "\n")
+    tokenizer = ElectraTokenizer.train(texts=[" ".join(cues[0] + cues[1] + filler)] * 20, vocab_size=120)
+    backbone = ElectraBackbone(vocab_size=tokenizer.vocab_size, num_layers=1, num_heads=2, hidden_dim=16,
+                               intermediate_dim=32, max_sequence_length=32, seed=0)
+    (folder / "pretrained").mkdir()
+    backbone.save(folder / "pretrained" / "discriminator.keras")
+    tokenizer.save(folder / "pretrained")
+    return folder / "task", folder / "pretrained"
+
+
+def finetune_command(finetuning, out, *extra):
+    task, pretrained = finetuning
+    return [sys.executable, "-m", "keras_electra", "finetune", "--task", "sst2", "--data", str(task),
+            "--model", str(pretrained), "--out", str(out), "--epochs", str(FINETUNE_EPOCHS), "--batch-size", "8",
+            "--max-length", "16", "--learning-rate", "1e-3", "--save-every", "2", "--seed", "5", *extra]
+
+
+def test_finetune_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(finetuning, tmp_path):
+    kill_after = random.choice(range(2, 32, 2))  # epochs end at multiples of 12: some checkpoints fall there
+    print(f"killing after the checkpoint of step {kill_after}")
+    victim = subprocess.Popen(finetune_command(finetuning, tmp_path / "killed"),
+                              env={**os.environ, "KERAS_BACKEND": BACKEND},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while newest_checkpoint_step(tmp_path / "killed") < kill_after and victim.poll() is None:
+        assert time.time() < deadline
+        time.sleep(0.01)
+    time.sleep(random.uniform(0, 0.05))
+    assert victim.poll() is None, "the run finished before it was killed"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (tmp_path / "killed" / "model.keras").exists()
+    resumed_from = newest_checkpoint_step(tmp_path / "killed")
+    print(f"killed after step {resumed_from}'s checkpoint")
+
+    output = run(finetune_command(finetuning, tmp_path / "killed", "--resume"))
+    assert f"batch {resumed_from} of {FINETUNE_EPOCHS * 12}" in output
+    run(finetune_command(finetuning, tmp_path / "whole"))
+    resumed, whole = state(tmp_path / "killed" / "model.keras"), state(tmp_path / "whole" / "model.keras")
+    assert len(resumed) == len(whole)
+    for got, want in zip(resumed, whole):
+        np.testing.assert_array_equal(got, want)
+    metrics = [json.loads((tmp_path / run / "metrics.json").read_text())["dev"] for run in ("killed", "whole")]
+    assert metrics[0] == metrics[1]
+    # The logs cover the run once: a row per epoch, and per step.
+    history = (tmp_path / "killed" / "history.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == [str(epoch) for epoch in range(FINETUNE_EPOCHS)]
+    steps = (tmp_path / "killed" / "steps.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in steps[1:]] == [str(step) for step in range(1, FINETUNE_EPOCHS * 12 + 1)]
+    # Steps before the kill were logged once, by the first process, with the uninterrupted run's values.
+    whole_steps = (tmp_path / "whole" / "steps.csv").read_text().splitlines()
+    assert steps[: resumed_from + 1] == whole_steps[: resumed_from + 1]
+
+
+@command_line_only
+def test_finetune_ctrl_c_saves_and_resume_refuses_other_arguments(finetuning, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = finetune_command(finetuning, out)[3:]
+
+    def press_ctrl_c_after_the_first_checkpoint():
+        while newest_checkpoint_step(out) < 2:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c_after_the_first_checkpoint, daemon=True).start()
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    step = newest_checkpoint_step(out)
+    assert f"interrupted at batch {step}" in err and "--resume" in err and not (out / "model.keras").exists()
+    before = sorted(p.name for p in out.rglob("*"))
+    assert main([*argv, "--resume", "--learning-rate", "2e-3"]) == 2
+    assert "--learning-rate is 0.002, but the run" in capsys.readouterr().err
+    assert sorted(p.name for p in out.rglob("*")) == before
+    assert main([*argv, "--resume", "--keep-checkpoints", "5"]) == 0
+    assert f"batch {step} of {FINETUNE_EPOCHS * 12}" in capsys.readouterr().out
+    assert (out / "model.keras").exists()
+
+
+class CrashAt(keras.callbacks.Callback):
+    """Raises at a step, as a crash would: nothing after the last checkpoint survives."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step, self.seen = step, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.step:
+            raise RuntimeError("crash")
+
+
+def test_fine_tune_with_a_checkpoint_dir_continues_a_crashed_run(finetuning, tmp_path):
+    """The Python API: the same `fine_tune` call on a fresh model continues from the newest checkpoint."""
+    from keras_electra.finetuning import tasks
+    from keras_electra.finetuning.training import fine_tune
+
+    x, y = tasks.load_split("sst2", finetuning[0], "train")
+
+    def model_after(checkpoint_dir, crash_at=None):
+        model = tasks.build_model("sst2", *tasks.load_pretrained(finetuning[1]), 16, seed=5)
+        fine_tune(model, x, y, epochs=2, learning_rate=1e-3, batch_size=8, seed=5, checkpoint_dir=checkpoint_dir,
+                  save_every=3, callbacks=[CrashAt(crash_at)] if crash_at else [])
+        return [to_numpy(v) for v in model.weights + model.optimizer.variables + model._seed_states()]
+
+    whole = model_after(tmp_path / "whole")
+    with pytest.raises(RuntimeError, match="crash"):
+        model_after(tmp_path / "crashed", crash_at=17)  # after step 15's checkpoint, in the second epoch
+    assert latest_checkpoint(tmp_path / "crashed")[1] == 15
+    resumed = model_after(tmp_path / "crashed")
+    for got, want in zip(resumed, whole):
+        np.testing.assert_array_equal(got, want)

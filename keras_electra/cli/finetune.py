@@ -1,13 +1,17 @@
 """`keras-electra finetune`: a pretrained discriminator fine-tuned on a GLUE, CoNLL-2003 or SQuAD task."""
 
 import argparse
+import math
+import sys
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from keras_electra.callbacks import PeriodicCheckpoint, StepLogger, StopOnInterrupt, latest_checkpoint
 from keras_electra.cli.plotting import plot_history
+from keras_electra.cli.runs import RUN_FILE, check_out_directory, read_history, resume_point, run_settings
 from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.finetuning import tasks
@@ -18,14 +22,14 @@ from keras_electra.models.presets import finetuning_learning_rate
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
-def accumulation_steps(text):
-    """argparse type of --gradient-accumulation-steps: an integer >= 1."""
+def positive(text):
+    """argparse type of counts such as --gradient-accumulation-steps: an integer >= 1."""
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1 (1: no accumulation); got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {text!r}")
     return value
 
 
@@ -37,7 +41,7 @@ def add_precision_arguments(parser, counting=""):
         "NVIDIA GPUs; loss scaling is added) compute in 16 bits and keep float32 weights",
     )
     parser.add_argument(
-        "--gradient-accumulation-steps", type=accumulation_steps, default=1, metavar="K",
+        "--gradient-accumulation-steps", type=positive, default=1, metavar="K",
         help="update the weights once every K batches of --batch-size, with their mean gradient: an update "
         f"sees K x --batch-size examples; the learning-rate schedule counts updates{counting}",
     )
@@ -62,8 +66,16 @@ def add_parser(subparsers, name):
     parser.add_argument("--max-length", type=int, default=None, help="default: 128 (384 for squad)")
     parser.add_argument("--max-train-examples", type=int, default=None, help="train on the first N only")
     parser.add_argument("--max-dev-examples", type=int, default=None, help="score the first N dev examples only")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="initial head weights, dropout and the data's order")
     add_precision_arguments(parser)
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="continue the run in --out from its last good checkpoint (weights, optimizer and schedule, seeds, "
+        "data position): run the interrupted command again with --resume added",
+    )
+    parser.add_argument("--save-every", type=positive, default=None, metavar="N",
+                        help="write a checkpoint every N updates (default: at the end of each epoch)")
+    parser.add_argument("--keep-checkpoints", type=positive, default=3, metavar="K", help="keep the last K checkpoints")
     parser.set_defaults(run=run)
 
 
@@ -77,28 +89,44 @@ def take(x, y, count):
 
 def finetune(task, backbone, tokenizer, train, dev, out_dir, *, epochs, learning_rate, batch_size=32,
              layer_decay=0.8, authors_layer_decay=False, max_length=None, seed=0, gradient_accumulation_steps=None,
-             verbose=1):
-    """Fine-tunes, saves model.keras, task.json, history.csv and curves.png in `out_dir`, and
-    returns the dev metrics."""
+             save_every=None, keep_checkpoints=3, verbose=1):
+    """Fine-tunes, saves model.keras, task.json, history.csv, steps.csv and curves.png in `out_dir`,
+    and returns the dev metrics, or None when Ctrl-C stopped it (after saving a checkpoint).
+
+    Checkpoints go to `out_dir/checkpoints`; when it holds one, training continues from it.
+    """
     keras.utils.set_random_seed(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = tasks.build_model(task, backbone, tokenizer, max_length, seed=seed)
-    # Per-step points for the plot: a few epochs give too few to see a curve.
-    curves = {}
-    record = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: [curves.setdefault(k, []).append(float(v)) for k, v in logs.items()]
-    )
+    x, y, weights = model.preprocess(train[0], tasks.training_targets(task, train[1]))
+    found = latest_checkpoint(out_dir / "checkpoints")
+    start = found[1] if found else 0
+    # A resumed run redoes what followed its checkpoint: its logs are cut back to it.
+    read_history(out_dir / "history.csv", before=start // math.ceil(len(next(iter(x.values()))) / batch_size))
+    read_history(out_dir / "steps.csv", before=start + 1, column="step")
+    interrupt = StopOnInterrupt(initial_step=start)
     fine_tune(
-        model, train[0], tasks.training_targets(task, train[1]), epochs=epochs, learning_rate=learning_rate,
-        batch_size=batch_size, layer_decay=layer_decay, authors_layer_decay=authors_layer_decay, verbose=verbose,
-        gradient_accumulation_steps=gradient_accumulation_steps,
-        callbacks=[keras.callbacks.CSVLogger(str(out_dir / "history.csv")), record],
+        model, x, y, sample_weight=weights, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+        layer_decay=layer_decay, authors_layer_decay=authors_layer_decay, verbose=verbose,
+        gradient_accumulation_steps=gradient_accumulation_steps, seed=seed, checkpoint_dir=out_dir / "checkpoints",
+        save_every=save_every, keep_checkpoints=keep_checkpoints,
+        callbacks=[keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
+                   StepLogger(out_dir / "steps.csv", initial_step=start), interrupt],
     )
+    if interrupt.interrupted_at is not None:
+        saver = PeriodicCheckpoint(out_dir / "checkpoints", every=1, keep=keep_checkpoints)
+        saver.set_model(model)
+        saved = saver.save(interrupt.interrupted_at)
+        print(f"keras-electra finetune: interrupted at batch {interrupt.interrupted_at}; saved {saved}. Run the "
+              "same command with --resume to continue.", file=sys.stderr)
+        return None
     save_model_atomic(model, out_dir / "model.keras")
     write_json_atomic(out_dir / "task.json", {"task": task})
-    steps_axis = np.arange(1, len(curves["loss"]) + 1)
-    plot_history(curves, steps_axis, out_dir / "curves.png", [("training (running mean of each epoch)", tuple(curves))])
+    # Per-step points for the plot: a few epochs give too few to see a curve.
+    curves = read_history(out_dir / "steps.csv", column="step")
+    plot_history(curves, np.arange(1, len(curves["loss"]) + 1), out_dir / "curves.png",
+                 [("training (running mean of each epoch)", tuple(curves))])
     return tasks.score(task, tasks.predict(task, model, dev[0], batch_size), dev[1])
 
 
@@ -107,9 +135,9 @@ def run(args):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise ValueError(f"--{name.replace('_', '-')} {value}: must be positive")
-    out_dir = Path(args.out)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise FileExistsError(f"--out {out_dir}: exists and is not empty; choose a new directory")
+    out_dir, resuming = check_out_directory(args)
+    if resuming:
+        resume_point(args, out_dir)  # an error naming any argument that differs
     train = take(*tasks.load_split(args.task, args.data, "train"), args.max_train_examples)
     dev = take(*tasks.load_split(args.task, args.data, "dev"), args.max_dev_examples)
     backbone, tokenizer = tasks.load_pretrained(args.model)
@@ -120,12 +148,18 @@ def run(args):
           f"examples, {epochs} epochs, lr {learning_rate:g}, layer decay {args.layer_decay:g}, {args.mixed_precision}"
           + (f", {args.gradient_accumulation_steps} batches of {args.batch_size} per update"
              if args.gradient_accumulation_steps > 1 else ""))
+    if not (out_dir / RUN_FILE).exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out_dir / RUN_FILE, {"settings": run_settings(args)})
     start = time.time()
     scores = finetune(
         args.task, backbone, tokenizer, train, dev, out_dir, epochs=epochs, learning_rate=learning_rate,
         batch_size=args.batch_size, layer_decay=args.layer_decay, authors_layer_decay=args.authors_layer_decay,
         max_length=args.max_length, seed=args.seed, gradient_accumulation_steps=args.gradient_accumulation_steps,
+        save_every=args.save_every, keep_checkpoints=args.keep_checkpoints,
     )
+    if scores is None:
+        return 130
     seconds = time.time() - start
     result = {"task": args.task, "dev": scores, "baseline": tasks.baseline(args.task, train[1], dev[1]),
               "train_examples": len(train[1]), "dev_examples": len(dev[1]), "epochs": epochs,
@@ -135,4 +169,4 @@ def run(args):
     print(f"\n{args.task} dev ({seconds:.0f} s): " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     if result["baseline"]:
         print(f"  baseline (majority class / mean): score {result['baseline']['score']:.4f}")
-    print(f"saved to {out_dir}/: model.keras, task.json, metrics.json, history.csv, curves.png")
+    print(f"saved to {out_dir}/: model.keras, task.json, metrics.json, history.csv, steps.csv, curves.png")

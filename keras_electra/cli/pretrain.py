@@ -1,11 +1,7 @@
 """`keras-electra pretrain`: joint generator/discriminator training on a data directory."""
 
-import csv
 import importlib.util
 import inspect
-import io
-import json
-import math
 import os
 import sys
 import time
@@ -14,10 +10,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_electra.callbacks import NonFiniteLossGuard, PeriodicCheckpoint, StopOnInterrupt, latest_checkpoint
+from keras_electra.callbacks import (
+    NonFiniteLossGuard, PeriodicCheckpoint, StopOnInterrupt, fit_in_chunks, latest_checkpoint,
+)
 from keras_electra.cli.finetune import add_precision_arguments
 from keras_electra.cli.plotting import plot_history
-from keras_electra.data.atomic import save_model_atomic, write_atomic
+from keras_electra.cli.runs import (
+    RESUMABLE_CHANGES, RUN_FILE, check_out_directory, read_history, resume_point, run_settings,
+)
+from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.corpus_builder import build_pretraining_data
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.pretraining_dataset import PretrainingDataset
@@ -34,6 +35,8 @@ from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
 from keras_electra.pretraining.optimizer import pretraining_optimizer
 from keras_electra.pretraining.fill_mask import fill_mask
 
+# --finetune-epochs only changes the demo that follows the run.
+PRETRAIN_RESUMABLE_CHANGES = (*RESUMABLE_CHANGES, "finetune_epochs")
 REPORTED = ("loss", "mlm_accuracy", "disc_accuracy", "disc_auc", "disc_precision", "disc_recall")
 
 
@@ -97,66 +100,6 @@ def default_data(run_dir, args):
     corpus = write_stdlib_corpus(run_dir / "corpus" / "stdlib_docs.txt")
     build_pretraining_data(corpus, run_dir / "data", max_length=128, vocab_size=args.vocab_size, seed=args.seed)
     return run_dir / "data"
-
-
-def fit_in_chunks(pretrainer, batches, heldout, steps, log_every, callbacks, start=0):
-    """`fit` one epoch per `log_every` steps (a point of the curves, with held-out metrics) up to step
-    `steps`, from step `start`; stops early when a callback stops training.
-
-    Epochs sit at multiples of `log_every` counted from step 0, so a run resumed mid-epoch evaluates
-    (and draws its held-out masks) where the uninterrupted run did. `batches(first, count)` gives the
-    dataset of batches `first` to `first + count - 1`: each `fit` takes its own, as a new `fit` would
-    start a shared one again at its first batch.
-    """
-    for epoch in range(start // log_every, math.ceil(steps / log_every)):
-        first = max(start, epoch * log_every)
-        pretrainer.fit(
-            batches(first, min(steps, (epoch + 1) * log_every) - first), initial_epoch=epoch, epochs=epoch + 1,
-            validation_data=heldout, callbacks=callbacks, verbose=1,
-            # The dataset orders its batches itself (seeded); Keras' shuffle would reorder them with
-            # Python's unseeded `random`, differently in every process of a multi-host run.
-            shuffle=False,
-        )
-        if pretrainer.stop_training:
-            break
-
-
-def read_history(path, before_epoch=None):
-    """history.csv as {column: [floats]}; with `before_epoch`, the file is first cut to the epochs before it
-    (a resumed run redoes the rest)."""
-    rows = list(csv.DictReader(path.read_text().splitlines())) if path.exists() else []
-    if before_epoch is not None and path.exists():
-        rows = [row for row in rows if int(row["epoch"]) < before_epoch]
-        kept = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(kept, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        write_atomic(path, lambda file: file.write(kept.getvalue().encode()))
-    return {name: [float(row[name]) for row in rows] for name in (rows[0] if rows else {}) if name != "epoch"}
-
-
-RUN_FILE = "run.json"
-# Arguments that may differ when a run is resumed: they do not change what is trained.
-RESUMABLE_CHANGES = ("resume", "out", "save_every", "keep_checkpoints", "finetune_epochs")
-
-
-def run_settings(args):
-    return {k: v for k, v in sorted(vars(args).items()) if k not in RESUMABLE_CHANGES and not callable(v)}
-
-
-def resume_point(args, run_dir):
-    """(checkpoint path or None, step, the run's record) for --resume; errors name what differs."""
-    record = json.loads((run_dir / RUN_FILE).read_text()) if (run_dir / RUN_FILE).exists() else None
-    if record is None:
-        return None, 0, None  # stopped before its first evaluation: start afresh
-    for name, value in run_settings(args).items():
-        if record["settings"].get(name) != value:
-            flag = "--" + name.replace("_", "-")
-            raise ValueError(f"--resume: {flag} is {value!r}, but the run in {run_dir} was started with "
-                             f"{record['settings'].get(name)!r}; resume with the command that started it")
-    found = latest_checkpoint(run_dir / "checkpoints")
-    return (*found, record) if found else (None, 0, record)
 
 
 def fill_mask_examples(pretrainer, tokenizer, heldout, count=3, seed=0):
@@ -246,13 +189,9 @@ def check_length(data_dir, manifest, size):
 
 
 def pretrain(args, distribution=None):
-    if args.resume and not args.out:
-        raise ValueError("--resume needs --out: the directory of the run to continue")
-    run_dir = Path(args.out or time.strftime("runs/pretrain-%Y%m%d-%H%M%S"))
-    resuming = args.resume and run_dir.exists() and any(run_dir.iterdir())
-    if run_dir.exists() and any(run_dir.iterdir()) and not resuming:
-        raise FileExistsError(f"--out {run_dir}: exists and is not empty; choose a new run directory "
-                              "(or add --resume to continue the run there)")
+    if not args.resume:
+        args.out = args.out or time.strftime("runs/pretrain-%Y%m%d-%H%M%S")
+    run_dir, resuming = check_out_directory(args)
     if resuming and not args.data and (run_dir / "data" / "manifest.json").exists():
         data_dir = run_dir / "data"  # the default corpus, built by the interrupted run
         manifest = read_manifest(data_dir)
@@ -271,7 +210,9 @@ def pretrain(args, distribution=None):
     learning_rate = args.learning_rate or training["learning_rate"]
     warmup = args.warmup_steps if args.warmup_steps is not None else min(args.steps // 10, 10_000)
 
-    checkpoint, start_step, record = resume_point(args, run_dir) if resuming else (None, 0, None)
+    checkpoint, start_step, record = (
+        resume_point(args, run_dir, PRETRAIN_RESUMABLE_CHANGES) if resuming else (None, 0, None)
+    )
     # --steps counts optimizer updates (the schedule's steps); fit runs `accumulate` batches per update.
     accumulate = args.gradient_accumulation_steps
     if checkpoint:
@@ -311,12 +252,13 @@ def pretrain(args, distribution=None):
 
     log_every = min(args.log_every, args.steps) * accumulate
     if resuming:
-        read_history(run_dir / "history.csv", before_epoch=start_step // log_every)
+        read_history(run_dir / "history.csv", before=start_step // log_every)
     if checkpoint:
         before = record["before"]
     else:
         before = pretrainer.evaluate(heldout, verbose=0, return_dict=True)
-        write_json_atomic(run_dir / RUN_FILE, {"settings": run_settings(args), "before": before})
+        settings = run_settings(args, PRETRAIN_RESUMABLE_CHANGES)
+        write_json_atomic(run_dir / RUN_FILE, {"settings": settings, "before": before})
     saver = PeriodicCheckpoint(run_dir / "checkpoints", every=args.save_every * accumulate,
                                keep=args.keep_checkpoints, initial_step=start_step)
     guard, interrupt = NonFiniteLossGuard(initial_step=start_step), StopOnInterrupt(initial_step=start_step)
@@ -330,7 +272,8 @@ def pretrain(args, distribution=None):
     else:
         print("TensorBoard logs need tensorflow and tensorboard, not both installed; history.csv has the numbers.")
     start = time.time()
-    fit_in_chunks(pretrainer, batches, heldout, args.steps * accumulate, log_every, callbacks, start=start_step)
+    fit_in_chunks(pretrainer, batches, args.steps * accumulate, log_every, callbacks, start=start_step,
+                  validation_data=heldout)
     seconds = time.time() - start
     if guard.stopped_at is not None:
         last = latest_checkpoint(run_dir / "checkpoints")

@@ -1,9 +1,9 @@
 """Fine-tuning a task model with the reference's optimiser: one function for every caller."""
 
-import math
-
 import keras
 
+from keras_electra.callbacks import PeriodicCheckpoint, fit_in_chunks, latest_checkpoint
+from keras_electra.data.shuffled_batches import ShuffledBatches
 from keras_electra.optimization import finetuning_optimizer
 from keras_electra.optimization.electra_adamw import check_accumulation_steps
 
@@ -27,12 +27,15 @@ def with_dtype_policy(backbone, dtype):
     return copy
 
 
-def fine_tune(model, x, y, *, epochs, learning_rate, batch_size=32, layer_decay=0.8, authors_layer_decay=False,
-              gradient_accumulation_steps=None, callbacks=(), verbose=0):
-    """Compiles `model` with `finetuning_optimizer` sized to the run and fits it on raw `x`, `y`.
+def fine_tune(model, x, y=None, *, epochs, learning_rate, batch_size=32, layer_decay=0.8, authors_layer_decay=False,
+              gradient_accumulation_steps=None, seed=0, checkpoint_dir=None, save_every=None, keep_checkpoints=3,
+              sample_weight=None, callbacks=(), verbose=0):
+    """Compiles `model` with `finetuning_optimizer` sized to the run and fits it on `x`, `y`: raw
+    examples (preprocessed by the model's preprocessor) or model inputs.
 
     The steps of the schedule are counted after preprocessing, since a SQuAD context may give
-    several windows. `layer_decay=1` (or None) turns layer-wise decay off.
+    several windows. `layer_decay=1` (or None) turns layer-wise decay off. Each epoch visits the
+    examples in an order drawn from `(seed, epoch)` (`ShuffledBatches`).
 
     `batch_size` is the batch of each forward pass; with `gradient_accumulation_steps=k` each
     update averages the gradients of k such batches (k * batch_size examples) and the schedule
@@ -40,10 +43,18 @@ def fine_tune(model, x, y, *, epochs, learning_rate, batch_size=32, layer_decay=
     batches left over after the last full group of k make no update. The model computes in its
     backbone's dtype policy (see `with_dtype_policy`); under "mixed_float16" `compile` adds
     Keras' loss scaling.
+
+    With `checkpoint_dir`, a checkpoint is written every `save_every` updates (default: at each
+    epoch's end) and the last `keep_checkpoints` are kept (`PeriodicCheckpoint`). When the
+    directory already holds a good one, the same call continues from the newest: weights,
+    optimizer state (the schedule's position), seed states (dropout) and the position in the
+    data, so that it ends with the weights of the uninterrupted run (bit for bit on the same
+    backend and machine). Returns the `History` of the epochs trained by this call.
     """
     k = check_accumulation_steps(gradient_accumulation_steps) or 1
-    x, y, weights = model.preprocess(x, y)
-    batches = epochs * math.ceil(len(next(iter(x.values()))) / batch_size)
+    x, y, weights = model.preprocess(x, y, sample_weight)
+    data = ShuffledBatches(x, y, weights, batch_size=batch_size, seed=seed)
+    batches = epochs * data.batches_per_epoch
     updates = batches // k
     if updates < 1:
         raise ValueError(
@@ -56,7 +67,21 @@ def fine_tune(model, x, y, *, epochs, learning_rate, batch_size=32, layer_decay=
             authors_layer_decay=authors_layer_decay, gradient_accumulation_steps=k,
         )
     )
-    return model.fit(
-        x, y, sample_weight=weights, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=verbose,
-        callbacks=list(callbacks),
-    )
+    start = 0
+    callbacks = list(callbacks)
+    if checkpoint_dir is not None:
+        found = latest_checkpoint(checkpoint_dir)
+        if found:
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(found[0])  # the optimizer's and the seeds' states come with the weights
+            start = found[1]
+            if verbose:
+                print(f"resuming from {found[0]}: batch {start} of {batches}")
+        every = save_every * k if save_every else data.batches_per_epoch
+        callbacks.append(PeriodicCheckpoint(checkpoint_dir, every=every, keep=keep_checkpoints, initial_step=start))
+
+    def slice_of_the_run(first, count):
+        return ShuffledBatches(x, y, weights, batch_size=batch_size, seed=seed, first_batch=first, num_batches=count)
+
+    return fit_in_chunks(model, slice_of_the_run, batches, data.batches_per_epoch, callbacks, start=start,
+                         verbose=verbose)

@@ -1,0 +1,61 @@
+"""A run directory's record, for `--resume`: what `pretrain` and `finetune` share."""
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from keras_electra.callbacks import latest_checkpoint
+from keras_electra.data.atomic import write_atomic
+
+RUN_FILE = "run.json"
+# Arguments that may differ when a run is resumed: they do not change what is trained.
+RESUMABLE_CHANGES = ("resume", "out", "save_every", "keep_checkpoints")
+
+
+def check_out_directory(args):
+    """The run directory of `--out`, and whether it holds a run that `--resume` continues."""
+    if args.resume and not args.out:
+        raise ValueError("--resume needs --out: the directory of the run to continue")
+    run_dir = Path(args.out)
+    occupied = run_dir.exists() and any(run_dir.iterdir())
+    if occupied and not args.resume:
+        raise FileExistsError(f"--out {run_dir}: exists and is not empty; choose a new directory "
+                              "(or add --resume to continue the run there)")
+    return run_dir, occupied
+
+
+def run_settings(args, changeable=RESUMABLE_CHANGES):
+    return {k: v for k, v in sorted(vars(args).items()) if k not in changeable and not callable(v)}
+
+
+def resume_point(args, run_dir, changeable=RESUMABLE_CHANGES):
+    """(checkpoint path or None, step, the run's record) for --resume; errors name what differs."""
+    record = json.loads((run_dir / RUN_FILE).read_text()) if (run_dir / RUN_FILE).exists() else None
+    if record is None:
+        return None, 0, None  # stopped before it recorded its settings: start afresh
+    for name, value in run_settings(args, changeable).items():
+        if record["settings"].get(name) != value:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"--resume: {flag} is {value!r}, but the run in {run_dir} was started with "
+                             f"{record['settings'].get(name)!r}; resume with the command that started it")
+    found = latest_checkpoint(run_dir / "checkpoints")
+    return (*found, record) if found else (None, 0, record)
+
+
+def read_history(path, before=None, column="epoch"):
+    """A CSV log (history.csv) as {column: [floats]}; with `before`, the file is first cut to the rows
+    whose `column` is below it (a resumed run redoes the rest)."""
+    rows = list(csv.DictReader(path.read_text().splitlines())) if path.exists() else []
+    if before is not None and path.exists():
+        rows = [row for row in rows if int(row[column]) < before]
+        kept = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(kept, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        write_atomic(path, lambda file: file.write(kept.getvalue().encode()))
+    # CSVLogger writes "NA" for a metric an epoch lacks (val_ ones when fit has no validation data).
+    return {name: [math.nan if row[name] == "NA" else float(row[name]) for row in rows]
+            for name in (rows[0] if rows else {}) if name != column}
