@@ -17,6 +17,7 @@ from keras_electra.models import (
 from keras_electra.callbacks import NonFiniteLossGuard, PeriodicCheckpoint, StopOnInterrupt, latest_checkpoint
 from keras_electra.data import ElectraTokenizer, read_conll2003, read_glue, read_squad
 from keras_electra.data.pretraining_dataset import PretrainingDataset
+from keras_electra.data.shuffled_batches import ShuffledBatches
 from keras_electra.finetuning import (
     ElectraClassifier,
     ElectraQuestionAnswerer,
