@@ -276,7 +276,8 @@ def test_gpu_check_scripts_are_well_formed():
     """The GPU check cannot run here; it must at least parse, so a GPU session need not debug it."""
     import py_compile
 
-    py_compile.compile(str(ROOT / "benchmarks" / "attention.py"), doraise=True)
+    for script in ("attention.py", "pretrain_step_gpu.py"):
+        py_compile.compile(str(ROOT / "benchmarks" / script), doraise=True)
     result = subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu_check.sh")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
