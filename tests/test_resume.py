@@ -24,6 +24,8 @@ STEPS = 20
 # per-backend parts (exact resume, skipping a step, the guard) run in every pass, here and in
 # test_optimization.py and test_non_finite_loss_guard.py.
 command_line_only = pytest.mark.skipif(BACKEND != "torch", reason="command-line logic: tested in the torch pass")
+# `finetune`'s SIGKILL test checks fine_tune's resume on each backend; its Python call, once.
+python_api_only = pytest.mark.skipif(BACKEND != "torch", reason="fine_tune's call: tested in the torch pass")
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +43,18 @@ def command(data, out, *extra):
             "--out", str(out), *extra]
 
 
-def run(argv):
-    result = subprocess.run(argv, env={**os.environ, "KERAS_BACKEND": BACKEND}, capture_output=True, text=True,
-                            timeout=600)
+@pytest.fixture(scope="module")
+def environment(tmp_path_factory):
+    """The subprocesses' environment: this pass's backend, and under JAX a compilation cache they
+    share, so that the resumed and the uninterrupted runs reuse the killed run's compiled step
+    (the same executable, so the same numbers) instead of compiling it again."""
+    cache = tmp_path_factory.mktemp("jax-cache")
+    return {**os.environ, "KERAS_BACKEND": BACKEND, "JAX_COMPILATION_CACHE_DIR": str(cache),
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+
+
+def run(argv, env):
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -59,10 +70,10 @@ def state(path):
     return [to_numpy(v) for v in model.weights + model.optimizer.variables + model._seed_states()]
 
 
-def test_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(data, tmp_path):
+def test_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(data, tmp_path, environment):
     kill_after = random.choice(range(2, 14, 2))  # epochs end at multiples of 4: some checkpoints fall there
     print(f"killing after the checkpoint of step {kill_after}")
-    victim = subprocess.Popen(command(data, tmp_path / "killed"), env={**os.environ, "KERAS_BACKEND": BACKEND},
+    victim = subprocess.Popen(command(data, tmp_path / "killed"), env=environment,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     while newest_checkpoint_step(tmp_path / "killed") < kill_after and victim.poll() is None:
@@ -76,9 +87,9 @@ def test_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(da
     resumed_from = newest_checkpoint_step(tmp_path / "killed")
     print(f"killed after step {resumed_from}'s checkpoint")
 
-    output = run(command(data, tmp_path / "killed", "--resume"))
+    output = run(command(data, tmp_path / "killed", "--resume"), environment)
     assert "resuming from" in output and f"batch {resumed_from} of {STEPS}" in output
-    run(command(data, tmp_path / "whole"))
+    run(command(data, tmp_path / "whole"), environment)
     resumed, whole = state(tmp_path / "killed" / "pretrainer.keras"), state(tmp_path / "whole" / "pretrainer.keras")
     assert len(resumed) == len(whole)
     for got, want in zip(resumed, whole):
@@ -201,11 +212,11 @@ def finetune_command(finetuning, out, *extra):
             "--max-length", "16", "--learning-rate", "1e-3", "--save-every", "2", "--seed", "5", *extra]
 
 
-def test_finetune_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(finetuning, tmp_path):
+def test_finetune_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(finetuning, tmp_path,
+                                                                                        environment):
     kill_after = random.choice(range(2, 32, 2))  # epochs end at multiples of 12: some checkpoints fall there
     print(f"killing after the checkpoint of step {kill_after}")
-    victim = subprocess.Popen(finetune_command(finetuning, tmp_path / "killed"),
-                              env={**os.environ, "KERAS_BACKEND": BACKEND},
+    victim = subprocess.Popen(finetune_command(finetuning, tmp_path / "killed"), env=environment,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     while newest_checkpoint_step(tmp_path / "killed") < kill_after and victim.poll() is None:
@@ -219,9 +230,9 @@ def test_finetune_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_w
     resumed_from = newest_checkpoint_step(tmp_path / "killed")
     print(f"killed after step {resumed_from}'s checkpoint")
 
-    output = run(finetune_command(finetuning, tmp_path / "killed", "--resume"))
+    output = run(finetune_command(finetuning, tmp_path / "killed", "--resume"), environment)
     assert f"batch {resumed_from} of {FINETUNE_EPOCHS * 12}" in output
-    run(finetune_command(finetuning, tmp_path / "whole"))
+    run(finetune_command(finetuning, tmp_path / "whole"), environment)
     resumed, whole = state(tmp_path / "killed" / "model.keras"), state(tmp_path / "whole" / "model.keras")
     assert len(resumed) == len(whole)
     for got, want in zip(resumed, whole):
@@ -275,6 +286,7 @@ class CrashAt(keras.callbacks.Callback):
             raise RuntimeError("crash")
 
 
+@python_api_only
 def test_fine_tune_with_a_checkpoint_dir_continues_a_crashed_run(finetuning, tmp_path):
     """The Python API: the same `fine_tune` call on a fresh model continues from the newest checkpoint."""
     from keras_electra.finetuning import tasks
