@@ -10,6 +10,7 @@ from keras_electra.models import (
     ElectraEmbedding,
     ElectraEncoderLayer,
     ElectraGenerator,
+    ElectraLayerNorm,
     ElectraMaskedLMHead,
     attention,
     pretrainer_config,

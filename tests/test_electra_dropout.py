@@ -54,3 +54,39 @@ def test_layer_is_identity_unless_training_and_survives_saving(tmp_path):
     assert type(restored) is ke.models.ElectraDropout and restored.rate == 0.4 and restored.seed == 5
     with pytest.raises(ValueError, match="noise_shape"):
         ke.models.ElectraDropout(0.1, noise_shape=(1, 32))
+
+
+def correlation(a, b):
+    return np.corrcoef(a.ravel().astype("float64"), b.ravel().astype("float64"))[0, 1]
+
+
+def test_masks_are_uncorrelated_between_neighbours_draws_and_seeds():
+    x = keras.ops.ones((64, 128, 64))
+    generator = keras.random.SeedGenerator(11)
+    first, second = (to_numpy(dropout(x, 0.5, generator)) == 0 for _ in range(2))
+    other_seed = to_numpy(dropout(x, 0.5, keras.random.SeedGenerator(12))) == 0
+    bound = 6 / np.sqrt(first.size / 2)  # six standard deviations of a sample correlation
+    assert abs(correlation(first[..., :-1], first[..., 1:])) < bound  # along the last axis
+    assert abs(correlation(first[:-1], first[1:])) < bound  # along the first
+    assert abs(correlation(first, second)) < bound
+    assert abs(correlation(first, other_seed)) < bound
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="the counter-based generator is JAX's")
+def test_counter_draws_are_uniform_and_the_same_under_jit():
+    import jax
+    from scipy import stats
+
+    from keras_electra.models.electra_dropout import counter_uniform
+
+    generator = keras.random.SeedGenerator(3)
+    state = generator.state.value
+    uniform = np.asarray(counter_uniform(generator, (256, 1000)))
+    assert uniform.min() >= 0.0 and uniform.max() < 1.0
+    assert stats.kstest(uniform.ravel(), "uniform").pvalue > 1e-3
+
+    def draw(state):
+        with keras.StatelessScope(state_mapping=[(generator.state, state)]):
+            return counter_uniform(generator, (256, 1000))
+
+    np.testing.assert_array_equal(np.asarray(jax.jit(draw)(state)), uniform)

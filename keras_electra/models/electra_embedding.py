@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from keras_electra.models.electra_dropout import ElectraDropout
+from keras_electra.models.electra_layer_norm import ElectraLayerNorm
 from keras_electra.models.seeds import sub_seed, truncated_normal
 
 
@@ -46,7 +47,7 @@ class ElectraEmbedding(keras.layers.Layer):
         self.token_embedding = table(vocab_size, "token_embedding")
         self.position_embedding = table(max_sequence_length, "position_embedding")
         self.segment_embedding = table(num_segments, "segment_embedding")
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = ElectraLayerNorm(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
         )
         self.dropout_layer = ElectraDropout(

@@ -2,6 +2,7 @@ import keras
 
 from keras_electra.models.electra_attention import ElectraAttention
 from keras_electra.models.electra_dropout import ElectraDropout
+from keras_electra.models.electra_layer_norm import ElectraLayerNorm
 from keras_electra.models.seeds import sub_seed, truncated_normal
 
 
@@ -41,7 +42,7 @@ class ElectraEncoderLayer(keras.layers.Layer):
         self.attention_dropout = ElectraDropout(
             dropout, seed=sub_seed(seed, "attention_output_dropout"), dtype=policy
         )
-        self.attention_layer_norm = keras.layers.LayerNormalization(
+        self.attention_layer_norm = ElectraLayerNorm(
             epsilon=layer_norm_epsilon, dtype=policy, name="attention_layer_norm"
         )
         self.intermediate_dense = keras.layers.Dense(
@@ -57,7 +58,7 @@ class ElectraEncoderLayer(keras.layers.Layer):
         self.output_dropout = ElectraDropout(
             dropout, seed=sub_seed(seed, "output_dropout"), dtype=policy
         )
-        self.output_layer_norm = keras.layers.LayerNormalization(
+        self.output_layer_norm = ElectraLayerNorm(
             epsilon=layer_norm_epsilon, dtype=policy, name="output_layer_norm"
         )
 

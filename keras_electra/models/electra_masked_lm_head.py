@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_electra.models.electra_layer_norm import ElectraLayerNorm
 from keras_electra.models.seeds import truncated_normal
 
 
@@ -30,7 +31,7 @@ class ElectraMaskedLMHead(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="dense",
         )
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = ElectraLayerNorm(
             epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
         )
         self.vocab_size = vocab_size
