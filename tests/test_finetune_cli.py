@@ -16,8 +16,12 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import shared_data, write_corpus
+from conftest import BACKEND, shared_data, write_corpus
 from keras_electra.cli.main import main
+
+# The commands' logic is the same on every backend: tested once, in the fastest pass. Training,
+# prediction and saving of the task models run on every backend in test_task_models.py.
+pytestmark = pytest.mark.skipif(BACKEND != "torch", reason="command-line logic: tested in the torch pass")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SST2_TRAIN_EXAMPLES = 3000  # 2 epochs of batch 32: 188 steps
