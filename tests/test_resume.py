@@ -307,3 +307,17 @@ def test_fine_tune_with_a_checkpoint_dir_continues_a_crashed_run(finetuning, tmp
     resumed = model_after(tmp_path / "crashed")
     for got, want in zip(resumed, whole):
         np.testing.assert_array_equal(got, want)
+
+
+@command_line_only
+def test_a_diverging_finetune_stops_naming_the_step_and_keeps_the_good_checkpoint(finetuning, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(finetune_command(finetuning, out, "--learning-rate", "1e30")[3:]) == 1
+    err = capsys.readouterr().err
+    bad = int(err.split("at batch ")[1].split(";")[0])
+    assert "the loss is nan" in err or "the loss is inf" in err
+    assert "keras-electra finetune: error:" in err and not (out / "model.keras").exists()
+    path, step = latest_checkpoint(out / "checkpoints")
+    assert step < bad and str(path) in err
+    model = keras.models.load_model(path)
+    assert all(np.isfinite(to_numpy(v)).all() for v in model.weights)

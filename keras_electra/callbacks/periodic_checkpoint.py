@@ -44,16 +44,18 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
             if batch + 1 == self.params.get("steps"):
                 self._due_at_epoch_end = True
             else:
-                self._save_if_finite()
+                self.save_if_finite(self.step)
 
     def on_epoch_end(self, epoch, logs=None):
         if self._due_at_epoch_end:
             self._due_at_epoch_end = False
-            self._save_if_finite()
+            self.save_if_finite(self.step)
 
-    def _save_if_finite(self):
+    def save_if_finite(self, step):
+        """`save(step)` unless a weight holds a NaN or an infinity; returns the path, or None."""
         if all(keras.ops.all(keras.ops.isfinite(v)) for v in self.model.trainable_variables):
-            self.save(self.step)
+            return self.save(step)
+        return None
 
     def save(self, step):
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -2,16 +2,18 @@
 
 import argparse
 import math
-import sys
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from keras_electra.callbacks import PeriodicCheckpoint, StepLogger, StopOnInterrupt, latest_checkpoint
+from keras_electra.callbacks import NonFiniteLossGuard, StepLogger, StopOnInterrupt, latest_checkpoint
 from keras_electra.cli.plotting import plot_history
-from keras_electra.cli.runs import RUN_FILE, check_out_directory, read_history, resume_point, run_settings
+from keras_electra.cli.runs import (
+    RUN_FILE, check_out_directory, read_history, report_non_finite_loss, resume_point, run_settings,
+    save_interrupted,
+)
 from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.finetuning import tasks
@@ -91,7 +93,8 @@ def finetune(task, backbone, tokenizer, train, dev, out_dir, *, epochs, learning
              layer_decay=0.8, authors_layer_decay=False, max_length=None, seed=0, gradient_accumulation_steps=None,
              save_every=None, keep_checkpoints=3, verbose=1):
     """Fine-tunes, saves model.keras, task.json, history.csv, steps.csv and curves.png in `out_dir`,
-    and returns the dev metrics, or None when Ctrl-C stopped it (after saving a checkpoint).
+    and returns the dev metrics; or the exit status when training stopped early: 1 at a NaN or
+    infinite loss, 130 at Ctrl-C (after saving a checkpoint).
 
     Checkpoints go to `out_dir/checkpoints`; when it holds one, training continues from it.
     """
@@ -105,22 +108,21 @@ def finetune(task, backbone, tokenizer, train, dev, out_dir, *, epochs, learning
     # A resumed run redoes what followed its checkpoint: its logs are cut back to it.
     read_history(out_dir / "history.csv", before=start // math.ceil(len(next(iter(x.values()))) / batch_size))
     read_history(out_dir / "steps.csv", before=start + 1, column="step")
-    interrupt = StopOnInterrupt(initial_step=start)
+    interrupt, guard = StopOnInterrupt(initial_step=start), NonFiniteLossGuard(initial_step=start)
     fine_tune(
         model, x, y, sample_weight=weights, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
         layer_decay=layer_decay, authors_layer_decay=authors_layer_decay, verbose=verbose,
         gradient_accumulation_steps=gradient_accumulation_steps, seed=seed, checkpoint_dir=out_dir / "checkpoints",
         save_every=save_every, keep_checkpoints=keep_checkpoints,
         callbacks=[keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
-                   StepLogger(out_dir / "steps.csv", initial_step=start), interrupt],
+                   StepLogger(out_dir / "steps.csv", initial_step=start), interrupt, guard],
     )
+    if guard.stopped_at is not None:
+        return report_non_finite_loss("finetune", guard, out_dir / "checkpoints",
+                                      "start a new run with a lower --learning-rate")
     if interrupt.interrupted_at is not None:
-        saver = PeriodicCheckpoint(out_dir / "checkpoints", every=1, keep=keep_checkpoints)
-        saver.set_model(model)
-        saved = saver.save(interrupt.interrupted_at)
-        print(f"keras-electra finetune: interrupted at batch {interrupt.interrupted_at}; saved {saved}. Run the "
-              "same command with --resume to continue.", file=sys.stderr)
-        return None
+        return save_interrupted("finetune", model, out_dir / "checkpoints", interrupt.interrupted_at,
+                                keep_checkpoints)
     save_model_atomic(model, out_dir / "model.keras")
     write_json_atomic(out_dir / "task.json", {"task": task})
     # Per-step points for the plot: a few epochs give too few to see a curve.
@@ -158,8 +160,8 @@ def run(args):
         max_length=args.max_length, seed=args.seed, gradient_accumulation_steps=args.gradient_accumulation_steps,
         save_every=args.save_every, keep_checkpoints=args.keep_checkpoints,
     )
-    if scores is None:
-        return 130
+    if not isinstance(scores, dict):
+        return scores  # the exit status of a run that stopped early
     seconds = time.time() - start
     result = {"task": args.task, "dev": scores, "baseline": tasks.baseline(args.task, train[1], dev[1]),
               "train_examples": len(train[1]), "dev_examples": len(dev[1]), "epochs": epochs,

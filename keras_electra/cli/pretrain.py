@@ -3,20 +3,18 @@
 import importlib.util
 import inspect
 import os
-import sys
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from keras_electra.callbacks import (
-    NonFiniteLossGuard, PeriodicCheckpoint, StopOnInterrupt, fit_in_chunks, latest_checkpoint,
-)
+from keras_electra.callbacks import NonFiniteLossGuard, PeriodicCheckpoint, StopOnInterrupt, fit_in_chunks
 from keras_electra.cli.finetune import add_precision_arguments
 from keras_electra.cli.plotting import plot_history
 from keras_electra.cli.runs import (
-    RESUMABLE_CHANGES, RUN_FILE, check_out_directory, read_history, resume_point, run_settings,
+    RESUMABLE_CHANGES, RUN_FILE, check_out_directory, read_history, report_non_finite_loss, resume_point,
+    run_settings, save_interrupted,
 )
 from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.corpus_builder import build_pretraining_data
@@ -276,17 +274,12 @@ def pretrain(args, distribution=None):
                   validation_data=heldout)
     seconds = time.time() - start
     if guard.stopped_at is not None:
-        last = latest_checkpoint(run_dir / "checkpoints")
-        print(f"keras-electra pretrain: error: the loss is {guard.loss} at batch {guard.stopped_at}; training "
-              f"stopped. The last good checkpoint is {last[0] if last else 'none (none was written yet)'}; "
-              "--resume would replay the same batches from it: start a new run with a lower --learning-rate, "
-              "or with --on-non-finite skip", file=sys.stderr)
-        return 1
+        return report_non_finite_loss("pretrain", guard, run_dir / "checkpoints", "--resume would replay the same "
+                                      "batches from it: start a new run with a lower --learning-rate, or with "
+                                      "--on-non-finite skip")
     if interrupt.interrupted_at is not None:
-        saved = saver.save(interrupt.interrupted_at)
-        print(f"keras-electra pretrain: interrupted at batch {interrupt.interrupted_at}; saved {saved}. Run the "
-              "same command with --resume to continue.", file=sys.stderr)
-        return 130
+        return save_interrupted("pretrain", pretrainer, run_dir / "checkpoints", interrupt.interrupted_at,
+                                args.keep_checkpoints)
     history = read_history(run_dir / "history.csv")
     after = pretrainer.evaluate(heldout, verbose=0, return_dict=True)
 

@@ -4,9 +4,10 @@ import csv
 import io
 import json
 import math
+import sys
 from pathlib import Path
 
-from keras_electra.callbacks import latest_checkpoint
+from keras_electra.callbacks import PeriodicCheckpoint, latest_checkpoint
 from keras_electra.data.atomic import write_atomic
 
 RUN_FILE = "run.json"
@@ -59,3 +60,25 @@ def read_history(path, before=None, column="epoch"):
     # CSVLogger writes "NA" for a metric an epoch lacks (val_ ones when fit has no validation data).
     return {name: [math.nan if row[name] == "NA" else float(row[name]) for row in rows]
             for name in (rows[0] if rows else {}) if name != column}
+
+
+def report_non_finite_loss(command, guard, checkpoint_dir, advice):
+    """Says at which batch `NonFiniteLossGuard` stopped and which checkpoint is the last good one;
+    returns the exit status, 1."""
+    last = latest_checkpoint(checkpoint_dir)
+    print(f"keras-electra {command}: error: the loss is {guard.loss} at batch {guard.stopped_at}; training "
+          f"stopped. The last good checkpoint is {last[0] if last else 'none (none was written yet)'}; {advice}",
+          file=sys.stderr)
+    return 1
+
+
+def save_interrupted(command, model, checkpoint_dir, step, keep):
+    """The checkpoint of a run Ctrl-C stopped at `step` (unless its weights are not finite); returns the
+    exit status, 130."""
+    saver = PeriodicCheckpoint(checkpoint_dir, every=1, keep=keep)
+    saver.set_model(model)
+    saved = saver.save_if_finite(step)
+    print(f"keras-electra {command}: interrupted at batch {step}; "
+          + (f"saved {saved}." if saved else "its weights are not finite, so nothing was saved.")
+          + " Run the same command with --resume to continue.", file=sys.stderr)
+    return 130
