@@ -70,30 +70,42 @@ def state(path):
     return [to_numpy(v) for v in model.weights + model.optimizer.variables + model._seed_states()]
 
 
-def test_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(data, tmp_path, environment):
-    kill_after = random.choice(range(2, 14, 2))  # epochs end at multiples of 4: some checkpoints fall there
+def kill_after_a_random_checkpoint(argv, out, environment, steps, final_file):
+    """Runs `argv`, kills it with SIGKILL within 50 ms of the checkpoint of a random even step below
+    `steps` (mid-step, mid-evaluation or mid-save), and returns the step of its newest checkpoint."""
+    kill_after = random.choice(range(2, steps, 2))
     print(f"killing after the checkpoint of step {kill_after}")
-    victim = subprocess.Popen(command(data, tmp_path / "killed"), env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    victim = subprocess.Popen(argv, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
-    while newest_checkpoint_step(tmp_path / "killed") < kill_after and victim.poll() is None:
+    while newest_checkpoint_step(out) < kill_after and victim.poll() is None:
         assert time.time() < deadline
         time.sleep(0.01)
-    time.sleep(random.uniform(0, 0.05))  # somewhere in the next steps: mid-step, mid-evaluation, mid-save
+    time.sleep(random.uniform(0, 0.05))
     assert victim.poll() is None, "the run finished before it was killed"
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    assert not (tmp_path / "killed" / "pretrainer.keras").exists()
-    resumed_from = newest_checkpoint_step(tmp_path / "killed")
+    assert not (out / final_file).exists()
+    resumed_from = newest_checkpoint_step(out)
     print(f"killed after step {resumed_from}'s checkpoint")
+    return resumed_from
 
-    output = run(command(data, tmp_path / "killed", "--resume"), environment)
-    assert "resuming from" in output and f"batch {resumed_from} of {STEPS}" in output
-    run(command(data, tmp_path / "whole"), environment)
-    resumed, whole = state(tmp_path / "killed" / "pretrainer.keras"), state(tmp_path / "whole" / "pretrainer.keras")
+
+def assert_same_state(resumed, whole):
+    """Every weight, optimizer slot and seed state of two saved models, bit for bit."""
+    resumed, whole = state(resumed), state(whole)
     assert len(resumed) == len(whole)
     for got, want in zip(resumed, whole):
         np.testing.assert_array_equal(got, want)
+
+
+def test_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(data, tmp_path, environment):
+    # Epochs end at multiples of 4: some checkpoints fall there.
+    resumed_from = kill_after_a_random_checkpoint(command(data, tmp_path / "killed"), tmp_path / "killed",
+                                                  environment, 14, "pretrainer.keras")
+    output = run(command(data, tmp_path / "killed", "--resume"), environment)
+    assert "resuming from" in output and f"batch {resumed_from} of {STEPS}" in output
+    run(command(data, tmp_path / "whole"), environment)
+    assert_same_state(tmp_path / "killed" / "pretrainer.keras", tmp_path / "whole" / "pretrainer.keras")
     # The curves cover the whole run once: an epoch per 4 steps.
     history = (tmp_path / "killed" / "history.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == [str(epoch) for epoch in range(math.ceil(STEPS / 4))]
@@ -214,29 +226,13 @@ def finetune_command(finetuning, out, *extra):
 
 def test_finetune_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(finetuning, tmp_path,
                                                                                         environment):
-    kill_after = random.choice(range(2, 32, 2))  # epochs end at multiples of 12: some checkpoints fall there
-    print(f"killing after the checkpoint of step {kill_after}")
-    victim = subprocess.Popen(finetune_command(finetuning, tmp_path / "killed"), env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 600
-    while newest_checkpoint_step(tmp_path / "killed") < kill_after and victim.poll() is None:
-        assert time.time() < deadline
-        time.sleep(0.01)
-    time.sleep(random.uniform(0, 0.05))
-    assert victim.poll() is None, "the run finished before it was killed"
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    assert not (tmp_path / "killed" / "model.keras").exists()
-    resumed_from = newest_checkpoint_step(tmp_path / "killed")
-    print(f"killed after step {resumed_from}'s checkpoint")
-
+    # Epochs end at multiples of 12: some checkpoints fall there.
+    resumed_from = kill_after_a_random_checkpoint(finetune_command(finetuning, tmp_path / "killed"),
+                                                  tmp_path / "killed", environment, 32, "model.keras")
     output = run(finetune_command(finetuning, tmp_path / "killed", "--resume"), environment)
     assert f"batch {resumed_from} of {FINETUNE_EPOCHS * 12}" in output
     run(finetune_command(finetuning, tmp_path / "whole"), environment)
-    resumed, whole = state(tmp_path / "killed" / "model.keras"), state(tmp_path / "whole" / "model.keras")
-    assert len(resumed) == len(whole)
-    for got, want in zip(resumed, whole):
-        np.testing.assert_array_equal(got, want)
+    assert_same_state(tmp_path / "killed" / "model.keras", tmp_path / "whole" / "model.keras")
     metrics = [json.loads((tmp_path / run / "metrics.json").read_text())["dev"] for run in ("killed", "whole")]
     assert metrics[0] == metrics[1]
     # The logs cover the run once: a row per epoch, and per step.
