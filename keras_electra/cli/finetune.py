@@ -11,7 +11,7 @@ import numpy as np
 from keras_electra.callbacks import NonFiniteLossGuard, StepLogger, StopOnInterrupt, latest_checkpoint
 from keras_electra.cli.plotting import plot_history
 from keras_electra.cli.runs import (
-    RUN_FILE, check_out_directory, read_history, report_non_finite_loss, resume_point, run_settings,
+    RUN_FILE, check_out_directory, check_settings, read_history, report_non_finite_loss, run_settings,
     save_interrupted,
 )
 from keras_electra.data.atomic import save_model_atomic
@@ -139,7 +139,7 @@ def run(args):
             raise ValueError(f"--{name.replace('_', '-')} {value}: must be positive")
     out_dir, resuming = check_out_directory(args)
     if resuming:
-        resume_point(args, out_dir)  # an error naming any argument that differs
+        check_settings(args, out_dir)  # `finetune` finds the checkpoint itself
     train = take(*tasks.load_split(args.task, args.data, "train"), args.max_train_examples)
     dev = take(*tasks.load_split(args.task, args.data, "dev"), args.max_dev_examples)
     backbone, tokenizer = tasks.load_pretrained(args.model)

@@ -31,16 +31,25 @@ def run_settings(args, changeable=RESUMABLE_CHANGES):
     return {k: v for k, v in sorted(vars(args).items()) if k not in changeable and not callable(v)}
 
 
-def resume_point(args, run_dir, changeable=RESUMABLE_CHANGES):
-    """(checkpoint path or None, step, the run's record) for --resume; errors name what differs."""
+def check_settings(args, run_dir, changeable=RESUMABLE_CHANGES):
+    """The record of the run in `run_dir` (None if it stopped before writing one); an error names any
+    argument that differs from the run's."""
     record = json.loads((run_dir / RUN_FILE).read_text()) if (run_dir / RUN_FILE).exists() else None
     if record is None:
-        return None, 0, None  # stopped before it recorded its settings: start afresh
+        return None
     for name, value in run_settings(args, changeable).items():
         if record["settings"].get(name) != value:
             flag = "--" + name.replace("_", "-")
             raise ValueError(f"--resume: {flag} is {value!r}, but the run in {run_dir} was started with "
                              f"{record['settings'].get(name)!r}; resume with the command that started it")
+    return record
+
+
+def resume_point(args, run_dir, changeable=RESUMABLE_CHANGES):
+    """(checkpoint path or None, step, the run's record) for --resume; errors name what differs."""
+    record = check_settings(args, run_dir, changeable)
+    if record is None:
+        return None, 0, None  # stopped before it recorded its settings: start afresh
     found = latest_checkpoint(run_dir / "checkpoints")
     return (*found, record) if found else (None, 0, record)
 
