@@ -119,6 +119,20 @@ def test_default_compile_uses_the_reference_optimizer(tiny_pretrainer):
     assert schedule["config"] == {"peak_learning_rate": 5e-4, "warmup_steps": 10_000, "total_steps": 1_000_000}
 
 
+def test_compile_builds_the_optimizer_so_the_first_fit_traces_its_step_once(rng):
+    pre = ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=0, num_layers=1)
+    pre.compile()
+    assert pre.optimizer.built
+    slots = {v.path for v in pre.optimizer.variables}
+    assert all(any(s.endswith(f"{v.path.replace('/', '_')}_momentum") for s in slots) for v in pre.trainable_variables)
+    traces = []
+    step = pre.train_step
+    pre.train_step = lambda *args: (traces.append(args), step(*args))[1]
+    pre.fit(make_batch(rng, batch_size=8, length=16), batch_size=4, epochs=1, verbose=0)
+    # TensorFlow traces a step that creates variables twice; JAX traces once; torch runs eagerly.
+    assert len(traces) == {"tensorflow": 1, "jax": 1, "torch": 2}[BACKEND]
+
+
 @pytest.mark.skipif(BACKEND != "torch", reason="which generator a step draws from is the same on every backend: "
                     "tested in the torch pass (tests/test_resume.py checks the consequence on each backend)")
 def test_evaluation_repeats_its_draws_and_never_shifts_trainings(rng):

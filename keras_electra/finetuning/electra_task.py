@@ -55,12 +55,10 @@ class ElectraTask(SavesSeedStates, BackendNeutralCompile, keras.Model):
         if metrics == "auto":
             metrics = self.default_metrics()
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs)
-        self._remember_jit_compile(jit_compile)
 
     def compile_from_config(self, config):
         # Keras skips compile on load for models that override `compile`.
         self.compile(**keras.saving.deserialize_keras_object(config))
-        self.optimizer.build(self.trainable_variables)
 
     def default_loss(self):
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)

@@ -72,7 +72,6 @@ def fine_tune(model, x, y=None, *, epochs, learning_rate, batch_size=32, layer_d
     if checkpoint_dir is not None:
         found = latest_checkpoint(checkpoint_dir)
         if found:
-            model.optimizer.build(model.trainable_variables)
             model.load_weights(found[0])  # the optimizer's and the seeds' states come with the weights
             start = found[1]
             if verbose:

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_electra.models.gelu import gelu
 from keras_electra.models.seeds import truncated_normal
 
 
@@ -17,7 +18,7 @@ class ElectraDiscriminatorHead(keras.layers.Layer):
         self.seed = seed
         self.dense = keras.layers.Dense(
             hidden_dim,
-            activation="gelu",
+            activation=gelu,
             kernel_initializer=truncated_normal(seed, "dense"),
             dtype=self.dtype_policy,
             name="dense",

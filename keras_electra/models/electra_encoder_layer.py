@@ -3,6 +3,7 @@ import keras
 from keras_electra.models.electra_attention import ElectraAttention
 from keras_electra.models.electra_dropout import ElectraDropout
 from keras_electra.models.electra_layer_norm import ElectraLayerNorm
+from keras_electra.models.gelu import gelu
 from keras_electra.models.seeds import sub_seed, truncated_normal
 
 
@@ -47,7 +48,7 @@ class ElectraEncoderLayer(keras.layers.Layer):
         )
         self.intermediate_dense = keras.layers.Dense(
             intermediate_dim,
-            activation="gelu",  # keras.activations.gelu is the exact (erf) form
+            activation=gelu,
             kernel_initializer=truncated_normal(seed, "intermediate"),
             dtype=policy,
             name="intermediate_dense",

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from keras_electra.models.electra_layer_norm import ElectraLayerNorm
+from keras_electra.models.gelu import gelu
 from keras_electra.models.seeds import truncated_normal
 
 
@@ -26,7 +27,7 @@ class ElectraMaskedLMHead(keras.layers.Layer):
         vocab_size, embedding_dim = token_embedding.input_dim, token_embedding.output_dim
         self.dense = keras.layers.Dense(
             embedding_dim,
-            activation="gelu",
+            activation=gelu,
             kernel_initializer=truncated_normal(seed, "dense"),
             dtype=self.dtype_policy,
             name="dense",

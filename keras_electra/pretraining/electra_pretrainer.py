@@ -173,12 +173,10 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         if optimizer is None:
             optimizer = pretraining_optimizer(learning_rate, warmup_steps, total_steps)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
-        self._remember_jit_compile(jit_compile)
 
     def compile_from_config(self, config):
         # Keras skips compile on load for models that override `compile`.
         self.compile(**keras.saving.deserialize_keras_object(config))
-        self.optimizer.build(self.trainable_variables)
 
     def evaluate(self, *args, **kwargs):
         self.evaluation_seed_generator.state.assign(self._evaluation_seed_start)
