@@ -27,6 +27,9 @@ import pytest
 import keras_electra as ke
 
 BACKEND = keras.backend.backend()
+# Modules of pure Python and numpy (reading data, tokenizing, packing, metrics) behave the same on
+# every backend: they run once, in the JAX pass (tests/run_backends.py runs it beside the other two).
+backend_independent = pytest.mark.skipif(BACKEND != "jax", reason="backend-independent: runs in the JAX pass")
 VOCAB = 1000
 PAD, UNK, CLS, SEP, MASK = 0, 100, 101, 102, 103
 

@@ -1,47 +1,50 @@
 """Runs the test suite once per Keras backend, each in its own process.
 
 Usage: python tests/run_backends.py [pytest arguments]
-KERAS_ELECTRA_BACKENDS="jax torch" limits the backends.
+KERAS_ELECTRA_BACKENDS="jax torch" limits the backends. KERAS_ELECTRA_TEST_JOBS sets how many
+passes run at once (default 2). Much of a pass is single-threaded (tracing, XLA compiling, the
+command-line tests' subprocesses), so two passes share two cores better than one pass uses them.
+Each pass's output is printed whole when it ends, so that passes never interleave.
 """
 
 import os
 import re
 import subprocess
 import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 
-BACKENDS = os.environ.get("KERAS_ELECTRA_BACKENDS", "tensorflow jax torch").split()
+# The longest pass first, so that the others fill the second slot while it runs.
+BACKENDS = os.environ.get("KERAS_ELECTRA_BACKENDS", "jax tensorflow torch").split()
+JOBS = max(1, int(os.environ.get("KERAS_ELECTRA_TEST_JOBS", "2")))
 COUNTS = ("passed", "failed", "skipped", "error")
 
 
 def run(backend, args):
-    print(f"\n===== KERAS_BACKEND={backend} =====", flush=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        env={**os.environ, "KERAS_BACKEND": backend, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    last = ""
-    for line in proc.stdout:
-        print(line, end="", flush=True)
-        if line.strip():
-            last = line
+    print(f"===== KERAS_BACKEND={backend}: started =====", flush=True)
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"keras-electra-tests-{backend}-") as basetemp:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}", *args],
+            env={**os.environ, "KERAS_BACKEND": backend, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
     counts = {key: 0 for key in COUNTS}
-    for number, key in re.findall(r"(\d+) (passed|failed|skipped|error)", last):
+    for number, key in re.findall(r"(\d+) (passed|failed|skipped|error)", lines[-1] if lines else ""):
         counts[key] += int(number)
-    return proc.wait(), counts
+    print(f"\n===== KERAS_BACKEND={backend}: {time.monotonic() - start:.0f} s =====\n{proc.stdout}", flush=True)
+    return proc.returncode, counts
 
 
 def main():
-    totals = {key: 0 for key in COUNTS}
-    failed = []
-    for backend in BACKENDS:
-        code, counts = run(backend, sys.argv[1:])
-        for key in COUNTS:
-            totals[key] += counts[key]
-        if code != 0:
-            failed.append(f"{backend} (pytest exit {code})")
+    with ThreadPoolExecutor(JOBS) as pool:
+        results = list(pool.map(lambda backend: run(backend, sys.argv[1:]), BACKENDS))
+    totals = {key: sum(counts[key] for _, counts in results) for key in COUNTS}
+    failed = [f"{backend} (pytest exit {code})" for backend, (code, _) in zip(BACKENDS, results) if code != 0]
     print(f"\nbackends: {', '.join(BACKENDS)}" + (f"; failing: {', '.join(failed)}" if failed else ""))
     failures = totals["failed"] + totals["error"] + (len(failed) if not totals["failed"] + totals["error"] else 0)
     print(f"tests: {totals['passed']} passed, {failures} failed, {totals['skipped']} skipped")

@@ -2,8 +2,10 @@
 
 import pytest
 
-from conftest import shared_data
+from conftest import backend_independent, shared_data
 from keras_electra.data.conll import CONLL2003_TAGS, iob1_to_iob2, read_conll2003
+
+pytestmark = backend_independent
 
 SAMPLE = """\
 -DOCSTART- -X- O O

@@ -7,11 +7,13 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import shared_data, write_corpus
+from conftest import backend_independent, shared_data, write_corpus
 from keras_electra.data import ElectraTokenizer, build_pretraining_data
 from keras_electra.data.documents import read_documents
 from keras_electra.data.shards import open_shards, read_manifest, segment_ids_and_mask
 from keras_electra.version import __version__
+
+pytestmark = backend_independent
 
 MAX_LENGTH = 24
 

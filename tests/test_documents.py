@@ -1,7 +1,9 @@
 import pytest
 
-from conftest import shared_data
+from conftest import backend_independent, shared_data
 from keras_electra.data.documents import list_corpus_files, read_documents, strip_gutenberg_boilerplate
+
+pytestmark = backend_independent
 
 GUTENBERG_FILE = """The Project Gutenberg eBook of A Test
 This eBook is for the use of anyone anywhere.

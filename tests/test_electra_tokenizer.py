@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import shared_data
+from conftest import backend_independent, shared_data
 from keras_electra.data import ElectraTokenizer
+
+pytestmark = backend_independent
 
 TRAINING_BOOKS = ("pg11_alices_adventures_in_wonderland.txt", "pg16_peter_pan.txt")
 # Not a training book, so the sample also exercises unknown words and "##" splits.

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from conftest import backend_independent
 from keras_electra.data.glue import GLUE_TASKS
 from keras_electra.finetuning import metrics
 from keras_electra.finetuning.metrics import (
@@ -20,6 +21,8 @@ from keras_electra.finetuning.metrics import (
     squad_f1,
     task_metrics,
 )
+
+pytestmark = backend_independent
 
 # Binary example: TP = 2 (positions 0, 3), FP = 1 (1), FN = 1 (2), TN = 1 (4).
 PREDICTIONS = [1, 1, 0, 1, 0]

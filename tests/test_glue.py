@@ -4,8 +4,10 @@ import csv
 
 import pytest
 
-from conftest import shared_data
+from conftest import backend_independent, shared_data
 from keras_electra.data.glue import GLUE_TASKS, read_glue
+
+pytestmark = backend_independent
 
 
 def write_tsv(folder, name, rows, bom=False, newline="\n"):

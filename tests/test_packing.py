@@ -3,7 +3,10 @@ import random
 
 import pytest
 
+from conftest import backend_independent
 from keras_electra.data.packing import pack_documents
+
+pytestmark = backend_independent
 
 CLS, SEP = 1, 2
 

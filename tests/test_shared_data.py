@@ -4,6 +4,8 @@ import pytest
 
 import conftest
 
+pytestmark = conftest.backend_independent
+
 
 def test_missing_data_skips_or_fails(monkeypatch, tmp_path):
     monkeypatch.setattr(conftest, "SHARED_DATA", tmp_path / "missing")

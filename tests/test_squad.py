@@ -5,8 +5,10 @@ import zipfile
 
 import pytest
 
-from conftest import shared_data
+from conftest import backend_independent, shared_data
 from keras_electra.data.squad import SquadExample, read_squad
+
+pytestmark = backend_independent
 
 CONTEXT = "The Broncos beat the Panthers 24-10 in Santa Clara."
 

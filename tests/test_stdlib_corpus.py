@@ -1,7 +1,10 @@
 """The default corpus: prose from the running Python's documentation."""
 
+from conftest import backend_independent
 from keras_electra.data.stdlib_corpus import prose_sentences, stdlib_documents, write_stdlib_corpus
 from keras_electra.data.documents import read_documents
+
+pytestmark = backend_independent
 
 DOCSTRING = """Summary line of the function goes here.
 

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from conftest import shared_data
+from conftest import backend_independent, shared_data
 from keras_electra.data import CONLL2003_TAGS, ElectraTokenizer, read_conll2003
 from keras_electra.finetuning.token_labels import (
+
+pytestmark = backend_independent
     align_word_labels,
     align_word_labels_batch,
     batch_word_predictions,
