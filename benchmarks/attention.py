@@ -19,7 +19,6 @@ Needs torch and triton only (no Keras): the kernel file is loaded by path.
 """
 
 import argparse
-import math
 import os
 import sys
 import time

@@ -6,13 +6,13 @@ import pytest
 from conftest import backend_independent, shared_data
 from keras_electra.data import CONLL2003_TAGS, ElectraTokenizer, read_conll2003
 from keras_electra.finetuning.token_labels import (
-
-pytestmark = backend_independent
     align_word_labels,
     align_word_labels_batch,
     batch_word_predictions,
     word_predictions,
 )
+
+pytestmark = backend_independent
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 PIECES = ["the", "cafe", "un", "##believ", "##able", "paris", ",", ".", "!", "-", "new", "york", "a", "b"]
