@@ -10,12 +10,13 @@ import keras
 def gelu(x):
     """`keras.activations.gelu(x)` (the exact form, as BERT and ELECTRA use), bit for bit.
 
-    Differentiated by TensorFlow, `0.5 * x * erfc(-x / sqrt(2))` keeps three
-    tensors of the feed-forward width for the backward pass besides `x`:
-    about 480 MB in an ELECTRA-Small pretraining step at batch 32 x 128,
-    which put TensorFlow's peak memory above PyTorch's. There the gradient
-    is written in closed form from `x` alone. torch's GELU is one fused
-    kernel and XLA chooses what JAX keeps, so they take Keras' path.
+    Differentiated op by op, TensorFlow's `0.5 * x * erfc(-x / sqrt(2))` keeps
+    `0.5 * x`, `-x / sqrt(2)` and the `erfc` for the backward pass, three
+    tensors of the feed-forward width: 720 MB in an ELECTRA-Small pretraining
+    step at batch 32 x 128, which put TensorFlow's peak memory above
+    PyTorch's. There the gradient is written in closed form from `x` alone
+    (240 MB). torch's GELU is one fused kernel and XLA chooses what JAX
+    keeps, so they take Keras' path.
     """
     if keras.backend.backend() != "tensorflow":
         return keras.activations.gelu(x)
