@@ -21,8 +21,14 @@ JOBS = max(1, int(os.environ.get("KERAS_ELECTRA_TEST_JOBS", "2")))
 COUNTS = ("passed", "failed", "skipped", "error")
 
 
+def report(text):
+    """One write per message: print() writes the text and its newline apart, and two passes interleave."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
 def run(backend, args):
-    print(f"===== KERAS_BACKEND={backend}: started =====", flush=True)
+    report(f"===== KERAS_BACKEND={backend}: started =====")
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"keras-electra-tests-{backend}-") as basetemp:
         proc = subprocess.run(
@@ -36,7 +42,7 @@ def run(backend, args):
     counts = {key: 0 for key in COUNTS}
     for number, key in re.findall(r"(\d+) (passed|failed|skipped|error)", lines[-1] if lines else ""):
         counts[key] += int(number)
-    print(f"\n===== KERAS_BACKEND={backend}: {time.monotonic() - start:.0f} s =====\n{proc.stdout}", flush=True)
+    report(f"\n===== KERAS_BACKEND={backend}: {time.monotonic() - start:.0f} s =====\n{proc.stdout}")
     return proc.returncode, counts
 
 
