@@ -90,3 +90,22 @@ def test_counter_draws_are_uniform_and_the_same_under_jit():
             return counter_uniform(generator, (256, 1000))
 
     np.testing.assert_array_equal(np.asarray(jax.jit(draw)(state)), uniform)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="the counter-based generator is JAX's")
+def test_tensors_past_the_counters_range_take_keras_draws(monkeypatch):
+    """`counter_bits` numbers elements in 32 bits: larger tensors (here: past a lowered limit) draw
+    dropout masks and sampling noise as Keras does, from the same seed state."""
+    from keras_electra.models import electra_dropout
+    from keras_electra.pretraining.sampling import gumbel_sample
+
+    monkeypatch.setattr(electra_dropout, "COUNTER_BITS_LIMIT", 100)
+    x = keras.ops.ones((4, 50))
+    np.testing.assert_array_equal(
+        to_numpy(dropout(x, 0.3, keras.random.SeedGenerator(5))),
+        to_numpy(keras.random.dropout(x, 0.3, seed=keras.random.SeedGenerator(5))),
+    )
+    logits = np.random.default_rng(0).normal(size=(4, 3, 20)).astype("float32")
+    uniform = to_numpy(keras.random.uniform(logits.shape, seed=keras.random.SeedGenerator(6)))
+    expected = np.argmax(logits - np.log(-np.log(uniform + 1e-9) + 1e-9), axis=-1)
+    np.testing.assert_array_equal(to_numpy(gumbel_sample(logits, keras.random.SeedGenerator(6))), expected)

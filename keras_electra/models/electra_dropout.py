@@ -26,7 +26,7 @@ def dropout(x, rate, seed):
     backend = keras.backend.backend()
     if backend == "torch":
         return _torch_dropout(x, rate, seed)
-    if backend == "jax" and math.prod(x.shape) < 2**32:  # `counter_bits` numbers elements in 32 bits
+    if backend == "jax" and counter_bits_cover(x.shape):
         return _jax_dropout(x, rate, seed)
     return keras.random.dropout(x, rate, seed=seed)
 
@@ -89,6 +89,14 @@ def _mix(h):
     return h ^ (h >> 16)
 
 
+COUNTER_BITS_LIMIT = 2**32  # `counter_bits` numbers the elements in 32 bits
+
+
+def counter_bits_cover(shape):
+    """Whether `counter_bits` can draw a tensor of `shape`; callers fall back to Keras' draws."""
+    return math.prod(shape) < COUNTER_BITS_LIMIT
+
+
 def counter_bits(seed, shape):
     """Random uint32 of `shape` (JAX), from the next state of the SeedGenerator `seed`.
 
@@ -104,10 +112,7 @@ def counter_bits(seed, shape):
     import jax.numpy as jnp
 
     keys = jax.random.bits(ops.cast(seed.next(), "uint32"), (2,), jnp.uint32)
-    size = 1
-    for dim in shape:
-        size *= dim
-    index = jax.lax.iota(jnp.uint32, size).reshape(shape)
+    index = jax.lax.iota(jnp.uint32, math.prod(shape)).reshape(shape)
     return _mix(_mix(index ^ keys[0]) ^ keys[1])
 
 

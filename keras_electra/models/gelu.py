@@ -1,4 +1,4 @@
-"""Exact (erf) GELU whose backward keeps only its input, on every backend."""
+"""Exact (erf) GELU; on TensorFlow its backward keeps only its input."""
 
 import functools
 import math

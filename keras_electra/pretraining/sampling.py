@@ -4,7 +4,7 @@ import keras
 from keras import ops
 from keras import random
 
-from keras_electra.models.electra_dropout import counter_uniform
+from keras_electra.models.electra_dropout import counter_bits_cover, counter_uniform
 
 
 def gumbel_sample(logits, seed, temperature=1.0):
@@ -22,7 +22,8 @@ def gumbel_sample(logits, seed, temperature=1.0):
 def _uniform(shape, seed):
     # A uniform per vocabulary entry at every masked position: on JAX, threefry's cost per element
     # dominates, and the counter-based draw of `counter_uniform` is a sixth of it.
-    if keras.backend.backend() == "jax" and isinstance(seed, keras.random.SeedGenerator):
+    if (keras.backend.backend() == "jax" and isinstance(seed, keras.random.SeedGenerator)
+            and counter_bits_cover(shape)):
         return counter_uniform(seed, shape)
     return random.uniform(shape, seed=seed)
 
