@@ -60,9 +60,9 @@ def run(argv, env):
 
 
 def newest_checkpoint_step(out):
-    steps = [json.loads(p.read_text())["step"] for p in (out / "checkpoints").glob("step-*.json")] if (
-        out / "checkpoints").exists() else []
-    return max(steps, default=0)
+    # From the records' names: the run being watched may prune a record between the listing and a read.
+    records = (out / "checkpoints").glob("step-*.json") if (out / "checkpoints").exists() else []
+    return max((int(p.stem.removeprefix("step-")) for p in records), default=0)
 
 
 def state(path):
