@@ -9,7 +9,7 @@ entity starts with `B-`, because that is what token classifiers learn and what s
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_electra.data.documents import MAX_LINE_CHARS, read_lines
+from keras_electra.data.text_files import MAX_LINE_CHARS, read_lines
 
 _ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
 CONLL2003_TAGS = ("O",) + tuple(

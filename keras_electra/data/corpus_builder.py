@@ -1,10 +1,13 @@
 """Text files -> tokenized, packed pretraining examples -> .npy shards and a manifest (see `shards`).
 
-Files are tokenized and packed in parallel processes, one file a task, each with its own seed derived from
-the build seed and the file's position, and the results are assembled in file order: the output depends on
-the seed and the corpus only, never on the number of workers or their timing.
+Files are read as chunks of whole documents or paragraphs (`text_files.read_chunks`), which worker
+processes split into sentences, tokenize and pack, each chunk with its own seed derived from the build seed,
+the file's position and the chunk's; the results are written in corpus order. Chunks are cut by size, not
+by worker, so the output depends on the seed and the corpus only, never on the number of workers or their
+timing, and no more than a few chunks are in memory at once, whatever the corpus size.
 """
 
+import collections
 import contextlib
 import functools
 import os
@@ -19,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from keras_electra.data.atomic import atomic_directory
-from keras_electra.data.documents import list_corpus_files, read_documents
+from keras_electra.data.documents import DOCUMENT_MARKER, TextFormat, read_documents
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.packing import pack_documents
+from keras_electra.data.sentences import split_sentences
 from keras_electra.data.shards import (
     FORMAT,
     FORMAT_VERSION,
@@ -29,13 +33,14 @@ from keras_electra.data.shards import (
     write_array_atomic,
     write_json_atomic,
 )
+from keras_electra.data.text_files import list_corpus_files, read_chunks
 from keras_electra.version import __version__
 
 VOCAB_FILE = "vocab.txt"
 HELDOUT_FILE = "heldout.npy"
-# Lines per `encode_batch` call: enough for the Rust encoder to parallelise, bounded so memory stays flat.
-_ENCODE_BATCH_LINES = 20_000
-_worker_tokenizer = None
+# Chunks submitted ahead of the one being written, per worker: enough to keep every worker busy.
+_CHUNKS_IN_FLIGHT_PER_WORKER = 2
+_worker_state = None
 
 
 def build_pretraining_data(
@@ -52,40 +57,47 @@ def build_pretraining_data(
     heldout_fraction=0.01,
     workers=None,
     progress=True,
+    format="prose",
+    text_field="text",
+    document_marker=DOCUMENT_MARKER,
+    language="en",
 ):
     """Builds the data directory `out_dir` from the text files or folders `corpus`; returns the summary.
 
+    `format` is "prose" (ordinary text: a document is a file, a JSON Lines record or the text between
+    `document_marker` lines; paragraphs are split into sentences of `language`, and long sentences carry
+    over into the next example, so no text is lost) or "sentence-per-line" (the authors' convention and
+    packing, truncation included); see `documents`. `*.jsonl` files hold one document a record, its text
+    under `text_field`. Plain, .gz, .bz2 and .zst files are read.
+
     Pass exactly one of `vocab_file` (an existing vocab.txt) or `vocab_size` (train a WordPiece vocabulary
-    on the corpus, Gutenberg stripping applied). Every k-th example, k = round(1 / heldout_fraction), goes
-    to heldout.npy (at least one when there are two or more examples). `out_dir` must not exist or be
+    on the corpus, streamed, Gutenberg stripping applied). Every k-th example, k = round(1 / heldout_fraction),
+    goes to heldout.npy (at least one when there are two or more examples). `out_dir` must not exist or be
     empty: everything is built in a sibling `<out_dir>.tmp-<pid>` that is renamed at the very end and
     removed on any error, so `out_dir` is either complete or absent.
     """
     if (vocab_file is None) == (vocab_size is None):
         raise ValueError("pass exactly one of `vocab_file` or `vocab_size`")
     _check_arguments(max_length, seed, examples_per_shard, heldout_fraction, workers)
+    text_format = TextFormat(format, text_field, document_marker)
     start = time.perf_counter()
     files = list_corpus_files(corpus)
     out_dir = Path(out_dir)
     if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
         raise FileExistsError(f"{out_dir}: already exists and is not empty; not overwriting it")
     with atomic_directory(out_dir) as temporary:
-        if vocab_file is not None:
-            tokenizer = ElectraTokenizer.from_vocab_file(vocab_file, lowercase=lowercase)
-        else:
-            lines = chain.from_iterable(_documents(files, strip_gutenberg))
-            tokenizer = ElectraTokenizer.train(texts=lines, vocab_size=vocab_size, lowercase=lowercase)
+        tokenizer = _tokenizer(files, text_format, vocab_file, vocab_size, lowercase, strip_gutenberg)
         tokenizer.save_vocabulary(temporary / VOCAB_FILE)
-        dtype = _dtype(tokenizer)
-        options = dict(max_length=max_length, strip_gutenberg=strip_gutenberg, dtype=dtype)
-        writer = _ShardWriter(temporary, examples_per_shard, round(1 / heldout_fraction), max_length, dtype)
+        options = dict(max_length=max_length, strip_gutenberg=strip_gutenberg, dtype=_dtype(tokenizer),
+                       text_format=text_format, language=language)
+        writer = _ShardWriter(temporary, examples_per_shard, round(1 / heldout_fraction), max_length, options["dtype"])
         counts = _build_examples(files, seed, tokenizer, options, workers, writer, progress)
         if not counts["examples"]:
             corpus_names = ", ".join(map(str, _as_list(corpus)))
             raise ValueError(f"{corpus_names}: no examples ({counts['documents']} documents) in the corpus")
         shards, heldout = writer.finish()
         manifest = _manifest(tokenizer, options, seed, shards, heldout, counts)
-        summary = _summary(counts, time.perf_counter() - start)
+        summary = _summary(counts, max_length, time.perf_counter() - start)
         write_json_atomic(temporary / MANIFEST_FILE, manifest)
         write_json_atomic(temporary / "summary.json", summary)
     _print_summary(summary, out_dir)
@@ -110,45 +122,68 @@ def _as_list(corpus):
     return [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
 
 
-def _documents(files, strip_gutenberg):
-    for path in files:
-        yield from read_documents(path, strip_gutenberg=strip_gutenberg)
+def _tokenizer(files, text_format, vocab_file, vocab_size, lowercase, strip_gutenberg):
+    if vocab_file is not None:
+        return ElectraTokenizer.from_vocab_file(vocab_file, lowercase=lowercase)
+    # Paragraphs stream into the trainer: its memory grows with the distinct words, not the corpus.
+    documents = (read_documents(path, text_format, strip_gutenberg=strip_gutenberg) for path in files)
+    units = chain.from_iterable(chain.from_iterable(documents))
+    return ElectraTokenizer.train(texts=units, vocab_size=vocab_size, lowercase=lowercase)
 
 
 def _dtype(tokenizer):
     return "uint16" if tokenizer.vocab_size <= 65536 else "int32"
 
 
-def _file_seed(seed, index):
-    """Independent, well-mixed seeds per file, so no two (seed, file) pairs share a packing stream."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0])
+def _chunk_seed(seed, chunk):
+    """Independent, well-mixed seeds per chunk. A file's first chunk has the seed each whole file had
+    before files were chunked, so a file under one chunk packs as it always did."""
+    key = [seed, chunk.file_index] + ([chunk.index] if chunk.index else [])
+    return int(np.random.SeedSequence(key).generate_state(1, np.uint64)[0])
+
+
+def _chunks(files, text_format, strip_gutenberg):
+    for file_index, path in enumerate(files):
+        rule = text_format.boundary_rule(path)
+        yield from read_chunks(path, file_index, is_boundary=rule, strip_gutenberg=strip_gutenberg)
 
 
 def _build_examples(files, seed, tokenizer, options, workers, writer, progress):
-    """Packs every file (in parallel when `workers` > 1), feeding `writer` in file order; returns counts."""
-    workers = min(os.cpu_count() or 1, len(files)) if workers is None else workers
-    seeds = [_file_seed(seed, index) for index in range(len(files))]
+    """Packs every chunk (in parallel when `workers` > 1), feeding `writer` in corpus order; returns counts."""
+    workers = os.cpu_count() or 1 if workers is None else workers
+    chunks = _chunks(files, options["text_format"], options["strip_gutenberg"])
     bar = _Progress(files, enabled=progress)
     counts = Counter(files=len(files))
     if workers == 1:
-        pack = functools.partial(_pack_file, tokenizer, **options)
-        _consume(map(pack, files, seeds), writer, counts, bar)
+        pack = functools.partial(_pack_chunk, tokenizer, seed=seed, **options)
+        _consume(map(pack, chunks), writer, counts, bar)
         return counts
     # "spawn": forking a process that already ran the Rust tokenizer's thread pool can deadlock.
     executor = ProcessPoolExecutor(
         workers,
         mp_context=get_context("spawn"),
         initializer=_init_worker,
-        initargs=(tokenizer.vocabulary, tokenizer.lowercase),
+        initargs=(tokenizer.vocabulary, tokenizer.lowercase, seed, options),
     )
     try:
         # Processes start within `submit`, so they inherit this environment and the caller's is restored.
         with _environment(_worker_environment(workers)):
-            futures = [executor.submit(_pack_file_in_worker, *task, options) for task in zip(files, seeds)]
-        _consume((future.result() for future in futures), writer, counts, bar)
+            results = _in_order(executor, chunks, workers * _CHUNKS_IN_FLIGHT_PER_WORKER)
+            _consume(results, writer, counts, bar)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     return counts
+
+
+def _in_order(executor, chunks, in_flight):
+    """Results of `_pack_chunk_in_worker` over `chunks`, in order, with at most `in_flight` pending."""
+    pending = collections.deque()
+    for chunk in chunks:
+        pending.append(executor.submit(_pack_chunk_in_worker, chunk))
+        if len(pending) >= in_flight:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _worker_environment(workers):
@@ -178,34 +213,36 @@ def _environment(variables):
 
 def _consume(results, writer, counts, bar):
     try:
-        for rows, file_counts in results:
+        for rows, chunk_counts in results:
             writer.add(rows)
-            counts.update(file_counts)
-            bar.update(file_counts)
+            counts.update(chunk_counts)
+            bar.update(chunk_counts)
     finally:
         bar.close()  # ends the progress line, also before an error's traceback
 
 
-def _init_worker(vocabulary, lowercase):
-    global _worker_tokenizer
-    _worker_tokenizer = ElectraTokenizer(vocabulary, lowercase=lowercase)
+def _init_worker(vocabulary, lowercase, seed, options):
+    global _worker_state
+    _worker_state = (ElectraTokenizer(vocabulary, lowercase=lowercase), seed, options)
 
 
-def _pack_file_in_worker(path, file_seed, options):
-    return _pack_file(_worker_tokenizer, path, file_seed, **options)
+def _pack_chunk_in_worker(chunk):
+    tokenizer, seed, options = _worker_state
+    return _pack_chunk(tokenizer, chunk, seed=seed, **options)
 
 
-def _pack_file(tokenizer, path, file_seed, *, max_length, strip_gutenberg, dtype):
-    """The packed examples of one file as a padded [n, max_length] array, and the file's counts."""
-    counts = Counter(bytes=os.path.getsize(path))
-    documents = _tokenized_documents(tokenizer, path, strip_gutenberg, counts)
+def _pack_chunk(tokenizer, chunk, *, seed, max_length, strip_gutenberg, dtype, text_format, language):
+    """The packed examples of one chunk as a padded [n, max_length] array, and the chunk's counts."""
+    counts = Counter(bytes=len(chunk.data), files_done=int(chunk.index == 0))
+    documents = _tokenized_documents(tokenizer, chunk, text_format, language, counts)
     examples = list(
         pack_documents(
             documents,
             max_length=max_length,
             cls_id=tokenizer.cls_token_id,
             sep_id=tokenizer.sep_token_id,
-            seed=file_seed,
+            seed=_chunk_seed(seed, chunk),
+            carry_over=text_format.format == "prose",
         )
     )
     lengths = np.array([len(example.token_ids) for example in examples], dtype=np.int64)
@@ -213,35 +250,38 @@ def _pack_file(tokenizer, path, file_seed, *, max_length, strip_gutenberg, dtype
     rows[np.arange(max_length) < lengths[:, None]] = np.fromiter(
         chain.from_iterable(example.token_ids for example in examples), dtype=dtype, count=int(lengths.sum())
     )
-    counts.update(examples=len(examples), truncated_examples=sum(example.truncated for example in examples))
+    counts.update(_example_counts(examples, lengths, max_length))
     return rows, counts
 
 
-def _tokenized_documents(tokenizer, path, strip_gutenberg, counts):
-    """Yields the documents of `path` as lists of token-id sentences, encoding many lines per Rust call."""
-    for batch in _document_batches(read_documents(path, strip_gutenberg=strip_gutenberg)):
-        ids = tokenizer.encode_batch(chain.from_iterable(batch))
-        counts.update(
-            documents=len(batch),
-            tokens=sum(map(len, ids)),
-            unk_tokens=sum(sentence.count(tokenizer.unk_token_id) for sentence in ids),
-        )
-        position = 0
-        for document in batch:
-            yield ids[position : position + len(document)]
-            position += len(document)
+def _example_counts(examples, lengths, max_length):
+    short = [i for i, example in enumerate(examples) if example.target_length < max_length]
+    return Counter(
+        examples=len(examples),
+        truncated_examples=sum(example.truncated for example in examples),
+        tokens_dropped=sum(example.dropped_tokens for example in examples),
+        non_padding_tokens=int(lengths.sum()),
+        short_target_examples=len(short),
+        short_target_padding=int(max_length * len(short) - lengths[short].sum()),
+    )
 
 
-def _document_batches(documents):
-    batch, lines = [], 0
+def _tokenized_documents(tokenizer, chunk, text_format, language, counts):
+    """The chunk's documents as lists of token-id sentences, all its sentences encoded in one Rust call."""
+    documents = text_format.documents(chunk)
+    if text_format.format == "prose":
+        documents = [[s for paragraph in document for s in split_sentences(paragraph, language)] for document in documents]
+    ids = tokenizer.encode_batch(chain.from_iterable(documents))
+    counts.update(
+        documents=len(documents) - int(chunk.continues_document and bool(documents)),
+        tokens=sum(map(len, ids)),
+        unk_tokens=sum(sentence.count(tokenizer.unk_token_id) for sentence in ids),
+    )
+    tokenized, position = [], 0
     for document in documents:
-        batch.append(document)
-        lines += len(document)
-        if lines >= _ENCODE_BATCH_LINES:
-            yield batch
-            batch, lines = [], 0
-    if batch:
-        yield batch
+        tokenized.append(ids[position : position + len(document)])
+        position += len(document)
+    return tokenized
 
 
 class _ShardWriter:
@@ -293,18 +333,18 @@ class _ShardWriter:
 
 
 class _Progress:
-    """One stderr line, rewritten as each file is done: files, MB of text and examples so far."""
+    """One stderr line, rewritten as each chunk is done: files, MB of text and examples so far."""
 
     def __init__(self, files, enabled):
         self.enabled = enabled
         self.total_files = len(files)
         self.done = Counter()
 
-    def update(self, file_counts):
-        self.done.update(file_counts, files=1)
+    def update(self, chunk_counts):
+        self.done.update(chunk_counts)
         if self.enabled:
             print(
-                f"\rbuild-data: {self.done['files']}/{self.total_files} files, "
+                f"\rbuild-data: {self.done['files_done']}/{self.total_files} files, "
                 f"{self.done['bytes'] / 1e6:.1f} MB, {self.done['examples']:,} examples",
                 end="",
                 file=sys.stderr,
@@ -317,6 +357,7 @@ class _Progress:
 
 
 def _manifest(tokenizer, options, seed, shards, heldout, counts):
+    text_format = options["text_format"]
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -325,6 +366,10 @@ def _manifest(tokenizer, options, seed, shards, heldout, counts):
         "seed": seed,
         "lowercase": tokenizer.lowercase,
         "strip_gutenberg": options["strip_gutenberg"],
+        "text_format": text_format.format,
+        "document_marker": text_format.marker,
+        "text_field": text_format.text_field,
+        "language": options["language"],
         "vocab_file": VOCAB_FILE,
         "vocab_size": tokenizer.vocab_size,
         "vocab_sha256": tokenizer.vocabulary_hash(),
@@ -347,13 +392,25 @@ def _manifest_counts(counts):
     return {name: int(counts[name]) for name in names}
 
 
-def _summary(counts, seconds):
-    """The manifest's counts plus the rates people check first: truncation, [UNK] share and throughput."""
+def _summary(counts, max_length, seconds):
+    """The manifest's counts plus what people check first: how much of the examples is text, how much
+    text was lost, the [UNK] share and the throughput."""
     summary = _manifest_counts(counts)
+    text_tokens, dropped = counts["tokens"], counts["tokens_dropped"]
+    slots = counts["examples"] * max_length
     megabytes = counts["bytes"] / 1e6
     summary.update(
+        text_tokens=text_tokens,
+        tokens_in_examples=text_tokens - dropped,
+        tokens_dropped=dropped,
+        tokens_in_examples_percent=100 * (text_tokens - dropped) / max(text_tokens, 1),
+        tokens_dropped_percent=100 * dropped / max(text_tokens, 1),
+        non_padding_fraction=counts["non_padding_tokens"] / max(slots, 1),
+        # The authors' short targets pad on purpose; reported apart from the padding at documents' ends.
+        short_target_examples=int(counts["short_target_examples"]),
+        short_target_padding_percent=100 * counts["short_target_padding"] / max(slots, 1),
         truncated_percent=100 * counts["truncated_examples"] / counts["examples"],
-        unk_percent=100 * counts["unk_tokens"] / max(counts["tokens"], 1),
+        unk_percent=100 * counts["unk_tokens"] / max(text_tokens, 1),
         text_mb=megabytes,
         seconds=seconds,
         mb_per_second=megabytes / seconds,
@@ -363,8 +420,10 @@ def _summary(counts, seconds):
 
 def _print_summary(summary, out_dir):
     print(
-        f"{out_dir}: {summary['documents']:,} documents, {summary['tokens']:,} tokens -> "
-        f"{summary['examples']:,} examples ({summary['truncated_percent']:.1f}% truncated, "
-        f"{summary['unk_percent']:.2f}% [UNK]); {summary['text_mb']:.1f} MB in {summary['seconds']:.1f} s "
-        f"({summary['mb_per_second']:.2f} MB/s)"
+        f"{out_dir}: {summary['documents']:,} documents, {summary['text_tokens']:,} text tokens -> "
+        f"{summary['examples']:,} examples, {100 * summary['non_padding_fraction']:.1f}% non-padding "
+        f"({summary['short_target_padding_percent']:.1f}% padding from short targets); "
+        f"{summary['tokens_in_examples']:,} tokens in examples, {summary['tokens_dropped']:,} dropped "
+        f"({summary['tokens_dropped_percent']:.2f}%); {summary['unk_percent']:.2f}% [UNK]; "
+        f"{summary['text_mb']:.1f} MB in {summary['seconds']:.1f} s ({summary['mb_per_second']:.2f} MB/s)"
     )

@@ -1,107 +1,136 @@
-"""Reading pretraining documents from plain-text files.
+"""The input formats of pretraining text, from decoded lines to documents.
 
-Corpus format (as in BERT and ELECTRA): one sentence or line per line, blank lines between documents.
-Errors name the file and the 1-based line so that one bad file in a large corpus is easy to find.
+- "prose" (the default): ordinary text, as books, docstrings and web pages are written. A blank line ends
+  a paragraph, and the wrapped lines of a paragraph are joined with spaces. What ends a document is
+  explicit: the end of a file, or a line holding only `DOCUMENT_MARKER` (the default corpus writes one
+  between its modules). A blank line never does, so a document's paragraphs are packed together.
+- "sentence-per-line": the convention of the BERT and ELECTRA authors' builders, one sentence a line and
+  a blank line between documents. With it, `build_pretraining_data` reproduces the authors' examples.
+- JSON Lines (files named `*.jsonl`, also compressed): one document a record, its text in the field
+  `text_field`. In prose, each line of a record's text is a paragraph (records are rarely hard-wrapped);
+  in sentence-per-line, each line is a sentence.
+
+A document here is a list of units: paragraphs in prose (split into sentences later, see `sentences`),
+sentences in sentence-per-line.
 """
 
-import os
-from pathlib import Path
+import json
 
-MAX_LINE_CHARS = 1_000_000
-_BINARY_SNIFF_BYTES = 8192
-_GUTENBERG_START = "*** START OF"
-_GUTENBERG_END = "*** END OF"
+from keras_electra.data.text_files import MAX_LINE_CHARS, base_suffix, decode_lines, read_chunks
+
+FORMATS = ("prose", "sentence-per-line")
+DOCUMENT_MARKER = "<|endoftext|>"
+# JSON Lines records hold a whole document on one line, so they may be far longer than a line of text.
+MAX_RECORD_CHARS = 64 * MAX_LINE_CHARS
 
 
-def read_documents(path, strip_gutenberg=False, max_line_chars=MAX_LINE_CHARS):
-    """Yields the documents of one UTF-8 text file, each a list of its non-empty stripped lines.
+class TextFormat:
+    """How to cut one file into chunks and each chunk into documents (see the module docstring)."""
 
-    An empty file yields nothing: whether a whole corpus is empty is the caller's decision.
-    With `strip_gutenberg`, the Project Gutenberg header and licence are dropped first (see
-    `strip_gutenberg_boilerplate`), which needs the whole file in memory; otherwise it streams.
-    """
-    lines = read_lines(Path(path), max_line_chars)
-    if strip_gutenberg:
-        lines = strip_gutenberg_boilerplate(list(lines))
-    document = []
+    def __init__(self, format="prose", text_field="text", marker=DOCUMENT_MARKER):
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+        if not marker or marker != marker.strip() or "\n" in marker:
+            raise ValueError(f"the document marker must be a non-empty line without surrounding spaces; got {marker!r}")
+        self.format, self.text_field, self.marker = format, text_field, marker
+        self._marker_bytes = marker.encode("utf-8")
+
+    def is_jsonl(self, path):
+        return base_suffix(path) == ".jsonl"
+
+    def boundary_rule(self, path):
+        """`is_boundary(stripped line bytes)` for `read_chunks`: where a chunk may end in this file."""
+        if self.is_jsonl(path):
+            return lambda line: "document"
+        if self.format == "sentence-per-line":
+            return lambda line: None if line else "document"
+        marker = self._marker_bytes
+        return lambda line: "document" if line == marker else None if line else "paragraph"
+
+    def documents(self, chunk, max_line_chars=MAX_LINE_CHARS):
+        """The documents of one `TextChunk`, each a list of paragraphs (prose) or sentences."""
+        if self.is_jsonl(chunk.path):
+            return list(self._record_documents(chunk))
+        lines = decode_lines(chunk, max_line_chars)
+        if self.format == "sentence-per-line":
+            return _line_documents(lines)
+        return _prose_documents(lines, self.marker)
+
+    def _record_documents(self, chunk):
+        for offset, line in enumerate(decode_lines(chunk, MAX_RECORD_CHARS)):
+            if line.strip():
+                lines = self._record_text(line, chunk.path, chunk.first_line + offset).split("\n")
+                units = [unit for unit in map(str.strip, lines) if unit]
+                if units:
+                    yield units
+
+    def _record_text(self, line, path, line_number):
+        where = f"{path}, line {line_number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{where}: a JSON {type(record).__name__}, not an object with a {self.text_field!r} field")
+        if self.text_field not in record:
+            fields = ", ".join(map(repr, list(record)[:10])) or "none"
+            raise ValueError(f"{where}: no {self.text_field!r} field (fields: {fields}); see --text-field")
+        text = record[self.text_field]
+        if not isinstance(text, str):
+            raise ValueError(f"{where}: field {self.text_field!r} is a {type(text).__name__}, not a string")
+        return text
+
+
+def _line_documents(lines):
+    documents, document = [], []
     for line in lines:
         line = line.strip()
         if line:
             document.append(line)
         elif document:
-            yield document
+            documents.append(document)
             document = []
     if document:
-        yield document
+        documents.append(document)
+    return documents
 
 
-def strip_gutenberg_boilerplate(lines):
-    """Drops a Project Gutenberg header (up to the "*** START OF" line) and licence ("*** END OF" on).
+def _prose_documents(lines, marker):
+    documents, paragraphs, paragraph = [], [], []
+    for line in lines:
+        line = line.strip()
+        if line and line != marker:
+            paragraph.append(line)
+            continue
+        if paragraph:
+            paragraphs.append(" ".join(paragraph))
+            paragraph = []
+        if line == marker and paragraphs:
+            documents.append(paragraphs)
+            paragraphs = []
+    if paragraph:
+        paragraphs.append(" ".join(paragraph))
+    if paragraphs:
+        documents.append(paragraphs)
+    return documents
 
-    The markers match case-insensitively at the start of a line; each is optional, so a file that was
-    already stripped upstream is returned whole. Returns a new list.
+
+def read_documents(path, text_format=None, *, strip_gutenberg=False, max_line_chars=MAX_LINE_CHARS):
+    """Yields the documents of one file (see `TextFormat.documents`), streaming it chunk by chunk.
+
+    `text_format` is a `TextFormat` (prose by default). An empty file yields nothing: whether a whole
+    corpus is empty is the caller's decision.
     """
-    start = _find_marker(lines, _GUTENBERG_START, 0)
-    begin = 0 if start is None else start + 1
-    end = _find_marker(lines, _GUTENBERG_END, begin)
-    return list(lines[begin:end])
-
-
-def list_corpus_files(paths):
-    """Expands files and folders (every `*.txt` below them, recursively) into a sorted list of Paths."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    paths = [Path(p) for p in paths]
-    files = set()
-    for path in paths:
-        if path.is_dir():
-            files.update(f for f in path.rglob("*.txt") if f.is_file())
-        elif path.exists():
-            files.add(path)
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
-    if not files:
-        raise ValueError(f"no .txt files found in {', '.join(str(p) for p in paths) or 'no paths'}")
-    return sorted(files)
-
-
-def _find_marker(lines, marker, begin):
-    for index in range(begin, len(lines)):
-        if lines[index].lstrip().upper().startswith(marker):
-            return index
-    return None
-
-
-def read_lines(path, max_line_chars):
-    """Yields the decoded lines of `path`, failing early on binary, non-UTF-8 or runaway files."""
-    # A UTF-8 character takes at most 4 bytes, so a longer raw line is surely over the limit; reading
-    # with this cap keeps one newline-free multi-gigabyte file from being loaded whole.
-    byte_limit = 4 * max_line_chars + 2
-    with open(path, "rb") as f:
-        if b"\0" in f.read(_BINARY_SNIFF_BYTES):
-            raise ValueError(f"{path}: looks binary (NUL byte in the first {_BINARY_SNIFF_BYTES} bytes)")
-        f.seek(0)
-        line_number = 0
-        while raw := f.readline(byte_limit):
-            line_number += 1
-            if len(raw) == byte_limit and not raw.endswith(b"\n"):
-                raise _too_long(path, line_number, max_line_chars)
-            try:
-                line = raw.decode("utf-8", errors="strict")
-            except UnicodeDecodeError as error:
-                raise ValueError(
-                    f"{path}, line {line_number}: not valid UTF-8 ({error.reason} at byte {error.start})"
-                ) from None
-            line = line.rstrip("\r\n")
-            if line_number == 1:
-                line = line.removeprefix("\ufeff")
-            if len(line) > max_line_chars:
-                raise _too_long(path, line_number, max_line_chars)
-            yield line
-
-
-def _too_long(path, line_number, max_line_chars):
-    return ValueError(
-        f"{path}, line {line_number}: longer than {max_line_chars} characters; is it really one "
-        "sentence or line per line?"
-    )
+    text_format = text_format or TextFormat()
+    pending = None
+    chunks = read_chunks(path, is_boundary=text_format.boundary_rule(path), strip_gutenberg=strip_gutenberg)
+    for chunk in chunks:
+        documents = text_format.documents(chunk, max_line_chars)
+        if pending and chunk.continues_document and documents:
+            documents[0] = pending + documents[0]
+        elif pending:
+            yield pending
+        pending = documents.pop() if documents else None
+        yield from documents
+    if pending:
+        yield pending

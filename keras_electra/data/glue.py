@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_electra.data.documents import MAX_LINE_CHARS, read_lines
+from keras_electra.data.text_files import MAX_LINE_CHARS, read_lines
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 This reproduces `ExampleBuilder` of google-research/electra `build_pretraining_dataset.py`, random draws
 included and in the same order, so that the corpus statistics match the authors' (see `pack_documents`).
+One option departs from it: `carry_over`, which loses no text (docs/data.md, "Packing").
 """
 
 import random
@@ -12,17 +13,23 @@ _ONE_SEGMENT = 100_000
 
 
 class PackedExample(NamedTuple):
-    """One unpadded example: `[CLS] A [SEP] B [SEP]`, or `[CLS] A [SEP]` when it has one segment."""
+    """One unpadded example: `[CLS] A [SEP] B [SEP]`, or `[CLS] A [SEP]` when it has one segment.
+
+    `dropped_tokens` counts the text tokens truncation cut off (`truncated` is whether there were any);
+    `target_length` is the length the example was packed for (below `max_length` for a short target).
+    """
 
     token_ids: list
     segment_ids: list
     truncated: bool
+    dropped_tokens: int = 0
+    target_length: int = 0
 
 
 def pack_documents(
-    documents, *, max_length, cls_id, sep_id, seed, short_seq_prob=0.05, single_segment_prob=0.1
+    documents, *, max_length, cls_id, sep_id, seed, short_seq_prob=0.05, single_segment_prob=0.1, carry_over=False
 ):
-    """Yields `PackedExample(token_ids, segment_ids, truncated)` built from tokenized documents.
+    """Yields `PackedExample`s built from tokenized documents.
 
     `documents` is an iterable of documents, each a list of sentences, each a list of int token ids; it
     is consumed lazily, so a large corpus streams. `seed` is an int or a `random.Random`; the same
@@ -48,6 +55,11 @@ def pack_documents(
        tokens must fit too, nearly every full-length example loses the tail of its last sentence; this
        is the authors' behaviour.
     5. Output `[CLS] A [SEP]` with segment id 0, then, when B is non-empty, `B [SEP]` with segment id 1.
+
+    With `carry_over`, rule 1 fills the buffer to `target_length - 3` tokens instead, the room left once
+    the special tokens are in: a sentence longer than the room left is split at a token boundary, its
+    head ends this example and its tail starts the next one of the same document. Nothing is truncated,
+    a full example has exactly `target_length` tokens, and the random draws are the same as without it.
     """
     if max_length < 5:
         raise ValueError(f"max_length must be at least 5 (the shortest drawn target), got {max_length}")
@@ -56,18 +68,32 @@ def pack_documents(
             raise ValueError(f"{name} must be in [0, 1], got {prob}")
     rng = seed if isinstance(seed, random.Random) else random.Random(seed)
     target_length = max_length
+    specials = 3 if carry_over else 0  # [CLS] and two [SEP], counted in the buffer's room with carry_over
+
+    def emit(sentences):
+        nonlocal target_length
+        first, second = split_segments(sentences, target_length, rng, single_segment_prob)
+        example = build_example(first, second, max_length=max_length, cls_id=cls_id, sep_id=sep_id)
+        target = target_length
+        target_length = draw_target_length(rng, max_length, short_seq_prob)
+        return example._replace(target_length=target)
+
     for document in documents:
         sentences, length = [], 0
         for sentence in document:
+            while carry_over and length + len(sentence) > target_length - specials:
+                room = target_length - specials - length
+                sentences.append(sentence[:room])
+                sentence = sentence[room:]
+                yield emit(sentences)
+                sentences, length = [], 0
             sentences.append(sentence)
             length += len(sentence)
-            if length >= target_length:
-                yield _emit(sentences, target_length, rng, max_length, cls_id, sep_id, single_segment_prob)
-                target_length = draw_target_length(rng, max_length, short_seq_prob)
+            if length >= target_length - specials:
+                yield emit(sentences)
                 sentences, length = [], 0
         if length:
-            yield _emit(sentences, target_length, rng, max_length, cls_id, sep_id, single_segment_prob)
-            target_length = draw_target_length(rng, max_length, short_seq_prob)
+            yield emit(sentences)
 
 
 def split_segments(sentences, target_length, rng, single_segment_prob=0.1):
@@ -93,13 +119,13 @@ def build_example(first, second, *, max_length, cls_id, sep_id):
     """Truncates A and B to fit `max_length` and adds the special tokens (rules 4 and 5)."""
     kept_first = first[: max_length - 2]
     kept_second = second[: max(0, max_length - len(kept_first) - 3)]
-    truncated = len(kept_first) < len(first) or len(kept_second) < len(second)
+    dropped = len(first) - len(kept_first) + len(second) - len(kept_second)
     token_ids = [cls_id, *kept_first, sep_id]
     segment_ids = [0] * len(token_ids)
     if kept_second:
         token_ids += [*kept_second, sep_id]
         segment_ids += [1] * (len(kept_second) + 1)
-    return PackedExample([int(t) for t in token_ids], segment_ids, truncated)
+    return PackedExample([int(t) for t in token_ids], segment_ids, dropped > 0, dropped)
 
 
 def draw_target_length(rng, max_length, short_seq_prob=0.05):
@@ -107,8 +133,3 @@ def draw_target_length(rng, max_length, short_seq_prob=0.05):
     if rng.random() < short_seq_prob:
         return rng.randint(5, max_length)
     return max_length
-
-
-def _emit(sentences, target_length, rng, max_length, cls_id, sep_id, single_segment_prob):
-    first, second = split_segments(sentences, target_length, rng, single_segment_prob)
-    return build_example(first, second, max_length=max_length, cls_id=cls_id, sep_id=sep_id)
