@@ -24,7 +24,42 @@ _BINARY_SNIFF_BYTES = 8192
 _BUFFER_BYTES = 1 << 16
 _GUTENBERG_START = b"*** START OF"
 _GUTENBERG_END = b"*** END OF"
-_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".zst": zstandard.open}
+
+
+class _ZstdFrames(io.RawIOBase):
+    """A zstd file's decompressed bytes, frame after frame. `zstandard`'s own readers end quietly at a
+    truncated frame; this one raises EOFError, as gzip and bz2 do."""
+
+    def __init__(self, path, mode="rb"):
+        self.file = open(path, mode)
+        self.frame = zstandard.ZstdDecompressor().decompressobj()
+        self.pending, self.in_frame = b"", False
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while not self.pending:
+            data = b""
+            if self.frame.eof:  # what follows a frame's end starts the next frame
+                data, self.frame = self.frame.unused_data, zstandard.ZstdDecompressor().decompressobj()
+            data = data or self.file.read(_BUFFER_BYTES)
+            if not data:
+                if self.in_frame:
+                    raise EOFError("the file ends inside a zstd frame")
+                return 0
+            self.pending = memoryview(self.frame.decompress(data))  # sliced below without copying
+            self.in_frame = not self.frame.eof
+        size = min(len(buffer), len(self.pending))
+        buffer[:size], self.pending = self.pending[:size], self.pending[size:]
+        return size
+
+    def close(self):
+        self.file.close()
+        super().close()
+
+
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".zst": _ZstdFrames}
 # What a damaged or truncated compressed stream raises while it is read.
 _DECOMPRESSION_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
 CORPUS_SUFFIXES = (".txt", ".jsonl")
