@@ -107,6 +107,36 @@ def test_segments_hold_whole_sentences():
     assert two_segment > 0
 
 
+def test_carry_over_on_a_hand_computed_example():
+    # The same sentences as below, with carry-over: the buffer fills to 16 - 3 = 13 tokens, so the
+    # third sentence is split after 2 of its 5 tokens; its other 3 and the fourth sentence start the next.
+    sentences = [list(range(1000, 1006)), list(range(1006, 1011)), list(range(1011, 1016)), [1016, 1017]]
+    example, rest = pack([sentences], max_length=16, short_seq_prob=0.0, single_segment_prob=0.0, carry_over=True)
+    assert example.token_ids == [CLS, *range(1000, 1006), SEP, *range(1006, 1013), SEP]
+    assert not example.truncated and example.dropped_tokens == 0 and len(example.token_ids) == 16
+    assert [t for t in rest.token_ids if t not in (CLS, SEP)] == list(range(1013, 1018))
+
+
+@pytest.mark.parametrize("short_seq_prob, single_segment_prob", [(0.0, 0.0), (0.05, 0.1), (0.5, 1.0)])
+def test_carry_over_loses_nothing_and_fills_every_example_but_a_documents_last(short_seq_prob, single_segment_prob):
+    documents = crafted_documents(80, max_sentence=60)  # sentences often longer than an example
+    examples = pack(documents, max_length=32, short_seq_prob=short_seq_prob,
+                    single_segment_prob=single_segment_prob, carry_over=True)
+    by_document = {}
+    for example in examples:
+        first, second = segments(example)
+        assert not example.truncated and len(example.token_ids) <= 32
+        (document,) = {t // 1000 for t in first + second}  # never crosses documents
+        by_document.setdefault(document, []).append(example)
+    for d, document in enumerate(documents, start=1):
+        packed = by_document[d]
+        content = [t for e in packed for t in e.token_ids if t not in (CLS, SEP)]
+        assert sorted(content) == [t for s in document for t in s], "a token was lost or repeated"
+        for example in packed[:-1]:
+            specials = 3 if SEP in example.token_ids[example.token_ids.index(SEP) + 1 :] else 2
+            assert len(example.token_ids) == example.target_length - 3 + specials
+
+
 def test_authors_rule_on_a_hand_computed_example():
     # Target 16 is reached after three sentences (6 + 5 + 5); the A target is (16 - 3) // 2 = 6, so A is
     # the first sentence and B the other two, cut to 16 - 6 - 3 = 7 tokens. The fourth sentence starts
@@ -115,8 +145,8 @@ def test_authors_rule_on_a_hand_computed_example():
     example, rest = pack([sentences], max_length=16, short_seq_prob=0.0, single_segment_prob=0.0)
     assert example.token_ids == [CLS, *range(1000, 1006), SEP, *range(1006, 1013), SEP]
     assert example.segment_ids == [0] * 8 + [1] * 8
-    assert example.truncated
-    assert rest == ([CLS, 1016, 1017, SEP], [0, 0, 0, 0], False)
+    assert example.truncated and example.dropped_tokens == 3
+    assert rest[:4] == ([CLS, 1016, 1017, SEP], [0, 0, 0, 0], False, 0)
 
 
 @pytest.mark.parametrize(

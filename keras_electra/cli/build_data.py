@@ -3,6 +3,7 @@
 import sys
 
 from keras_electra.data.corpus_builder import build_pretraining_data
+from keras_electra.data.documents import DOCUMENT_MARKER, FORMATS
 
 # Exit statuses beside `main`'s 2 for bad input: the shell's for Ctrl-C (128 + SIGINT), and 1 for a
 # failed write (disk full, no permission).
@@ -13,11 +14,24 @@ def add_parser(subparsers, name):
     parser = subparsers.add_parser(
         name,
         help="tokenize and pack a text corpus into sharded pretraining examples",
-        description="Text files or folders (UTF-8, one sentence or line per line, a blank line between "
-        "documents) -> examples packed as the ELECTRA authors do -> .npy shards, manifest.json, vocab.txt "
-        "and summary.json in --out.",
+        description="Text files or folders (UTF-8 .txt or JSON Lines .jsonl, plain or .gz/.bz2/.zst) -> "
+        "sentences -> examples packed as the ELECTRA authors do, without losing text -> .npy shards, "
+        "manifest.json, vocab.txt and summary.json in --out. In the default prose format a document is a "
+        f"file, a JSON Lines record or the text between lines holding only {DOCUMENT_MARKER}; blank lines "
+        "separate paragraphs.",
     )
     parser.add_argument("--corpus", nargs="+", required=True, metavar="PATH", help="text files or folders")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="prose",
+        help="prose (default): ordinary wrapped text, split into sentences; sentence-per-line: the authors' "
+        "convention (one sentence a line, a blank line between documents) and packing, truncation included",
+    )
+    parser.add_argument("--text-field", default="text", metavar="NAME", help="JSON Lines: the field holding the text")
+    parser.add_argument(
+        "--document-marker", default=DOCUMENT_MARKER, metavar="LINE",
+        help=f"prose: a line holding only this ends a document ({DOCUMENT_MARKER})",
+    )
+    parser.add_argument("--language", default="en", metavar="CODE", help="prose: ISO 639 code for sentence splitting (en)")
     vocab = parser.add_mutually_exclusive_group(required=True)
     vocab.add_argument("--vocab-size", type=int, metavar="N", help="train a WordPiece vocabulary of N tokens")
     vocab.add_argument("--vocab", metavar="FILE", help="use this vocab.txt (one token a line)")
@@ -46,6 +60,10 @@ def run(args):
             seed=args.seed,
             workers=args.workers,
             heldout_fraction=args.heldout_fraction,
+            format=args.format,
+            text_field=args.text_field,
+            document_marker=args.document_marker,
+            language=args.language,
         )
     except KeyboardInterrupt:
         print(f"\nkeras-electra build-data: interrupted; nothing written to --out {args.out}", file=sys.stderr)

@@ -33,7 +33,7 @@ from keras_electra.data.shards import (
     write_array_atomic,
     write_json_atomic,
 )
-from keras_electra.data.text_files import list_corpus_files, read_chunks
+from keras_electra.data import text_files
 from keras_electra.version import __version__
 
 VOCAB_FILE = "vocab.txt"
@@ -81,7 +81,7 @@ def build_pretraining_data(
     _check_arguments(max_length, seed, examples_per_shard, heldout_fraction, workers)
     text_format = TextFormat(format, text_field, document_marker)
     start = time.perf_counter()
-    files = list_corpus_files(corpus)
+    files = text_files.list_corpus_files(corpus)
     out_dir = Path(out_dir)
     if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
         raise FileExistsError(f"{out_dir}: already exists and is not empty; not overwriting it")
@@ -145,7 +145,9 @@ def _chunk_seed(seed, chunk):
 def _chunks(files, text_format, strip_gutenberg):
     for file_index, path in enumerate(files):
         rule = text_format.boundary_rule(path)
-        yield from read_chunks(path, file_index, is_boundary=rule, strip_gutenberg=strip_gutenberg)
+        yield from text_files.read_chunks(
+            path, file_index, is_boundary=rule, strip_gutenberg=strip_gutenberg, chunk_bytes=text_files.CHUNK_BYTES
+        )
 
 
 def _build_examples(files, seed, tokenizer, options, workers, writer, progress):

@@ -59,7 +59,8 @@ def pack_documents(
     With `carry_over`, rule 1 fills the buffer to `target_length - 3` tokens instead, the room left once
     the special tokens are in: a sentence longer than the room left is split at a token boundary, its
     head ends this example and its tail starts the next one of the same document. Nothing is truncated,
-    a full example has exactly `target_length` tokens, and the random draws are the same as without it.
+    and every example but a document's last has exactly `target_length` tokens (one fewer when it has a
+    single segment, which needs one [SEP] only).
     """
     if max_length < 5:
         raise ValueError(f"max_length must be at least 5 (the shortest drawn target), got {max_length}")

@@ -7,6 +7,7 @@ run time, so the main job needs no download and the repository ships no text.
 
 import ast
 import functools
+import itertools
 import re
 import sysconfig
 import zlib
@@ -15,17 +16,18 @@ from pathlib import Path
 import numpy as np
 import pydoc_data.topics
 
+from keras_electra.data.documents import DOCUMENT_MARKER
+from keras_electra.data.sentences import split_sentences
+
 SKIPPED_PACKAGES = {"site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3", "pydoc_data"}
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
-def prose_sentences(text):
-    """Sentences of a docstring's prose paragraphs, one a line.
+def prose_paragraphs(text):
+    """The prose paragraphs of a docstring, each with its wrapped lines joined.
 
-    Indented lines and doctest lines are code, not prose; a paragraph's
-    wrapped lines are joined before splitting at sentence ends.
+    Indented lines and doctest lines are code, not prose.
     """
-    sentences = []
+    paragraphs = []
     for paragraph in re.split(r"\n\s*\n", text):
         # Underlines of reST headings are not prose.
         lines = [line.strip() for line in paragraph.splitlines() if not set(line.strip()) <= set("=-*~^#")]
@@ -35,8 +37,13 @@ def prose_sentences(text):
             continue
         joined = " ".join(line for line in lines if line)
         if len(joined.split()) >= 4:
-            sentences.extend(SENTENCE_END.split(joined))
-    return sentences
+            paragraphs.append(joined)
+    return paragraphs
+
+
+def prose_sentences(text):
+    """The sentences of a docstring's prose paragraphs."""
+    return [sentence for paragraph in prose_paragraphs(text) for sentence in split_sentences(paragraph)]
 
 
 @functools.cache
@@ -61,22 +68,27 @@ def stdlib_docstrings():
 
 
 def stdlib_documents(min_words=12):
-    """Documents (lists of sentences) from the stdlib's docstrings and pydoc topics."""
-    texts = list(pydoc_data.topics.topics.values())
-    texts.extend(docstring for _, _, docstring in stdlib_docstrings())
-    for text in texts:
-        sentences = prose_sentences(text)
-        if sum(len(s.split()) for s in sentences) >= min_words:
-            yield sentences
+    """Documents of prose paragraphs: the language reference (the pydoc topics), then one document a
+    standard-library module, its docstrings in `ast.walk` order. Docstrings of fewer than `min_words`
+    words of prose ("Return self.") are left out."""
+
+    def paragraphs(texts):
+        chosen = (prose_paragraphs(text) for text in texts)
+        return [p for text in chosen if sum(len(p.split()) for p in text) >= min_words for p in text]
+
+    by_module = itertools.groupby(stdlib_docstrings(), key=lambda entry: entry[0])
+    documents = [paragraphs(pydoc_data.topics.topics.values())]
+    documents += [paragraphs(docstring for _, _, docstring in entries) for _, entries in by_module]
+    return [document for document in documents if document]
 
 
 def write_stdlib_corpus(path):
-    """Writes the default corpus as a text file (blank line between documents)."""
+    """Writes the default corpus as prose: a blank line between paragraphs, `DOCUMENT_MARKER` lines
+    between documents."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
-        for sentences in stdlib_documents():
-            f.write("\n".join(sentences) + "\n\n")
+        f.write(f"\n{DOCUMENT_MARKER}\n".join("\n\n".join(document) for document in stdlib_documents()) + "\n")
     return path
 
 
