@@ -17,7 +17,7 @@ import keras_electra as ke
 from conftest import write_corpus
 from keras_electra.data import build_pretraining_data
 from keras_electra.data.atomic import save_model_atomic
-from keras_electra.data.documents import MAX_LINE_CHARS
+from keras_electra.data.text_files import MAX_LINE_CHARS
 from keras_electra.data.glue import read_glue
 from keras_electra.data.shards import read_manifest
 from keras_electra.data.squad import read_squad

@@ -20,7 +20,7 @@ def data_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("built") / "data"
     build_pretraining_data(
         corpus, out, vocab_file=vocab_file, max_length=24, examples_per_shard=7, heldout_fraction=0.1,
-        workers=1, progress=False,
+        workers=1, progress=False, format="sentence-per-line",
     )
     return out
 
