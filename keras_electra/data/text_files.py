@@ -9,6 +9,7 @@ only, never on the number of workers, which keeps a build deterministic. Errors 
 import bz2
 import gzip
 import io
+import re
 import zlib
 from pathlib import Path
 from typing import NamedTuple
@@ -22,8 +23,8 @@ MAX_LINE_CHARS = 1_000_000
 _MAX_OVERRUN_BYTES = 1 << 20
 _BINARY_SNIFF_BYTES = 8192
 _BUFFER_BYTES = 1 << 16
-_GUTENBERG_START = b"*** START OF"
-_GUTENBERG_END = b"*** END OF"
+# Case-insensitive, at the start of a line after any blanks (but not across lines).
+_GUTENBERG_MARKERS = re.compile(rb"^[^\S\n]*\*\*\* (START|END) OF", re.IGNORECASE | re.MULTILINE)
 
 
 class _ZstdFrames(io.RawIOBase):
@@ -127,18 +128,21 @@ def read_chunks(path, file_index=0, *, is_boundary, strip_gutenberg=False, chunk
 def _read_chunk(stream, chunk_bytes, is_boundary, end):
     """Lines up to `chunk_bytes`, then on to the next boundary line (or `end`); returns them and the
     kind of boundary they end at (None at a cut inside a paragraph)."""
-    parts, size, boundary = [], 0, "document"
-    while end is None or stream.line_number < end:
+    parts = [stream.read_lines(chunk_bytes, end)]
+    size, boundary = len(parts[0]), is_boundary(_last_line(parts[0]).strip())
+    while not boundary and size < chunk_bytes + _MAX_OVERRUN_BYTES and (end is None or stream.line_number < end):
         line = stream.readline()
         if not line:
-            return b"".join(parts), "document"
+            break
         parts.append(line)
         size += len(line)
-        if size >= chunk_bytes:
-            boundary = is_boundary(line.strip())
-            if boundary or size >= chunk_bytes + _MAX_OVERRUN_BYTES:
-                break
-    return b"".join(parts), boundary
+        boundary = is_boundary(line.strip())
+    ended = stream.line_number == end or stream.at_end()
+    return b"".join(parts), "document" if ended else boundary
+
+
+def _last_line(data):
+    return data[data.rfind(b"\n", 0, len(data) - 1) + 1 :]
 
 
 def _gutenberg_bounds(path):
@@ -149,13 +153,15 @@ def _gutenberg_bounds(path):
     """
     start = end = None
     with _open_checked(path) as stream:
-        while line := stream.readline():
-            marker = line.lstrip().upper()
-            if start is None and end is None and marker.startswith(_GUTENBERG_START):
-                start = stream.line_number
-            elif end is None and marker.startswith(_GUTENBERG_END):
-                end = stream.line_number - 1
-                break
+        while end is None and (data := stream.read_lines(CHUNK_BYTES)):
+            first_line = stream.line_number - data.count(b"\n") - (not data.endswith(b"\n")) + 1
+            for match in _GUTENBERG_MARKERS.finditer(data):
+                line = first_line + data.count(b"\n", 0, match.start())
+                if match[1].upper() == b"START" and start is None:
+                    start = line
+                elif match[1].upper() == b"END":
+                    end = line - 1
+                    break
     return (start or 0), end
 
 
@@ -190,6 +196,26 @@ class _CheckedLines:
             if len(line) == self.byte_limit and not line.endswith(b"\n"):
                 raise too_long(self.path, self.line_number)
         return line
+
+    def read_lines(self, size, end=None):
+        """About `size` bytes of whole lines, stopping after line `end` when given (b"" at the end)."""
+        data = self._read(lambda: self.stream.read(size))
+        if data and not data.endswith(b"\n"):
+            data += self._read(lambda: self.stream.readline(self.byte_limit))
+            if len(data) >= self.byte_limit and not data.endswith(b"\n") and b"\n" not in data[-self.byte_limit :]:
+                raise too_long(self.path, self.line_number + data.count(b"\n") + 1)
+        count = data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
+        if end is not None and self.line_number + count > end:
+            keep = end - self.line_number
+            cut = 0
+            for _ in range(keep):
+                cut = data.index(b"\n", cut) + 1
+            data, count = data[:cut], keep
+        self.line_number += count
+        return data
+
+    def at_end(self):
+        return not self._read(lambda: self.stream.peek(1))
 
     def skip_lines(self, count):
         while self.line_number < count and self.readline():
