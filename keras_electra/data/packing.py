@@ -126,7 +126,7 @@ def build_example(first, second, *, max_length, cls_id, sep_id):
     if kept_second:
         token_ids += [*kept_second, sep_id]
         segment_ids += [1] * (len(kept_second) + 1)
-    return PackedExample([int(t) for t in token_ids], segment_ids, dropped > 0, dropped)
+    return PackedExample(token_ids, segment_ids, dropped > 0, dropped)
 
 
 def draw_target_length(rng, max_length, short_seq_prob=0.05):
