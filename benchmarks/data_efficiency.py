@@ -11,15 +11,19 @@ Each in the default prose format and in the authors' sentence-per-line format (w
 
 The scale run repeats the 22 books with their paragraphs shuffled by a different seed each time until the
 corpus has the size asked for, then builds it with a vocabulary trained on the books, 2 workers, and reports
-MB/s and the peak RSS of the main process and of the largest worker. Results go to
+MB/s and the peak RSS of the build's process and of its largest worker (sampled from /proc). Results go to
 benchmarks/results/data_efficiency.md.
 """
 
 import argparse
+import json
+import os
 import random
 import resource
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -77,24 +81,49 @@ def scale_row(folder, megabytes):
     corpus = write_scaled_corpus(folder / "large.txt", megabytes)
     size = corpus.stat().st_size / 1e6
     vocab = ElectraTokenizer.train(files=sorted(BOOKS.glob("*.txt")), vocab_size=30522).save_vocabulary(folder / "vocab.txt")
-    start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    start = time.perf_counter()
-    s = build(corpus, folder / "large", "prose", vocab_file=vocab, workers=2)
-    seconds = time.perf_counter() - start
-    main_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # A fresh process, so that its peak memory is the build's alone.
+    child = [sys.executable, __file__, "--child", str(corpus), str(vocab), str(folder / "large")]
+    result = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
     return (
-        f"{size:,.0f} MB corpus (one file), prose, 2 workers: {s['examples']:,} examples, "
-        f"{100 * s['non_padding_fraction']:.1f}% non-padding, {s['tokens_dropped']} tokens lost, {seconds:.0f} s "
-        f"({size / seconds:.2f} MB/s); peak RSS: main process {main_rss:,.0f} MB (before the build: "
-        f"{start_rss:,.0f} MB), largest worker {worker_rss:,.0f} MB."
+        f"{size:,.0f} MB corpus (one file), prose, 2 workers: {result['examples']:,} examples, "
+        f"{100 * result['non_padding_fraction']:.1f}% non-padding, {result['tokens_dropped']} tokens lost, "
+        f"{result['seconds']:.0f} s ({size / result['seconds']:.2f} MB/s); peak RSS: main process "
+        f"{result['main_mb']:,.0f} MB, largest worker {result['worker_mb']:,.0f} MB."
     )
+
+
+def child_build(corpus, vocab, out):
+    """Builds `corpus`, sampling the workers' peak RSS (VmHWM) every 0.2 s; prints the figures as JSON."""
+    peaks, done = {}, threading.Event()
+
+    def sample():
+        while not done.wait(0.2):
+            for status in Path("/proc").glob("[0-9]*/status"):
+                try:
+                    fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+                except OSError:
+                    continue  # the process ended
+                if fields.get("PPid", "").strip() == str(os.getpid()) and "VmHWM" in fields:
+                    peaks[status.parent.name] = int(fields["VmHWM"].split()[0]) / 1024
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    summary = build(corpus, out, "prose", vocab_file=vocab, workers=2)
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({**summary, "seconds": seconds, "main_mb": main_mb, "worker_mb": max(peaks.values(), default=0)}))
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=0, metavar="MB", help="also build a corpus of this size")
+    parser.add_argument("--child", nargs=3, metavar=("CORPUS", "VOCAB", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return child_build(*args.child)
     if not BOOKS.is_dir():
         sys.exit(f"{BOOKS}: not found; this benchmark needs the shared Gutenberg books")
     with tempfile.TemporaryDirectory() as folder:

@@ -11,7 +11,6 @@ import collections
 import contextlib
 import functools
 import os
-import sys
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -26,18 +25,10 @@ from keras_electra.data.documents import DOCUMENT_MARKER, TextFormat, read_docum
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.packing import pack_documents
 from keras_electra.data.sentences import split_sentences
-from keras_electra.data.shards import (
-    FORMAT,
-    FORMAT_VERSION,
-    MANIFEST_FILE,
-    write_array_atomic,
-    write_json_atomic,
-)
-from keras_electra.data import text_files
-from keras_electra.version import __version__
-
-VOCAB_FILE = "vocab.txt"
-HELDOUT_FILE = "heldout.npy"
+from keras_electra.data import build_summary, text_files
+from keras_electra.data.build_summary import VOCAB_FILE, Progress
+from keras_electra.data.shard_writer import ShardWriter
+from keras_electra.data.shards import MANIFEST_FILE, write_json_atomic
 # Chunks submitted ahead of the one being written, per worker: enough to keep every worker busy.
 _CHUNKS_IN_FLIGHT_PER_WORKER = 2
 _worker_state = None
@@ -90,17 +81,17 @@ def build_pretraining_data(
         tokenizer.save_vocabulary(temporary / VOCAB_FILE)
         options = dict(max_length=max_length, strip_gutenberg=strip_gutenberg, dtype=_dtype(tokenizer),
                        text_format=text_format, language=language)
-        writer = _ShardWriter(temporary, examples_per_shard, round(1 / heldout_fraction), max_length, options["dtype"])
+        writer = ShardWriter(temporary, examples_per_shard, round(1 / heldout_fraction), max_length, options["dtype"])
         counts = _build_examples(files, seed, tokenizer, options, workers, writer, progress)
         if not counts["examples"]:
             corpus_names = ", ".join(map(str, _as_list(corpus)))
             raise ValueError(f"{corpus_names}: no examples ({counts['documents']} documents) in the corpus")
         shards, heldout = writer.finish()
-        manifest = _manifest(tokenizer, options, seed, shards, heldout, counts)
-        summary = _summary(counts, max_length, time.perf_counter() - start)
+        manifest = build_summary.manifest(tokenizer, options, seed, shards, heldout, counts)
+        summary = build_summary.summary(counts, max_length, time.perf_counter() - start)
         write_json_atomic(temporary / MANIFEST_FILE, manifest)
         write_json_atomic(temporary / "summary.json", summary)
-    _print_summary(summary, out_dir)
+    build_summary.print_summary(summary, out_dir)
     return summary
 
 
@@ -152,9 +143,9 @@ def _chunks(files, text_format, strip_gutenberg):
 
 def _build_examples(files, seed, tokenizer, options, workers, writer, progress):
     """Packs every chunk (in parallel when `workers` > 1), feeding `writer` in corpus order; returns counts."""
-    workers = os.cpu_count() or 1 if workers is None else workers
+    workers = workers or os.cpu_count() or 1
     chunks = _chunks(files, options["text_format"], options["strip_gutenberg"])
-    bar = _Progress(files, enabled=progress)
+    bar = Progress(files, enabled=progress)
     counts = Counter(files=len(files))
     if workers == 1:
         pack = functools.partial(_pack_chunk, tokenizer, seed=seed, **options)
@@ -286,146 +277,3 @@ def _tokenized_documents(tokenizer, chunk, text_format, language, counts):
     return tokenized
 
 
-class _ShardWriter:
-    """Splits examples, in arrival order, into held-out rows and training shards of a fixed size.
-
-    A full shard is written only once a further training example arrives, so the last training example is
-    always still at hand when `finish` must move one to the held-out split.
-    """
-
-    def __init__(self, directory, examples_per_shard, heldout_every, max_length, dtype):
-        self.directory = directory
-        self.examples_per_shard = examples_per_shard
-        self.heldout_every = heldout_every
-        empty = np.empty((0, max_length), dtype)
-        self.pending, self.pending_rows = [empty], 0
-        self.heldout = [empty]
-        self.shards = []
-        self.seen = 0
-
-    def add(self, rows):
-        index = np.arange(self.seen, self.seen + len(rows))
-        is_heldout = (index + 1) % self.heldout_every == 0
-        self.heldout.append(rows[is_heldout])
-        self.pending.append(rows[~is_heldout])
-        self.pending_rows += len(rows) - int(is_heldout.sum())
-        self.seen += len(rows)
-        # Concatenating only when a shard is due keeps the copying linear in the corpus size.
-        if self.pending_rows > self.examples_per_shard:
-            pending = np.concatenate(self.pending)
-            while len(pending) > self.examples_per_shard:
-                self._write(pending[: self.examples_per_shard])
-                pending = pending[self.examples_per_shard :]
-            self.pending, self.pending_rows = [pending], len(pending)
-
-    def finish(self):
-        """Writes the last shard and heldout.npy; returns their manifest entries."""
-        heldout, pending = np.concatenate(self.heldout), np.concatenate(self.pending)
-        if not len(heldout) and self.seen >= 2:
-            heldout, pending = pending[-1:], pending[:-1]
-        if len(pending):
-            self._write(pending)
-        write_array_atomic(self.directory / HELDOUT_FILE, heldout)
-        return self.shards, {"file": HELDOUT_FILE, "examples": len(heldout)}
-
-    def _write(self, rows):
-        name = f"train-{len(self.shards):05d}.npy"
-        write_array_atomic(self.directory / name, rows)
-        self.shards.append({"file": name, "examples": len(rows)})
-
-
-class _Progress:
-    """One stderr line, rewritten as each chunk is done: files, MB of text and examples so far."""
-
-    def __init__(self, files, enabled):
-        self.enabled = enabled
-        self.total_files = len(files)
-        self.done = Counter()
-
-    def update(self, chunk_counts):
-        self.done.update(chunk_counts)
-        if self.enabled:
-            print(
-                f"\rbuild-data: {self.done['files_done']}/{self.total_files} files, "
-                f"{self.done['bytes'] / 1e6:.1f} MB, {self.done['examples']:,} examples",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def close(self):
-        if self.enabled:
-            print(file=sys.stderr, flush=True)
-
-
-def _manifest(tokenizer, options, seed, shards, heldout, counts):
-    text_format = options["text_format"]
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "library_version": __version__,
-        "max_length": options["max_length"],
-        "seed": seed,
-        "lowercase": tokenizer.lowercase,
-        "strip_gutenberg": options["strip_gutenberg"],
-        "text_format": text_format.format,
-        "document_marker": text_format.marker,
-        "text_field": text_format.text_field,
-        "language": options["language"],
-        "vocab_file": VOCAB_FILE,
-        "vocab_size": tokenizer.vocab_size,
-        "vocab_sha256": tokenizer.vocabulary_hash(),
-        "special_token_ids": {
-            "pad": tokenizer.pad_token_id,
-            "unk": tokenizer.unk_token_id,
-            "cls": tokenizer.cls_token_id,
-            "sep": tokenizer.sep_token_id,
-            "mask": tokenizer.mask_token_id,
-        },
-        "dtype": options["dtype"],
-        "shards": shards,
-        "heldout": heldout,
-        "counts": _manifest_counts(counts),
-    }
-
-
-def _manifest_counts(counts):
-    names = ("files", "documents", "tokens", "examples", "truncated_examples", "unk_tokens")
-    return {name: int(counts[name]) for name in names}
-
-
-def _summary(counts, max_length, seconds):
-    """The manifest's counts plus what people check first: how much of the examples is text, how much
-    text was lost, the [UNK] share and the throughput."""
-    summary = _manifest_counts(counts)
-    text_tokens, dropped = counts["tokens"], counts["tokens_dropped"]
-    slots = counts["examples"] * max_length
-    megabytes = counts["bytes"] / 1e6
-    summary.update(
-        text_tokens=text_tokens,
-        tokens_in_examples=text_tokens - dropped,
-        tokens_dropped=dropped,
-        tokens_in_examples_percent=100 * (text_tokens - dropped) / max(text_tokens, 1),
-        tokens_dropped_percent=100 * dropped / max(text_tokens, 1),
-        non_padding_fraction=counts["non_padding_tokens"] / max(slots, 1),
-        # The authors' short targets pad on purpose; reported apart from the padding at documents' ends.
-        short_target_examples=int(counts["short_target_examples"]),
-        short_target_padding_percent=100 * counts["short_target_padding"] / max(slots, 1),
-        truncated_percent=100 * counts["truncated_examples"] / counts["examples"],
-        unk_percent=100 * counts["unk_tokens"] / max(text_tokens, 1),
-        text_mb=megabytes,
-        seconds=seconds,
-        mb_per_second=megabytes / seconds,
-    )
-    return summary
-
-
-def _print_summary(summary, out_dir):
-    print(
-        f"{out_dir}: {summary['documents']:,} documents, {summary['text_tokens']:,} text tokens -> "
-        f"{summary['examples']:,} examples, {100 * summary['non_padding_fraction']:.1f}% non-padding "
-        f"({summary['short_target_padding_percent']:.1f}% padding from short targets); "
-        f"{summary['tokens_in_examples']:,} tokens in examples, {summary['tokens_dropped']:,} dropped "
-        f"({summary['tokens_dropped_percent']:.2f}%); {summary['unk_percent']:.2f}% [UNK]; "
-        f"{summary['text_mb']:.1f} MB in {summary['seconds']:.1f} s ({summary['mb_per_second']:.2f} MB/s)"
-    )
