@@ -15,7 +15,8 @@ backend that refuses a case (flash with a mask, say) shows 'n/a'. Dropout runs
 with each implementation's own RNG, so only ours (whose mask can be rebuilt
 from the seed) gets an error number there.
 
-Needs torch and triton only (no Keras): the kernel file is loaded by path.
+Needs torch and triton only (no Keras): the kernels load from the checkout's
+kernels/ folder, installed or not.
 """
 
 import argparse
@@ -27,7 +28,7 @@ from pathlib import Path
 if "--dry-run" in sys.argv:
     os.environ["TRITON_INTERPRET"] = "1"  # before triton is imported
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernels"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -35,8 +36,9 @@ import triton  # noqa: E402
 import triton.language as tl  # noqa: E402
 from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 
-import flash_attention as fa  # noqa: E402
-from reference import attention_reference  # noqa: E402
+from kernels import flash_attention as fa  # noqa: E402
+from kernels import flash_attention_kernels as fak  # noqa: E402
+from kernels.reference import attention_reference  # noqa: E402
 
 DTYPE = torch.bfloat16
 DROPOUT = 0.1
@@ -101,7 +103,7 @@ def _keep_mask_kernel(Out, Seed, N, dropout_p, BLOCK: tl.constexpr):
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     off_bh = tl.program_id(2)
-    keep = fa._dropout_keep(tl.load(Seed), off_bh, rows[:, None], cols[None, :], N, dropout_p)
+    keep = fak._dropout_keep(tl.load(Seed), off_bh, rows[:, None], cols[None, :], N, dropout_p)
     offsets = (off_bh.to(tl.int64) * N + rows[:, None]) * N + cols[None, :]
     tl.store(Out + offsets, keep.to(tl.int8), mask=(rows[:, None] < N) & (cols[None, :] < N))
 
@@ -250,7 +252,7 @@ def report(results, device_name):
     lines += ["", "## Targets", ""] + targets(results)
     lines += ["", "## Autotune choices of ours", "", "key (N, head_dim, mask, dropout, dtypes...) -> config", ""]
     for name in ("_attn_fwd", "_attn_bwd_dkdv", "_attn_bwd_dq"):
-        for key, config in getattr(fa, name).cache.items():
+        for key, config in getattr(fak, name).cache.items():
             lines.append(f"- {name} {key}: {config}")
     return "\n".join(lines) + "\n"
 

@@ -29,7 +29,7 @@ import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.runtime.autotuner import Autotuner  # noqa: E402
 
-import flash_attention as fa  # noqa: E402
+import flash_attention_kernels as fa  # noqa: E402
 
 # The driver reports warp_size 32 for every NVIDIA GPU; the compiler takes the
 # warp size from its options (default 32), so this matches a real launch.

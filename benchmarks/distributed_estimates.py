@@ -4,14 +4,14 @@
 
 No measurement: parameter counts are exact (`--check` compares them with built
 models: tiny, small and base), everything else is arithmetic on them with the
-assumptions printed beside the tables (reference §1 sizes, §7 batch and
-length; bfloat16 compute with float32 variables, i.e. Keras' mixed_bfloat16).
+assumptions printed beside the tables (docs/electra.md: sizes from "Models and sizes", batch and
+length from "Pretraining optimisation"; bfloat16 compute with float32 variables, i.e. Keras' mixed_bfloat16).
 """
 
 import argparse
 import math
 
-# Reference §1 and §7: layers, hidden, embedding, heads (discriminator); generator hidden and heads;
+# docs/electra.md, "Models and sizes" and "Pretraining optimisation": layers, hidden, embedding, heads (discriminator); generator hidden and heads;
 # global batch, sequence length, mask probability.
 SIZES = {
     "small": dict(L=12, H=256, E=128, A=4, GH=64, GA=1, batch=128, length=128, mask_prob=0.15),

@@ -131,7 +131,7 @@ def run_huggingface(workdir, steps, masked_only):
         start = time.perf_counter()
         ids, pad = torch.tensor(x["token_ids"], dtype=torch.long), torch.tensor(x["padding_mask"])
         segments = torch.tensor(x["segment_ids"], dtype=torch.long)
-        # Masking by the reference's rules (§4), drawn in numpy.
+        # Masking by the rules of docs/electra.md, "Masking", drawn in numpy.
         candidates = x["padding_mask"].astype(bool) & ~np.isin(
             x["token_ids"], [special["cls"], special["sep"], special["mask"]]
         )

@@ -4,7 +4,7 @@ attention kernel) against the same step in Hugging Face transformers (SDPA atten
     python benchmarks/pretrain_step_gpu.py --out benchmarks/results/pretrain_step_gpu.md
     python benchmarks/pretrain_step_gpu.py --out /tmp/p.md --dry-run   # CPU: the tiny size, a few steps
 
-Sizes (reference §1, §7): ELECTRA-Small at batch 128 x 128 and ELECTRA-Base at batch 32 x 512, with
+Sizes (docs/electra.md, "Models and sizes", "Pretraining optimisation"): ELECTRA-Small at batch 128 x 128 and ELECTRA-Base at batch 32 x 512, with
 their generators (1/4 and 1/3 of the discriminator's width), vocabulary 30,522, every position a
 real token. Ours computes under `mixed_bfloat16` (float32 weights, as Keras keeps them) and trains
 through `fit`; Hugging Face runs `ElectraForPreTraining` + `ElectraForMaskedLM` sharing their
@@ -122,7 +122,7 @@ def run_huggingface(size, batch, length, steps, device):
     times = []
     for _ in range(steps):
         start = time.perf_counter()
-        # The reference's masking (§4) without the special-token exclusions: the cost is the same.
+        # The masking of docs/electra.md, "Masking", without the special-token exclusions: the cost is the same.
         positions = torch.rand(batch, length - 2, device=device).argsort(dim=-1)[:, :predictions] + 1
         originals = ids[rows, positions]
         masked = ids.clone()

@@ -39,6 +39,7 @@ from keras_electra.pretraining import (
     pretraining_optimizer,
 )
 from keras_electra.version import __version__
+from keras_electra import config
 from keras_electra.conversion import (
     load_huggingface,
     load_huggingface_pretrainer,

@@ -2,12 +2,12 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
-
-import keras
-import keras_electra as ke
 from conftest import BACKEND, to_numpy
+
+import keras_electra as ke
 
 
 def naive_attention(q, k, v, mask):

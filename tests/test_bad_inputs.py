@@ -1,5 +1,5 @@
 """Bad input, and the failures that stop a write half-way: each is an error that names the file, line
-or argument, and leaves no half-written output. README's "When input is bad" table lists every case,
+or argument, and leaves no half-written output. The table of docs/bad-input.md lists every case,
 with the test that covers it here or elsewhere in tests/."""
 
 import errno
@@ -12,17 +12,18 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+from conftest import write_corpus
+from references import tiny_backbone
+from test_finetune_cli import run_cli
+from test_squad import V1_QAS, squad_json, write_json
 
 import keras_electra as ke
-from conftest import write_corpus
 from keras_electra.data import build_pretraining_data
 from keras_electra.data.atomic import save_model_atomic
-from keras_electra.data.text_files import MAX_LINE_CHARS
 from keras_electra.data.glue import read_glue
 from keras_electra.data.shards import read_manifest
 from keras_electra.data.squad import read_squad
-from test_finetune_cli import run_cli
-from test_squad import V1_QAS, squad_json, write_json
+from keras_electra.data.text_files import MAX_LINE_CHARS
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 VOCAB = SPECIALS + "the cat sat on a mat dogs ran".split()
@@ -50,13 +51,6 @@ def build_data_cli(capsys, corpus, out, vocab_file, *extra):
                    "--max-length", 16, "--workers", 1, *extra)
 
 
-def tiny_backbone(vocab_size=len(VOCAB)):
-    return ke.ElectraBackbone(
-        vocab_size=vocab_size, num_layers=1, num_heads=1, hidden_dim=8, intermediate_dim=16,
-        max_sequence_length=16, seed=0,
-    )
-
-
 # --- corpus and build-data -------------------------------------------------------------------------
 
 
@@ -82,10 +76,10 @@ def test_build_data_names_a_bad_corpus_file_and_writes_nothing(tmp_path, capsys,
 @pytest.mark.parametrize(
     "option, value, message",
     [
-        ("--max-length", "4", "max_length must be at least 5"),
-        ("--heldout-fraction", "0.7", "heldout_fraction must be in (0, 0.5]"),
-        ("--workers", "0", "workers must be at least 1"),
-        ("--seed", "-1", "seed must be a non-negative int"),
+        ("--max-length", "4", "argument --max-length: expected an integer from 5 to"),
+        ("--heldout-fraction", "0.7", "argument --heldout-fraction: expected a number in (0, 0.5]"),
+        ("--workers", "0", "argument --workers: expected an integer from 1 to"),
+        ("--seed", "-1", "argument --seed: expected an integer from 0 to"),
     ],
 )
 def test_build_data_names_a_bad_argument_and_writes_nothing(tmp_path, capsys, corpus, vocab_file, option, value,
@@ -211,7 +205,7 @@ def test_converting_a_truncated_keras_file_names_it_and_writes_nothing(truncated
 def huggingface_directory(tmp_path):
     """A Hugging Face directory whose vocab.txt has two tokens more than the model's embedding table."""
     directory = tmp_path / "hf"
-    ke.save_huggingface(tiny_backbone(), directory, ke.ElectraTokenizer(VOCAB))
+    ke.save_huggingface(tiny_backbone(vocab_size=len(VOCAB)), directory, ke.ElectraTokenizer(VOCAB))
     with open(directory / "vocab.txt", "a", encoding="utf-8") as file:
         file.write("extra\ntokens\n")
     return directory
@@ -227,7 +221,7 @@ def test_a_vocabulary_larger_than_the_checkpoints_table_is_refused(huggingface_d
 
 def with_a_larger_vocabulary(folder, model_name):
     """A 13-row backbone saved as `model_name` in `folder`, with a 14-token vocab.txt beside it."""
-    save_model_atomic(tiny_backbone(), folder / model_name)
+    save_model_atomic(tiny_backbone(vocab_size=len(VOCAB)), folder / model_name)
     ke.ElectraTokenizer(VOCAB + ["extra"]).save(folder)
     return folder / model_name
 

@@ -3,8 +3,9 @@
 import json
 
 import pytest
-
 from conftest import BACKEND, shared_data, write_corpus
+from test_finetune_cli import run_cli
+
 from keras_electra.cli.main import main
 
 
@@ -18,9 +19,15 @@ def test_every_sub_command_has_help(capsys):
 
 def test_missing_corpus_is_named(tmp_path, capsys):
     missing = tmp_path / "nowhere.txt"
-    assert main(["build-data", "--corpus", str(missing), "--vocab-size", "100", "--out", str(tmp_path / "d")]) == 2
-    assert "nowhere.txt" in capsys.readouterr().err
+    code, _, err = run_cli(capsys, "build-data", "--corpus", missing, "--vocab-size", 100, "--out", tmp_path / "d")
+    assert code == 2 and f"argument --corpus: {missing}: no such file or folder" in err
     assert not (tmp_path / "d").exists()
+
+
+def test_a_warmup_longer_than_the_run_names_both_flags(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "pretrain", "--steps", 10, "--warmup-steps", 11, "--out", tmp_path / "run")
+    assert code == 2 and "--warmup-steps 11: more than the run's --steps 10" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_vocabulary_without_special_tokens_is_named(tmp_path, capsys):

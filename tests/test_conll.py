@@ -1,8 +1,8 @@
 """CoNLL-2003 reading and IOB1 -> IOB2 conversion."""
 
 import pytest
-
 from conftest import backend_independent, shared_data
+
 from keras_electra.data.conll import CONLL2003_TAGS, iob1_to_iob2, read_conll2003
 
 pytestmark = backend_independent

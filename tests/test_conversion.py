@@ -1,16 +1,16 @@
-"""Checkpoint interop (reference §10): Hugging Face in and out with numerical parity on every head,
+"""Checkpoint interop (docs/electra.md, "Checkpoint layout"): Hugging Face in and out with numerical parity on every head,
 the authors' TF1 checkpoints in, keras-hub's ElectraBackbone in, and refusing what cannot be
 loaded safely or faithfully. Models are tiny, built here with transformers' own classes."""
 
 import json
 import shutil
 
+import keras
 import numpy as np
 import pytest
-
-import keras
-import keras_electra as ke
 from conftest import BACKEND, to_numpy
+
+import keras_electra as ke
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
@@ -33,7 +33,7 @@ HF_CLASSES = {
 }
 KINDS = tuple(HF_CLASSES)
 NUM_LABELS = {"classifier": 3, "token-classifier": 5, "question-answerer": 2}
-TOLERANCE = 1e-4  # float32, reference §10 parity
+TOLERANCE = 1e-4  # float32 parity with transformers (docs/electra.md, "Checkpoint layout")
 needs_tensorflow_pass = pytest.mark.skipif(
     BACKEND != "tensorflow", reason="backend-independent weight reading (TensorFlow); runs in the tensorflow pass"
 )

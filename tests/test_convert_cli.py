@@ -2,14 +2,12 @@
 Hugging Face directories, atomically, with errors that name the argument."""
 
 import json
-
-import numpy as np
-import pytest
+import shutil
 
 import keras
-import keras_electra as ke
+import numpy as np
+import pytest
 from conftest import to_numpy
-from keras_electra.cli.main import main
 from test_conversion import (
     GENERATOR,
     VOCAB,
@@ -19,6 +17,10 @@ from test_conversion import (
     needs_tensorflow_pass,
     write_tf1_checkpoint,
 )
+from test_finetune_cli import run_cli
+
+import keras_electra as ke
+from keras_electra.cli.main import main
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
@@ -117,7 +119,7 @@ def test_keras_hub_preset_to_keras(tmp_path):
         (["{hf}", "{out}/model.keras", "--model", "question-answerer"], "missing qa_outputs.weight"),
         (["{hf}", "{out}/model"], "--to keras writes a .keras file"),
         (["{tmp}", "{out}/model.keras"], "not a Hugging Face directory"),
-        (["{tmp}/nothing", "{out}/model.keras"], "not found"),
+        (["{tmp}/nothing", "{out}/model.keras"], "argument SRC: {tmp}/nothing: no such file or folder"),
         (["{hf}", "{hf}/../discriminator/vocab.txt", "--to", "huggingface"], "exists"),
     ],
 )
@@ -125,9 +127,23 @@ def test_errors_name_the_argument_and_leave_nothing(tmp_path, released, capsys, 
     folder = released[2]
     out = tmp_path / "out"
     arguments = [a.format(hf=folder / "discriminator", out=out, tmp=tmp_path) for a in arguments]
-    assert main(["convert", *arguments]) == 2
-    assert message in capsys.readouterr().err
+    code, _, err = run_cli(capsys, "convert", *arguments)
+    assert code == 2 and message.format(tmp=tmp_path) in err and "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob("*.tmp-*"))
+
+
+@pytest.mark.parametrize("damaged", ["discriminator", "generator"])
+def test_a_truncated_safetensors_file_is_named(tmp_path, released, capsys, damaged):
+    """safetensors' own error names no file; with a pair, the one truncated must be told apart."""
+    for name in ("discriminator", "generator"):
+        shutil.copytree(released[2] / name, tmp_path / name)
+    weights = tmp_path / damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    out = tmp_path / "run" / "pretrainer.keras"
+    code, _, err = run_cli(capsys, "convert", tmp_path / "discriminator", out, "--generator", tmp_path / "generator")
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"{weights}: not a complete safetensors file" in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_help(capsys):

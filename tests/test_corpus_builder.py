@@ -6,8 +6,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import backend_independent, shared_data, write_corpus
+
 from keras_electra.data import ElectraTokenizer, build_pretraining_data
 from keras_electra.data.documents import DOCUMENT_MARKER
 from keras_electra.data.shards import open_shards, read_manifest, segment_ids_and_mask

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zstandard
-
 from conftest import WORDS, backend_independent, shared_data
+
 from keras_electra.data import ElectraTokenizer, build_pretraining_data, text_files
 from keras_electra.data.documents import DOCUMENT_MARKER
 from keras_electra.data.shards import open_shards

@@ -6,7 +6,6 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import BACKEND
 
 SCRIPT = textwrap.dedent(
@@ -40,8 +39,9 @@ def test_trains_without_tensorflow():
 def test_every_package_is_installed():
     """pyproject lists the packages explicitly (kernels/ installs under another name): a new
     sub-package missing from the list would work from a checkout and vanish from a wheel."""
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     root = Path(__file__).resolve().parents[1]
     listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])

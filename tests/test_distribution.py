@@ -322,6 +322,7 @@ def test_pretrain_command_on_two_processes_matches_one_process(tmp_path):
     import csv
 
     from conftest import write_corpus
+
     from keras_electra.cli.main import main
     from keras_electra.data import build_pretraining_data
 
@@ -374,7 +375,9 @@ def test_layout_map_shards_encoder_kernels_and_embedding_tables(tiny_pretrainer)
     }
     # A backbone (a saved discriminator) has the same paths; two devices keep its two heads whole.
     two = keras.distribution.DeviceMesh((4, 2), ["batch", "model"], devices=[f"cpu:{i}" for i in range(8)])
-    assert dist.layout_map(tiny_pretrainer.discriminator, two)["encoder_layer_1/attention/key/kernel"] is not None
+    backbone_layouts = dist.layout_map(tiny_pretrainer.discriminator, two)
+    assert backbone_layouts["encoder_layer_1/attention/key/kernel"].axes == (None, "model")  # split by heads
+    assert backbone_layouts["encoder_layer_1/attention/output/kernel"].axes == ("model", None)
     three = keras.distribution.DeviceMesh((1, 3), ["batch", "model"], devices=["cpu:0", "cpu:1", "cpu:2"])
     with pytest.raises(ValueError, match="divisible by 3"):
         dist.layout_map(tiny_pretrainer.get_config(), three)
@@ -391,6 +394,7 @@ def test_the_suggested_model_parallel_degree_keeps_heads_whole():
 
 def test_each_process_reads_its_slice_of_every_global_batch(tmp_path):
     from conftest import write_corpus
+
     from keras_electra.data import build_pretraining_data
 
     corpus = write_corpus(tmp_path / "texts", files=2, documents=6)

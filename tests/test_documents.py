@@ -6,8 +6,8 @@ import json
 
 import pytest
 import zstandard
-
 from conftest import backend_independent, shared_data
+
 from keras_electra.data.documents import DOCUMENT_MARKER, TextFormat, read_documents
 from keras_electra.data.sentences import split_sentences
 from keras_electra.data.text_files import list_corpus_files, read_chunks

@@ -1,61 +1,12 @@
-"""The backbone against a NumPy BERT written from the reference (§1)."""
-
-import numpy as np
-import pytest
-from scipy.special import erf
+"""The backbone and heads against a NumPy BERT (tests/references.py)."""
 
 import keras
-import keras_electra as ke
+import numpy as np
+import pytest
 from conftest import make_batch, to_numpy
+from references import dense, gelu_erf, layer_norm, numpy_backbone, w
 
-
-def w(variable):
-    return to_numpy(variable).astype("float64")
-
-
-def layer_norm(x, layer):
-    mean = x.mean(-1, keepdims=True)
-    var = x.var(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + 1e-12) * w(layer.gamma) + w(layer.beta)
-
-
-def dense(x, layer):
-    return x @ w(layer.kernel) + w(layer.bias)
-
-
-def gelu_erf(x):
-    return 0.5 * x * (1 + erf(x / np.sqrt(2)))
-
-
-def numpy_backbone(backbone, inputs):
-    """Embeddings -> LayerNorm -> projection -> post-LN blocks, eval mode."""
-    ids, seg, mask = inputs["token_ids"], inputs["segment_ids"], inputs["padding_mask"]
-    emb = backbone.embedding
-    x = (
-        w(emb.token_embedding.embeddings)[ids]
-        + w(emb.position_embedding.embeddings)[: ids.shape[1]][None]
-        + w(emb.segment_embedding.embeddings)[seg]
-    )
-    x = layer_norm(x, emb.layer_norm)
-    if backbone.embeddings_project is not None:
-        x = dense(x, backbone.embeddings_project)
-    bias = np.where(mask[:, None, None, :] > 0, 0.0, -np.inf)
-    for block in backbone.encoder_layers:
-        att = block.attention
-        b, n, _ = x.shape
-
-        def heads(t):
-            return t.reshape(b, n, att.num_heads, att.head_dim).transpose(0, 2, 1, 3)
-
-        q, k, v = (heads(dense(x, d)) for d in (att.query_dense, att.key_dense, att.value_dense))
-        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(att.head_dim) + bias
-        p = np.exp(scores - scores.max(-1, keepdims=True))
-        p /= p.sum(-1, keepdims=True)
-        context = (p @ v).transpose(0, 2, 1, 3).reshape(b, n, -1)
-        x = layer_norm(x + dense(context, att.output_dense), block.attention_layer_norm)
-        h = dense(gelu_erf(dense(x, block.intermediate_dense)), block.output_dense)
-        x = layer_norm(x + h, block.output_layer_norm)
-    return x
+import keras_electra as ke
 
 
 @pytest.mark.parametrize("embedding_dim,hidden_dim", [(24, 48), (48, 48)])

@@ -1,13 +1,13 @@
 """`dropout` and `ElectraDropout`: the rules of inverted dropout, on every backend."""
 
+import keras
 import numpy as np
 import pytest
+from conftest import gradients, to_numpy
+from references import round_trip
 
-import keras
 import keras_electra as ke
 from keras_electra.models.electra_dropout import dropout
-
-from conftest import gradients, to_numpy
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.5])
@@ -49,8 +49,7 @@ def test_layer_is_identity_unless_training_and_survives_saving(tmp_path):
     assert (to_numpy(layer(x, training=True)) == 0).any()
     inputs = keras.Input((32,))
     model = keras.Model(inputs, layer(inputs))
-    model.save(tmp_path / "m.keras")
-    restored = keras.models.load_model(tmp_path / "m.keras").layers[-1]
+    restored = round_trip(model, tmp_path / "m.keras").layers[-1]
     assert type(restored) is ke.models.ElectraDropout and restored.rate == 0.4 and restored.seed == 5
     with pytest.raises(ValueError, match="noise_shape"):
         ke.models.ElectraDropout(0.1, noise_shape=(1, 32))
@@ -77,7 +76,7 @@ def test_counter_draws_are_uniform_and_the_same_under_jit():
     import jax
     from scipy import stats
 
-    from keras_electra.models.electra_dropout import counter_uniform
+    from keras_electra.fast_paths.random_bits import counter_uniform
 
     generator = keras.random.SeedGenerator(3)
     state = generator.state.value
@@ -96,10 +95,10 @@ def test_counter_draws_are_uniform_and_the_same_under_jit():
 def test_tensors_past_the_counters_range_take_keras_draws(monkeypatch):
     """`counter_bits` numbers elements in 32 bits: larger tensors (here: past a lowered limit) draw
     dropout masks and sampling noise as Keras does, from the same seed state."""
-    from keras_electra.models import electra_dropout
+    from keras_electra.fast_paths import random_bits
     from keras_electra.pretraining.sampling import gumbel_sample
 
-    monkeypatch.setattr(electra_dropout, "COUNTER_BITS_LIMIT", 100)
+    monkeypatch.setattr(random_bits, "COUNTER_BITS_LIMIT", 100)
     x = keras.ops.ones((4, 50))
     np.testing.assert_array_equal(
         to_numpy(dropout(x, 0.3, keras.random.SeedGenerator(5))),

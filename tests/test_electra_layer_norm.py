@@ -1,14 +1,14 @@
 """`ElectraLayerNorm`: Keras' LayerNormalization (its variables, files and results), forward and backward."""
 
+import keras
 import numpy as np
 import pytest
+from conftest import gradients, to_numpy
+from references import round_trip
 
-import keras
 import keras_electra as ke
 from keras_electra.models import electra_encoder_layer
 from keras_electra.models.electra_layer_norm import ElectraLayerNorm
-
-from conftest import gradients, to_numpy
 
 EPSILON = 1e-12
 
@@ -106,8 +106,7 @@ def test_variables_config_and_saving(tmp_path):
     inputs = keras.Input((5, 16))
     model = keras.Model(inputs, layer(inputs))
     x = rng.normal(size=(2, 5, 16)).astype("float32")
-    model.save(tmp_path / "m.keras")
-    restored = keras.models.load_model(tmp_path / "m.keras")
+    restored = round_trip(model, tmp_path / "m.keras")
     assert type(restored.layers[-1]) is ElectraLayerNorm
     assert restored.layers[-1].get_config() == layer.get_config()
     np.testing.assert_array_equal(to_numpy(restored(x)), to_numpy(model(x)))

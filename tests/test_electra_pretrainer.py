@@ -1,11 +1,11 @@
-"""The joint pretrainer: weight sharing (§2), gradients, and training by fit."""
+"""The joint pretrainer: weight sharing (docs/electra.md, "Weight sharing"), gradients, and training by fit."""
 
 import keras
 import numpy as np
 import pytest
+from conftest import BACKEND, VOCAB, gradients, make_batch
 
 import keras_electra as ke
-from conftest import BACKEND, VOCAB, gradients, make_batch
 
 METRICS = {
     "loss", "mlm_loss", "mlm_accuracy", "disc_loss", "disc_accuracy",
@@ -90,7 +90,8 @@ def test_fit_lowers_the_loss_on_a_fixed_batch(rng, jit_compile):
     assert np.mean(history["disc_loss"][-5:]) < np.mean(history["disc_loss"][:5])
     fraction = np.mean(history["replaced_fraction"])
     assert 0.0 < fraction < 0.15  # ~0.15 * 0.85+ of tokens are chosen; correct samples are real
-    assert all(0 <= v <= 1 for k in ("disc_accuracy", "disc_auc", "mlm_accuracy") for v in history[k])
+    # The discriminator ranks the replacements above the originals, better than chance (0.6-0.75 here).
+    assert np.mean(history["disc_auc"][-5:]) > 0.55
 
 
 def test_same_seed_gives_identical_losses(rng):

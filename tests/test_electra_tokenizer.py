@@ -5,8 +5,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-
 from conftest import backend_independent, shared_data
+
 from keras_electra.data import ElectraTokenizer
 
 pytestmark = backend_independent

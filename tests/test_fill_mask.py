@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import to_numpy
 
 import keras_electra as ke
-from conftest import to_numpy
 from keras_electra.data import ElectraTokenizer
 from keras_electra.pretraining.fill_mask import fill_mask
 

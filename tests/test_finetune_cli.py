@@ -15,8 +15,8 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-
 from conftest import BACKEND, shared_data, write_corpus
+
 from keras_electra.cli.main import main
 
 # The commands' logic is the same on every backend: tested once, in the fastest pass. Training,
@@ -37,8 +37,12 @@ def read_tsv(path):
 
 
 def run_cli(capsys, *argv):
-    """`(exit code, stdout, stderr)` of `keras-electra ARGV`, run in this process."""
-    code = main([str(a) for a in argv])
+    """`(exit code, stdout, stderr)` of `keras-electra ARGV`, run in this process. A bad argument ends in
+    argparse's SystemExit, as on the command line; its status is returned like the others."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:
+        code = exit_.code
     out, err = capsys.readouterr()
     return code, out, err
 

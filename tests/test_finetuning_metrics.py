@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import backend_independent
+
 from keras_electra.data.glue import GLUE_TASKS
 from keras_electra.finetuning import metrics
 from keras_electra.finetuning.metrics import (

@@ -5,8 +5,8 @@ import math
 import keras
 import numpy as np
 import pytest
-
 from conftest import BACKEND, gradients, to_numpy
+
 from keras_electra.models.gelu import gelu
 
 

@@ -3,8 +3,8 @@
 import csv
 
 import pytest
-
 from conftest import backend_independent, shared_data
+
 from keras_electra.data.glue import GLUE_TASKS, read_glue
 
 pytestmark = backend_independent

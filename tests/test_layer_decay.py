@@ -1,13 +1,14 @@
-"""The fine-tuning optimiser and layer-wise learning-rate decay (reference §9)."""
+"""The fine-tuning optimiser and layer-wise learning-rate decay (docs/electra.md, "Fine-tuning")."""
 
 import math
 
 import keras
 import numpy as np
 import pytest
+from conftest import BACKEND, gradients, to_numpy
+from references import round_trip, tiny_backbone
 
 import keras_electra as ke
-from conftest import BACKEND, gradients, to_numpy
 from keras_electra.optimization.finetuning_optimizer import finetuning_optimizer
 from keras_electra.optimization.layer_decay import layer_decay_multipliers
 
@@ -15,24 +16,12 @@ NUM_LAYERS = 3
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
-def tiny_backbone(dropout=0.1):
-    # E != H, so embeddings_project exists.
-    return ke.ElectraBackbone(
-        vocab_size=60,
-        num_layers=NUM_LAYERS,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        embedding_dim=8,
-        max_sequence_length=16,
-        dropout=dropout,
-        seed=0,
-    )
+
 
 
 def functional_task(dropout=0.1):
     """A backbone + Dense head, as a functional model."""
-    backbone = tiny_backbone(dropout)
+    backbone = tiny_backbone(vocab_size=60, num_layers=NUM_LAYERS, dropout=dropout)
     inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in INPUT_NAMES}
     logits = keras.layers.Dense(3, name="classifier")(backbone(inputs)["cls_output"])
     return keras.Model(inputs, logits, name="task"), backbone
@@ -43,7 +32,7 @@ class ScopedTask(keras.Model):
     the task model's name as a prefix (`scoped_task/encoder_layer_0/...`)."""
 
     def build(self, input_shape):
-        self.backbone = tiny_backbone()
+        self.backbone = tiny_backbone(vocab_size=60, num_layers=NUM_LAYERS)
         self.classifier = keras.layers.Dense(3, name="classifier")
 
     def call(self, inputs):
@@ -60,7 +49,7 @@ def inputs_batch(batch_size=4, length=6):
 
 
 def expected_multipliers(model, backbone, decay, authors_form):
-    """id(variable) -> the §9 multiplier, from which layer owns the variable."""
+    """id(variable) -> the multiplier of docs/electra.md, "Fine-tuning", from which layer owns the variable."""
     extra = 1 if authors_form else 0
     expected = {id(v): 1.0 for v in model.trainable_variables}
     for layer in (backbone.embedding, backbone.embeddings_project):
@@ -244,8 +233,7 @@ def test_layer_decay_survives_saving(tmp_path):
     rules = model.optimizer.get_config()["learning_rate_multipliers"]
     assert len(rules) == NUM_LAYERS + 2
     path = tmp_path / "task.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
+    loaded = round_trip(model, path)
 
     assert isinstance(loaded.optimizer, ke.ElectraAdamW)
     assert loaded.optimizer.get_config()["learning_rate_multipliers"] == rules
@@ -262,7 +250,7 @@ def test_layer_decay_survives_saving(tmp_path):
 
 @pytest.mark.parametrize("bad", [0, 0.0, -0.5, 1.5, float("nan"), True, "0.8", None])
 def test_bad_decay_is_a_value_error(bad):
-    backbone = tiny_backbone()
+    backbone = tiny_backbone(vocab_size=60, num_layers=NUM_LAYERS)
     with pytest.raises(ValueError, match=r"decay must be a number in \(0, 1\]"):
         layer_decay_multipliers(backbone, bad)
     if bad is not None:  # None means "no layer decay" for finetuning_optimizer

@@ -1,9 +1,9 @@
-"""The joint objective (reference §6) against a NumPy re-computation."""
+"""The joint objective (docs/electra.md, "Loss") against a NumPy re-computation."""
 
 import numpy as np
+from conftest import MASK, make_batch, to_numpy
 
 import keras_electra as ke
-from conftest import MASK, make_batch, to_numpy
 
 
 def log_softmax(x):

@@ -1,11 +1,11 @@
-"""Dynamic masking against the rules of reference §4, over many seeded draws."""
-
-import numpy as np
-from scipy import stats
+"""Dynamic masking against the rules of docs/electra.md, "Masking", over many seeded draws."""
 
 import keras
-import keras_electra as ke
+import numpy as np
 from conftest import CLS, MASK, PAD, SEP, make_batch, to_numpy
+from scipy import stats
+
+import keras_electra as ke
 from keras_electra.pretraining.masking import choose_positions
 
 EXCLUDED = (PAD, CLS, SEP, MASK)

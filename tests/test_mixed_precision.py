@@ -7,9 +7,10 @@ import json
 import keras
 import numpy as np
 import pytest
+from conftest import BACKEND, VOCAB, make_batch, to_numpy, write_corpus
+from references import round_trip, tiny_backbone
 
 import keras_electra as ke
-from conftest import BACKEND, VOCAB, make_batch, to_numpy, write_corpus
 from keras_electra.cli.main import main
 from keras_electra.finetuning.training import fine_tune, with_dtype_policy
 
@@ -55,13 +56,6 @@ def tiny_pretrainer(**overrides):
     # One layer per tower: half the tiny model's compile time, the same code paths.
     return ke.ElectraPretrainer.from_size(
         "tiny", vocab_size=VOCAB, seed=0, num_layers=1, max_sequence_length=32, **overrides
-    )
-
-
-def tiny_backbone(dtype=None):
-    return ke.ElectraBackbone(
-        vocab_size=64, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, embedding_dim=8,
-        max_sequence_length=16, dropout=0.0, seed=0, dtype=dtype,
     )
 
 
@@ -122,8 +116,7 @@ def test_pretrainer_trains_under_mixed_float16_with_loss_scaling(tmp_path):
     # A step whose scaled gradients overflow is skipped and halves the scale; the rest update.
     assert 16 - np.log2(2.0**15 / scale) == int(to_numpy(optimizer.iterations)) >= 10
 
-    pre.save(tmp_path / "pre.keras")
-    loaded = keras.saving.load_model(tmp_path / "pre.keras")
+    loaded = round_trip(pre, tmp_path / "pre.keras")
     assert_computes_in(loaded, "mixed_float16")
     assert isinstance(loaded.optimizer, keras.optimizers.LossScaleOptimizer)
     assert float(to_numpy(loaded.optimizer.dynamic_scale)) == scale
@@ -156,15 +149,14 @@ def test_global_policy_reaches_every_layer(global_policy):
     global_policy("mixed_bfloat16")
     pre = tiny_pretrainer()
     assert_computes_in(pre, "mixed_bfloat16")
-    backbone = tiny_backbone()
+    backbone = tiny_backbone(dropout=0.0)
     model = ke.ElectraClassifier(backbone, 2, seed=0)
     assert_computes_in(model, "mixed_bfloat16", float32_layers=("logits",))
 
 
 def test_saved_backbone_keeps_its_policy_and_with_dtype_policy_changes_it(tmp_path):
-    backbone = tiny_backbone(dtype="mixed_bfloat16")
-    backbone.save(tmp_path / "backbone.keras")
-    loaded = keras.saving.load_model(tmp_path / "backbone.keras")
+    backbone = tiny_backbone(dropout=0.0, dtype="mixed_bfloat16")
+    loaded = round_trip(backbone, tmp_path / "backbone.keras")
     assert_computes_in(loaded, "mixed_bfloat16")
     assert loaded(symbolic_batch())["sequence_output"].dtype == "bfloat16"
 
@@ -182,7 +174,7 @@ def test_saved_backbone_keeps_its_policy_and_with_dtype_policy_changes_it(tmp_pa
 @pytest.mark.parametrize("policy", POLICIES)
 def test_classifier_fine_tunes_under_mixed_precision_with_accumulation(policy):
     # The backbone decides: the task model takes its policy whatever the global one is.
-    model = ke.ElectraClassifier(tiny_backbone(dtype=policy), 2, dropout=0.0, seed=0)
+    model = ke.ElectraClassifier(tiny_backbone(dropout=0.0, dtype=policy), 2, dropout=0.0, seed=0)
     assert_computes_in(model, policy, float32_layers=("logits",))
     assert model.backbone(symbolic_batch())["cls_output"].dtype == LOW[policy]
     assert model(symbolic_batch()).dtype == "float32"  # logits, for the loss
@@ -223,7 +215,7 @@ def test_accumulation_steps_are_checked():
     restored = ke.ElectraAdamW.from_config(optimizer.get_config())
     assert restored.gradient_accumulation_steps == 4
     x, y = classification_data()
-    model = ke.ElectraClassifier(tiny_backbone(), 2, seed=0)
+    model = ke.ElectraClassifier(tiny_backbone(dropout=0.0), 2, seed=0)
     with pytest.raises(ValueError, match="gradient_accumulation_steps=16: more than the 4 batches"):
         fine_tune(model, x, y, epochs=1, learning_rate=1e-3, batch_size=4, gradient_accumulation_steps=16)
 
@@ -235,10 +227,10 @@ def test_accumulated_micro_batches_equal_one_big_batch():
     read at the update count, not at the micro-batch count, which would give update 1 the rate
     of step 3 instead of step 1."""
     x, y = classification_data(examples=24)
-    start = weights(ke.ElectraClassifier(tiny_backbone(), 2, dropout=0.0, seed=0))
+    start = weights(ke.ElectraClassifier(tiny_backbone(dropout=0.0), 2, dropout=0.0, seed=0))
 
     def model(k):
-        m = ke.ElectraClassifier(tiny_backbone(), 2, dropout=0.0, seed=0)
+        m = ke.ElectraClassifier(tiny_backbone(dropout=0.0), 2, dropout=0.0, seed=0)
         m.set_weights(start)
         m.compile(optimizer=ke.finetuning_optimizer(
             m.backbone, 1e-2, total_steps=4, warmup_fraction=0.25, layer_decay=0.8, gradient_accumulation_steps=k,
@@ -274,7 +266,7 @@ def test_accumulated_micro_batches_equal_one_big_batch():
 
 @pytest.mark.parametrize("command", ["pretrain", "finetune"])
 def test_cli_flags_reject_bad_values(capsys, command):
-    required = ["--task", "sst2", "--data", "d", "--model", "m", "--out", "o"] if command == "finetune" else []
+    required = ["--task", "sst2", "--data", ".", "--model", ".", "--out", "o"] if command == "finetune" else []
     for flag, value in (("--gradient-accumulation-steps", "0"), ("--gradient-accumulation-steps", "two"),
                         ("--mixed-precision", "float16")):
         with pytest.raises(SystemExit) as exit_info:

@@ -3,10 +3,13 @@
 import keras
 import numpy as np
 import pytest
-
-from keras_electra.callbacks import NonFiniteLossGuard, PeriodicCheckpoint, latest_checkpoint
-
 from conftest import to_numpy
+
+from keras_electra.callbacks import (
+    NonFiniteLossGuard,
+    PeriodicCheckpoint,
+    latest_checkpoint,
+)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])

@@ -1,11 +1,11 @@
-"""The pretraining optimiser (reference §7)."""
-
-import numpy as np
-import pytest
+"""The pretraining optimiser (docs/electra.md, "Pretraining optimisation")."""
 
 import keras
-import keras_electra as ke
+import numpy as np
+import pytest
 from conftest import to_numpy
+
+import keras_electra as ke
 
 
 def test_schedule_is_warmup_times_linear_decay():

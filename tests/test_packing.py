@@ -2,8 +2,8 @@ import math
 import random
 
 import pytest
-
 from conftest import backend_independent
+
 from keras_electra.data.packing import pack_documents
 
 pytestmark = backend_independent

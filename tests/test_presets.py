@@ -1,4 +1,4 @@
-"""Sizes and parameter counts against the reference's table (§1)."""
+"""Sizes and parameter counts against the table of docs/electra.md, "Models and sizes"."""
 
 import pytest
 

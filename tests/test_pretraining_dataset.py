@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import write_corpus
 
 import keras_electra as ke
-from conftest import write_corpus
 from keras_electra.data import ElectraTokenizer, build_pretraining_data
 from keras_electra.data.documents import read_documents
 from keras_electra.data.pretraining_dataset import PretrainingDataset

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import backend_independent, shared_data
+
 from keras_electra.data import ElectraTokenizer, read_squad
 from keras_electra.finetuning.metrics import normalize_answer
 from keras_electra.finetuning.question_answering import decode_answer, squad_features

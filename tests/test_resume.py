@@ -6,18 +6,17 @@ import os
 import random
 import signal
 import subprocess
-import threading
 import sys
+import threading
 import time
 
 import keras
 import numpy as np
 import pytest
+from conftest import BACKEND, to_numpy, write_corpus
 
 from keras_electra.callbacks import latest_checkpoint
 from keras_electra.cli.main import main
-
-from conftest import BACKEND, to_numpy, write_corpus
 
 STEPS = 20
 # The command line's own logic is the same on every backend: tested once, in the fastest pass. The

@@ -1,12 +1,12 @@
-"""Sampling from the generator and the discriminator's labels (reference §5)."""
-
-import numpy as np
-import pytest
-from scipy import stats
+"""Sampling from the generator and the discriminator's labels (docs/electra.md, "Sampling and labels")."""
 
 import keras
-import keras_electra as ke
+import numpy as np
+import pytest
 from conftest import to_numpy
+from scipy import stats
+
+import keras_electra as ke
 from keras_electra.pretraining.sampling import replaced_token_labels
 
 

@@ -5,13 +5,14 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
-
-import keras
-import keras_electra as ke
 from conftest import BACKEND, make_batch, to_numpy
 from model_outputs import eval_outputs
+from references import round_trip
+
+import keras_electra as ke
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -27,8 +28,7 @@ def test_pretrainer_round_trip_keeps_sharing_and_optimizer(tmp_path, rng, tiny_p
     x = make_batch(rng, batch_size=8, length=16)
     pre.compile(learning_rate=1e-3, warmup_steps=1, total_steps=100)
     pre.fit(x, batch_size=4, epochs=1, verbose=0)
-    pre.save(tmp_path / "pretrainer.keras")
-    loaded = keras.models.load_model(tmp_path / "pretrainer.keras")
+    loaded = round_trip(pre, tmp_path / "pretrainer.keras")
     assert isinstance(loaded, ke.ElectraPretrainer)
     assert loaded.get_config() == pre.get_config()
     assert loaded.generator.backbone.embedding is loaded.discriminator.embedding
@@ -51,8 +51,7 @@ def test_discriminator_and_generator_alone_round_trip(tmp_path, rng, tiny_pretra
     x = make_batch(rng, batch_size=3, length=10)
     for name in ("discriminator", "generator"):
         model = getattr(tiny_pretrainer, name)
-        model.save(tmp_path / f"{name}.keras")
-        loaded = keras.models.load_model(tmp_path / f"{name}.keras")
+        loaded = round_trip(model, tmp_path / f"{name}.keras")
         assert type(loaded) is type(model)
         assert_same_weights(model, loaded)
     loaded = keras.models.load_model(tmp_path / "discriminator.keras")
@@ -99,8 +98,7 @@ def test_seed_states_travel_with_the_file_so_training_continues_identically(tmp_
     x = make_batch(rng, batch_size=4, length=16)
     pre.compile(learning_rate=1e-3, warmup_steps=1, total_steps=100)
     pre.fit(x, batch_size=4, epochs=2, shuffle=False, verbose=0)
-    pre.save(tmp_path / "pretrainer.keras")
-    loaded = keras.models.load_model(tmp_path / "pretrainer.keras")
+    loaded = round_trip(pre, tmp_path / "pretrainer.keras")
     states = [to_numpy(v) for v in pre._seed_states()]
     assert len(states) > 5 and any(s[1] > 0 for s in states)  # counters that moved
     for want, got in zip(states, loaded._seed_states()):

@@ -1,8 +1,7 @@
 """The shared-data guard: skip on a user's machine, fail in CI."""
 
-import pytest
-
 import conftest
+import pytest
 
 pytestmark = conftest.backend_independent
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import backend_independent
+
 from keras_electra.data.shuffled_batches import ShuffledBatches
 
 pytestmark = backend_independent

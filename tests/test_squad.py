@@ -4,8 +4,8 @@ import json
 import zipfile
 
 import pytest
-
 from conftest import backend_independent, shared_data
+
 from keras_electra.data.squad import SquadExample, read_squad
 
 pytestmark = backend_independent

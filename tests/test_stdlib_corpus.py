@@ -1,8 +1,14 @@
 """The default corpus: prose from the running Python's documentation."""
 
 from conftest import backend_independent
-from keras_electra.data.stdlib_corpus import prose_sentences, stdlib_docstrings, stdlib_documents, write_stdlib_corpus
+
 from keras_electra.data.documents import read_documents
+from keras_electra.data.stdlib_corpus import (
+    prose_sentences,
+    stdlib_docstrings,
+    stdlib_documents,
+    write_stdlib_corpus,
+)
 
 pytestmark = backend_independent
 
@@ -56,7 +62,9 @@ def test_docstring_kind_task_labels_come_from_the_source():
     assert abs(np.mean(train_y) - 0.5) < 0.05 and abs(np.mean(dev_y) - 0.5) < 0.1
     # Independent check on well-known modules: every first sentence of their class / function
     # docstrings that appears in the task carries the matching label.
-    import argparse, json as json_module, textwrap  # noqa: E401
+    import argparse  # noqa: E401
+    import json as json_module
+    import textwrap
 
     truth = {}
     for module in (argparse, json_module.decoder, textwrap):

@@ -1,4 +1,4 @@
-"""Fine-tuning task models and their preprocessors (reference §9), against
+"""Fine-tuning task models and their preprocessors (docs/electra.md, "Fine-tuning"), against
 independent NumPy / Hugging Face references, and their `.keras` round trips
 within and across backends."""
 
@@ -8,14 +8,15 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
-from keras import ops
-from scipy.special import erf, log_softmax
-
-import keras
-import keras_electra as ke
 from conftest import BACKEND, to_numpy
+from keras import ops
+from references import dense, gelu_erf, round_trip, tiny_backbone
+from scipy.special import log_softmax
+
+import keras_electra as ke
 from keras_electra.finetuning.electra_question_answerer import span_loss
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -46,33 +47,6 @@ def tokenizer():
     return ke.ElectraTokenizer(SPECIALS + PIECES, lowercase=True)
 
 
-def tiny_backbone(tokenizer, dropout=0.1, seed=0):
-    """Two layers, E=8 < H=16, so the embedding projection is exercised too."""
-    return ke.ElectraBackbone(
-        vocab_size=tokenizer.vocab_size,
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        embedding_dim=8,
-        max_sequence_length=32,
-        dropout=dropout,
-        seed=seed,
-    )
-
-
-def w(variable):
-    return to_numpy(variable).astype("float64")
-
-
-def dense(x, layer):
-    return x @ w(layer.kernel) + w(layer.bias)
-
-
-def gelu_erf(x):
-    return 0.5 * x * (1 + erf(x / np.sqrt(2)))
-
-
 def features_of(preprocessor, x):
     return {k: np.asarray(v) for k, v in preprocessor(x).items()}
 
@@ -83,7 +57,7 @@ def features_of(preprocessor, x):
 @pytest.mark.parametrize("head", ["electra", "huggingface"])
 def test_classifier_logits_match_numpy_head(tokenizer, head):
     pre = ke.ElectraTextPreprocessor(tokenizer, sequence_length=14)
-    model = ke.ElectraClassifier(tiny_backbone(tokenizer), 3, preprocessor=pre, head=head, seed=1)
+    model = ke.ElectraClassifier(tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32), 3, preprocessor=pre, head=head, seed=1)
     x = features_of(pre, (FIRSTS, SECONDS))
     # Non-zero biases, so that a dropped bias would show.
     for layer in model.layers:
@@ -105,9 +79,9 @@ def test_classifier_logits_match_numpy_head(tokenizer, head):
 
 def test_classifier_rejects_bad_arguments(tokenizer):
     with pytest.raises(ValueError, match="head"):
-        ke.ElectraClassifier(tiny_backbone(tokenizer), 2, head="pooler")
+        ke.ElectraClassifier(tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32), 2, head="pooler")
     with pytest.raises(ValueError, match="num_classes"):
-        ke.ElectraClassifier(tiny_backbone(tokenizer), 0)
+        ke.ElectraClassifier(tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32), 0)
 
 
 def test_huggingface_head_matches_transformers(tmp_path, tokenizer):
@@ -151,7 +125,7 @@ def test_huggingface_head_matches_transformers(tmp_path, tokenizer):
 
 def test_regression_defaults_to_mse_and_fit_lowers_it(tokenizer):
     pre = ke.ElectraTextPreprocessor(tokenizer, sequence_length=12)
-    model = ke.ElectraClassifier(tiny_backbone(tokenizer), 1, preprocessor=pre, seed=1)
+    model = ke.ElectraClassifier(tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32), 1, preprocessor=pre, seed=1)
     model.compile()
     assert isinstance(model.loss, keras.losses.MeanSquaredError)
     assert model.default_metrics() == []
@@ -304,7 +278,7 @@ def test_token_preprocessor_rejects_unknown_tags(tokenizer):
 def test_predict_tags_one_per_word(tokenizer, names):
     length = 8  # the last sentence below loses its last two words to truncation
     pre = ke.ElectraTokenClassifierPreprocessor(tokenizer, sequence_length=length, label_names=TAGS if names else None)
-    model = ke.ElectraTokenClassifier(tiny_backbone(tokenizer), len(TAGS), preprocessor=pre, seed=1)
+    model = ke.ElectraTokenClassifier(tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32), len(TAGS), preprocessor=pre, seed=1)
     sentences = SENTENCES + [["the", "cat", "sat", "on", "unbelievable", "mat"]]
     predicted = model.predict_tags(sentences)
     assert [len(t) for t in predicted] == [len(s) for s in sentences]
@@ -332,7 +306,7 @@ def test_span_loss_is_mean_of_start_and_end_cross_entropy():
 
 def qa_model(tokenizer, **kwargs):
     pre = ke.ElectraQuestionAnswererPreprocessor(tokenizer, sequence_length=16, doc_stride=4, max_query_length=5)
-    return ke.ElectraQuestionAnswerer(tiny_backbone(tokenizer, **kwargs), preprocessor=pre, seed=1)
+    return ke.ElectraQuestionAnswerer(tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32, **kwargs), preprocessor=pre, seed=1)
 
 
 def test_compiled_qa_loss_is_span_loss(tokenizer):
@@ -388,7 +362,7 @@ def test_answer_is_the_best_span_sliced_from_the_context(tokenizer):
 
 def build_task(kind, tokenizer, dropout=0.1):
     """A task model with its preprocessor, and raw training data `(x, y)`."""
-    backbone = tiny_backbone(tokenizer, dropout=dropout)
+    backbone = tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32, dropout=dropout)
     if kind == "classifier":
         pre = ke.ElectraTextPreprocessor(tokenizer, sequence_length=12)
         model = ke.ElectraClassifier(backbone, 3, preprocessor=pre, dropout=dropout, seed=1)
@@ -414,8 +388,7 @@ def test_round_trip_keeps_predictions_on_raw_text_and_training(tmp_path, tokeniz
     steps = int(to_numpy(model.optimizer.iterations))
     assert steps == 2
     path = tmp_path / f"{kind}.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
+    loaded = round_trip(model, path)
     assert type(loaded) is type(model) and type(loaded.preprocessor) is type(model.preprocessor)
     assert loaded.get_config() == model.get_config()
     # The vocabulary came back from the file's asset, not from this process.

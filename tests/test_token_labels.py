@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import backend_independent, shared_data
+
 from keras_electra.data import CONLL2003_TAGS, ElectraTokenizer, read_conll2003
 from keras_electra.finetuning.token_labels import (
     align_word_labels,

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.skipif(not TORCH_PASS, reason="the Triton kernels are t
 CUDA = torch.cuda.is_available()
 # Without CUDA, conftest chose the interpreter before importing triton, as it must.
 from keras_electra_kernels import flash_attention as fa
+from keras_electra_kernels import flash_attention_kernels as fak
 from keras_electra_kernels.reference import attention_reference
 
 DEVICE = "cuda" if CUDA else "cpu"
@@ -66,8 +67,8 @@ def test_kernels_run_interpreted_without_cuda():
     from triton.runtime.interpreter import InterpretedFunction
 
     if not CUDA:
-        assert fa.INTERPRET and isinstance(fa._attn_fwd.fn, InterpretedFunction)
-        assert len(fa.FWD_CONFIGS) == len(fa.DKDV_CONFIGS) == len(fa.DQ_CONFIGS) == 1
+        assert fak.INTERPRET and isinstance(fak._attn_fwd.fn, InterpretedFunction)
+        assert len(fak.FWD_CONFIGS) == len(fak.DKDV_CONFIGS) == len(fak.DQ_CONFIGS) == 1
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,7 @@ def test_fused_qkv_views_are_read_through_strides(monkeypatch):
     assert not q.is_contiguous()
     launched = {}
     for name in ("_attn_fwd", "_attn_bwd_dkdv", "_attn_bwd_dq"):
-        kernel = getattr(fa, name)
+        kernel = getattr(fak, name)
 
         def spy(*args, _run=kernel.run, _name=name, **kwargs):
             launched[_name] = args[:3]
@@ -171,7 +172,7 @@ def test_dropout_counter_is_int64():
     def probe(Out, Expected, seed, off_bh, N, BLOCK: tl.constexpr):
         rows = tl.arange(0, BLOCK)
         cols = tl.arange(0, BLOCK)
-        keep = fa._dropout_keep(seed, off_bh, rows[:, None], cols[None, :], N, 0.5)
+        keep = fak._dropout_keep(seed, off_bh, rows[:, None], cols[None, :], N, 0.5)
         tl.store(Out + rows[:, None] * BLOCK + cols[None, :], keep.to(tl.int8))
         offsets = tl.load(Expected + rows[:, None] * BLOCK + cols[None, :])
         tl.store(Out + BLOCK * BLOCK + rows[:, None] * BLOCK + cols[None, :], (tl.rand(seed, offsets) >= 0.5).to(tl.int8))
@@ -240,8 +241,9 @@ def test_ahead_of_time_compile_for_sm90_and_sm80():
 def test_pretrainer_trains_through_the_kernel_as_through_standard_ops():
     """A tiny ElectraPretrainer (dropout 0): its `fit` step, and the gradients of its
     training loss, through the kernel equal those through standard ops."""
-    import keras_electra as ke
     from conftest import VOCAB, gradients, make_batch
+
+    import keras_electra as ke
 
     x = make_batch(np.random.default_rng(0), batch_size=4, length=24)
     losses, grads = {}, {}

@@ -10,6 +10,18 @@ class NonFiniteLossGuard(keras.callbacks.Callback):
     at the first bad step and stays so; the step is counted from
     `initial_step` (a resumed run's). `PeriodicCheckpoint` never saves
     non-finite weights, so the last checkpoint is the last good state.
+
+    Args:
+        initial_step: int. The step the run starts from (a resumed run's); 0.
+
+    Example:
+
+    ```python
+    guard = keras_electra.NonFiniteLossGuard()
+    model.fit(x, y, callbacks=[guard])
+    if guard.stopped_at is not None:
+        print("the loss diverged at step", guard.stopped_at)
+    ```
     """
 
     def __init__(self, initial_step=0):

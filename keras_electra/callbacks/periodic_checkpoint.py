@@ -24,6 +24,14 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
         every: steps between checkpoints.
         keep: how many to keep.
         initial_step: the step the run starts from (a resumed run's).
+
+    Example:
+
+    ```python
+    saver = keras_electra.PeriodicCheckpoint("run/checkpoints", every=1000, keep=3)
+    model.fit(x, y, callbacks=[saver])
+    path, step = keras_electra.latest_checkpoint("run/checkpoints")
+    ```
     """
 
     def __init__(self, directory, every, keep=3, initial_step=0):

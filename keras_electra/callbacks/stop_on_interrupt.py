@@ -12,6 +12,18 @@ class StopOnInterrupt(keras.callbacks.Callback):
     poison the checkpoint written on the way out. Here the first Ctrl-C only
     sets `interrupted_at`: the step finishes, training stops, and the caller
     saves a consistent state. A second Ctrl-C interrupts at once.
+
+    Args:
+        initial_step: int. The step the run starts from (a resumed run's); 0.
+
+    Example:
+
+    ```python
+    interrupt = keras_electra.StopOnInterrupt()
+    model.fit(x, y, callbacks=[interrupt])
+    if interrupt.interrupted_at is not None:
+        model.save("interrupted.keras")
+    ```
     """
 
     def __init__(self, initial_step=0):

@@ -2,6 +2,7 @@
 
 import sys
 
+from keras_electra.cli import arguments
 from keras_electra.data.corpus_builder import build_pretraining_data
 from keras_electra.data.documents import DOCUMENT_MARKER, FORMATS
 
@@ -20,29 +21,49 @@ def add_parser(subparsers, name):
         f"file, a JSON Lines record or the text between lines holding only {DOCUMENT_MARKER}; blank lines "
         "separate paragraphs.",
     )
-    parser.add_argument("--corpus", nargs="+", required=True, metavar="PATH", help="text files or folders")
+    parser.add_argument(
+        "--corpus", nargs="+", required=True, type=arguments.existing_path, metavar="PATH",
+        help="text files or folders",
+    )
+    add_reading_arguments(parser)
+    vocab = parser.add_mutually_exclusive_group(required=True)
+    vocab.add_argument(
+        "--vocab-size", type=arguments.vocab_size, metavar="N", help="train a WordPiece vocabulary of N tokens"
+    )
+    vocab.add_argument(
+        "--vocab", type=arguments.existing_file, metavar="FILE", help="use this vocab.txt (one token a line)"
+    )
+    parser.add_argument(
+        "--max-length", type=arguments.packed_length, default=128, metavar="L", help="tokens per example (128)"
+    )
+    parser.add_argument(
+        "--out", required=True, type=arguments.output_dir, metavar="DIR", help="new directory for the data"
+    )
+    parser.add_argument("--strip-gutenberg", action="store_true", help="drop Project Gutenberg headers/licence")
+    parser.add_argument("--cased", action="store_true", help="keep case and accents (default: uncased)")
+    parser.add_argument("--seed", type=arguments.seed, default=0)
+    parser.add_argument("--workers", type=arguments.workers, default=None, help="processes (default: one per core)")
+    parser.add_argument("--heldout-fraction", type=arguments.heldout_fraction, default=0.01)
+    parser.set_defaults(run=run)
+
+
+def add_reading_arguments(parser):
+    """How the corpus files are read: their format and, for prose, where documents end."""
     parser.add_argument(
         "--format", choices=FORMATS, default="prose",
         help="prose (default): ordinary wrapped text, split into sentences; sentence-per-line: the authors' "
         "convention (one sentence a line, a blank line between documents) and packing, truncation included",
     )
-    parser.add_argument("--text-field", default="text", metavar="NAME", help="JSON Lines: the field holding the text")
+    parser.add_argument(
+        "--text-field", default="text", metavar="NAME", help="JSON Lines: the field holding the text"
+    )
     parser.add_argument(
         "--document-marker", default=DOCUMENT_MARKER, metavar="LINE",
         help=f"prose: a line holding only this ends a document ({DOCUMENT_MARKER})",
     )
-    parser.add_argument("--language", default="en", metavar="CODE", help="prose: ISO 639 code for sentence splitting (en)")
-    vocab = parser.add_mutually_exclusive_group(required=True)
-    vocab.add_argument("--vocab-size", type=int, metavar="N", help="train a WordPiece vocabulary of N tokens")
-    vocab.add_argument("--vocab", metavar="FILE", help="use this vocab.txt (one token a line)")
-    parser.add_argument("--max-length", type=int, default=128, metavar="L", help="tokens per example (128)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="new directory for the data")
-    parser.add_argument("--strip-gutenberg", action="store_true", help="drop Project Gutenberg headers/licence")
-    parser.add_argument("--cased", action="store_true", help="keep case and accents (default: uncased)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
-    parser.add_argument("--heldout-fraction", type=float, default=0.01)
-    parser.set_defaults(run=run)
+    parser.add_argument(
+        "--language", default="en", metavar="CODE", help="prose: ISO 639 code for sentence splitting (en)"
+    )
 
 
 def run(args):

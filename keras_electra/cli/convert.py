@@ -5,6 +5,7 @@ from pathlib import Path
 
 import keras
 
+from keras_electra.cli import arguments
 from keras_electra.conversion import (
     load_huggingface,
     load_huggingface_pretrainer,
@@ -13,9 +14,9 @@ from keras_electra.conversion import (
     load_tf1_checkpoint,
     save_huggingface,
 )
-from keras_electra.conversion.huggingface import read_json
+from keras_electra.conversion.huggingface_files import SAFETENSORS_FILE, read_json
 from keras_electra.conversion.weight_map import ARCHITECTURES
-from keras_electra.data.atomic import atomic_directory, save_model_atomic
+from keras_electra.data.atomic import atomic_directory, check_keras_file, save_model_atomic
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.version import __version__
@@ -37,7 +38,7 @@ def add_parser(subparsers, name):
         "generator/); --to huggingface takes any SRC there. Nothing is left half-written. A TF1 checkpoint does "
         "not store the number of attention heads: it is the authors' rule, max(1, hidden size // 64).",
     )
-    parser.add_argument("src", metavar="SRC")
+    parser.add_argument("src", type=arguments.existing_checkpoint, metavar="SRC")
     parser.add_argument("dst", metavar="DST")
     parser.add_argument(
         "--to", choices=("keras", "huggingface"), help="default: huggingface for a .keras SRC, keras otherwise"
@@ -48,7 +49,7 @@ def add_parser(subparsers, name):
         "--generator), TF1's is pretrainer",
     )
     parser.add_argument(
-        "--generator", metavar="DIR",
+        "--generator", type=arguments.existing_dir, metavar="DIR",
         help="a Hugging Face generator: SRC (its discriminator) and DIR make one pretrainer",
     )
     parser.set_defaults(run=run)
@@ -64,8 +65,6 @@ def source_format(src):
     if (path / "config.json").is_file():
         config = read_json(path / "config.json")
         return "keras-hub" if config.get("registered_name") == "keras_hub>ElectraBackbone" else "huggingface"
-    if not path.exists():
-        raise FileNotFoundError(f"SRC {path}: not found")
     raise ValueError(
         f"SRC {path}: not a Hugging Face directory (config.json), a TF1 checkpoint (PREFIX.index, or a directory "
         "with a `checkpoint` file), a keras-hub preset or a .keras file"
@@ -95,6 +94,8 @@ def check_options(args, source, to):
 
 def load_source(args, source):
     if source == "huggingface":
+        for directory in filter(None, (args.src, args.generator)):
+            check_safetensors_file(Path(directory) / SAFETENSORS_FILE)
         if args.generator:
             return load_huggingface_pretrainer(args.src, args.generator)
         return load_huggingface(args.src, args.model)
@@ -102,7 +103,22 @@ def load_source(args, source):
         return load_tf1_checkpoint(args.src, args.model or "pretrainer")
     if source == "keras-hub":
         return load_keras_hub(args.src)
+    check_keras_file(args.src)
     return keras.saving.load_model(args.src, compile=False)
+
+
+def check_safetensors_file(path):
+    """A ValueError naming `path` when its header or data are damaged (an interrupted download):
+    safetensors' own error does not say which file it read."""
+    if not path.is_file():
+        return  # pytorch_model.bin instead, or no weights: the loader says which
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="numpy"):
+            pass
+    except SafetensorError as error:
+        raise ValueError(f"{path}: not a complete safetensors file ({error})") from None
 
 
 def source_tokenizer(src, source, model):

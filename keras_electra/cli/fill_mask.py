@@ -4,6 +4,8 @@ from pathlib import Path
 
 import keras
 
+from keras_electra.cli import arguments
+from keras_electra.data.atomic import check_keras_file
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.pretraining.fill_mask import fill_mask
 from keras_electra.pretraining.replaced_tokens import replaced_probabilities
@@ -14,8 +16,8 @@ def add_parser(subparsers, name):
         name, help="the generator's top-k tokens for each [MASK]",
         description='Fill each "[MASK]" of TEXT with the generator of a pretraining run (pretrainer.keras).',
     )
-    parser.add_argument("--model", required=True, metavar="RUN", help="a `pretrain` run directory")
-    parser.add_argument("--top-k", type=int, default=5)
+    add_model_argument(parser)
+    parser.add_argument("--top-k", type=arguments.top_k, default=5)
     parser.add_argument("text", nargs="+")
     parser.set_defaults(run=run_fill_mask)
 
@@ -26,9 +28,15 @@ def add_detect_parser(subparsers, name):
         description="Per token of TEXT, the probability the discriminator of a pretraining run gives to "
         '"replaced".',
     )
-    parser.add_argument("--model", required=True, metavar="RUN", help="a `pretrain` run directory")
+    add_model_argument(parser)
     parser.add_argument("text", nargs="+")
     parser.set_defaults(run=run_detect)
+
+
+def add_model_argument(parser):
+    parser.add_argument(
+        "--model", required=True, type=arguments.existing_dir, metavar="RUN", help="a `pretrain` run directory"
+    )
 
 
 def load_run(run_dir):
@@ -36,6 +44,7 @@ def load_run(run_dir):
     model_file = run_dir / "pretrainer.keras"
     if not model_file.is_file():
         raise FileNotFoundError(f"--model {run_dir}: {model_file} not found (a `keras-electra pretrain` run?)")
+    check_keras_file(model_file)
     return keras.saving.load_model(model_file, compile=False), ElectraTokenizer.from_directory(run_dir)
 
 

@@ -1,9 +1,9 @@
 """The `keras-electra` command: one sub-command per module of this package."""
 
-import argparse
 import sys
 
 from keras_electra.cli import build_data, convert, evaluate, fill_mask, finetune, predict, pretrain
+from keras_electra.cli.arguments import Parser
 
 # name -> the function that adds its sub-parser
 COMMANDS = {
@@ -18,15 +18,19 @@ COMMANDS = {
 }
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
+def build_parser():
+    parser = Parser(
         prog="keras-electra",
         description="Pretrain and fine-tune ELECTRA text encoders with Keras 3 (backend from KERAS_BACKEND).",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, add_parser in COMMANDS.items():
         add_parser(subparsers, name)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
     except (FileNotFoundError, ValueError, FileExistsError) as error:

@@ -4,7 +4,7 @@ import sys
 
 from scipy.special import softmax
 
-from keras_electra.cli.evaluate import load_finetuned
+from keras_electra.cli.evaluate import add_model_argument, load_finetuned
 from keras_electra.data.glue import GLUE_TASKS
 from keras_electra.finetuning import tasks
 
@@ -16,7 +16,7 @@ def add_parser(subparsers, name):
         description="One input a line (or argument). Sentence pairs and SQuAD's question + context are "
         "separated by a tab. CoNLL input is split into words on whitespace.",
     )
-    parser.add_argument("--model", required=True, metavar="FT", help="a `finetune` output directory")
+    add_model_argument(parser)
     parser.add_argument("texts", nargs="*", help="inputs; read from stdin when none are given")
     parser.set_defaults(run=run)
 

@@ -9,8 +9,11 @@ from pathlib import Path
 
 from keras_electra.callbacks import PeriodicCheckpoint, latest_checkpoint
 from keras_electra.data.atomic import write_atomic
+from keras_electra.data.shards import write_json_atomic
 
 RUN_FILE = "run.json"
+# `pretrain`'s --out when none is given: a new directory for each run.
+DEFAULT_OUT = "runs/pretrain-%Y%m%d-%H%M%S"
 # Arguments that may differ when a run is resumed: they do not change what is trained.
 RESUMABLE_CHANGES = ("resume", "out", "save_every", "keep_checkpoints")
 
@@ -29,6 +32,11 @@ def check_out_directory(args):
 
 def run_settings(args, changeable=RESUMABLE_CHANGES):
     return {k: v for k, v in sorted(vars(args).items()) if k not in changeable and not callable(v)}
+
+
+def record_run(args, run_dir, changeable=RESUMABLE_CHANGES, **extra):
+    """run.json: the settings that `--resume` compares, and `extra` (what a resumed run reads back)."""
+    write_json_atomic(run_dir / RUN_FILE, {"settings": run_settings(args, changeable), **extra})
 
 
 def check_settings(args, run_dir, changeable=RESUMABLE_CHANGES):
@@ -91,3 +99,13 @@ def save_interrupted(command, model, checkpoint_dir, step, keep):
           + (f"saved {saved}." if saved else "its weights are not finite, so nothing was saved.")
           + " Run the same command with --resume to continue.", file=sys.stderr)
     return 130
+
+
+def stopped_early(command, model, checkpoint_dir, guard, interrupt, keep, advice):
+    """The exit status of a run that `guard` (a NaN or infinite loss: 1) or `interrupt` (Ctrl-C: 130,
+    after saving a checkpoint) stopped; None when it trained to the end."""
+    if guard.stopped_at is not None:
+        return report_non_finite_loss(command, guard, checkpoint_dir, advice)
+    if interrupt.interrupted_at is not None:
+        return save_interrupted(command, model, checkpoint_dir, interrupt.interrupted_at, keep)
+    return None

@@ -1,4 +1,4 @@
-"""Checkpoints in and out: Hugging Face ELECTRA (reference §10), the authors' TF1 checkpoints, and
+"""Checkpoints in and out: Hugging Face ELECTRA (docs/electra.md, "Checkpoint layout"), the authors' TF1 checkpoints, and
 keras-hub's ElectraBackbone. TensorFlow, keras-hub, torch and safetensors are imported only by the
 functions that read or write their formats."""
 

@@ -1,4 +1,4 @@
-"""One table of ELECTRA's weights: Hugging Face module names (reference §10) -> our layers.
+"""One table of ELECTRA's weights: Hugging Face module names (docs/electra.md, "Checkpoint layout") -> our layers.
 
 Hugging Face import and export read it directly; the authors' TF1 variable names and keras-hub's
 layers are translations of the same module names, so every format maps the same variables.

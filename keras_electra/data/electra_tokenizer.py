@@ -116,6 +116,14 @@ class ElectraTokenizer:
         vocabulary: list of tokens, the index of each being its id. Must contain
             [PAD] [UNK] [CLS] [SEP] [MASK].
         lowercase: lower-case and strip accents (uncased models), as BERT's `do_lower_case`.
+
+    Example:
+
+    ```python
+    tokenizer = keras_electra.ElectraTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat"])
+    tokenizer.encode("The cat sat")  # [5, 6, 7]
+    tokenizer.decode([5, 6, 7])  # "the cat sat"
+    ```
     """
 
     def __init__(self, vocabulary, lowercase=True):

@@ -1,8 +1,35 @@
 """Packing tokenized documents into ELECTRA pretraining examples.
 
 This reproduces `ExampleBuilder` of google-research/electra `build_pretraining_dataset.py`, random draws
-included and in the same order, so that the corpus statistics match the authors' (see `pack_documents`).
+included and in the same order, so that the corpus statistics match the authors' (the rule below).
 One option departs from it: `carry_over`, which loses no text (docs/data.md, "Packing").
+
+The rule (the authors' `ExampleBuilder`):
+
+1. Append the sentences of one document to a buffer until its token count reaches the target
+   length (`>=`), then emit an example from the buffer. At the end of a document a non-empty buffer
+   is emitted too, so no example crosses documents.
+2. The target length starts at `max_length`. After each example it is redrawn: with probability
+   `short_seq_prob` uniformly from [5, max_length], else `max_length`. The target carries over to
+   the next example, also across documents.
+3. Splitting the buffer: with probability `single_segment_prob` the first-segment target is
+   100000 (one segment), else `(target_length - 3) // 2`. Each sentence, in order, goes to A if
+   A is empty, or if `len(A) + len(sentence) < first_target`, or, with probability 0.5, if B is
+   still empty and `len(A) < first_target`; otherwise it goes to B. So every sentence lies whole in
+   A or in B, and B may be empty (then the example has one segment). As in the authors' code, a short
+   sentence after B has started still joins A when it fits, so A and B need not be contiguous runs.
+4. Truncation keeps the heads: `A = A[:max_length - 2]`, then
+   `B = B[:max(0, max_length - len(A) - 3)]`. `truncated` says whether either cut dropped a token.
+   Since the buffer of a full-length example holds at least `max_length` tokens and three special
+   tokens must fit too, nearly every full-length example loses the tail of its last sentence; this
+   is the authors' behaviour.
+5. Output `[CLS] A [SEP]` with segment id 0, then, when B is non-empty, `B [SEP]` with segment id 1.
+
+With `carry_over`, rule 1 fills the buffer to `target_length - 3` tokens instead, the room left once
+the special tokens are in: a sentence longer than the room left is split at a token boundary, its
+head ends this example and its tail starts the next one of the same document. Nothing is truncated,
+and every example but a document's last has exactly `target_length` tokens (one fewer when it has a
+single segment, which needs one [SEP] only).
 """
 
 import random
@@ -29,44 +56,13 @@ class PackedExample(NamedTuple):
 def pack_documents(
     documents, *, max_length, cls_id, sep_id, seed, short_seq_prob=0.05, single_segment_prob=0.1, carry_over=False
 ):
-    """Yields `PackedExample`s built from tokenized documents.
+    """Yields `PackedExample`s built from tokenized documents, by the rule of the module docstring.
 
     `documents` is an iterable of documents, each a list of sentences, each a list of int token ids; it
     is consumed lazily, so a large corpus streams. `seed` is an int or a `random.Random`; the same
     documents and seed give the same examples.
-
-    The rule (the authors' `ExampleBuilder`):
-
-    1. Append the sentences of one document to a buffer until its token count reaches the target
-       length (`>=`), then emit an example from the buffer. At the end of a document a non-empty buffer
-       is emitted too, so no example crosses documents.
-    2. The target length starts at `max_length`. After each example it is redrawn: with probability
-       `short_seq_prob` uniformly from [5, max_length], else `max_length`. The target carries over to
-       the next example, also across documents.
-    3. Splitting the buffer: with probability `single_segment_prob` the first-segment target is
-       100000 (one segment), else `(target_length - 3) // 2`. Each sentence, in order, goes to A if
-       A is empty, or if `len(A) + len(sentence) < first_target`, or, with probability 0.5, if B is
-       still empty and `len(A) < first_target`; otherwise it goes to B. So every sentence lies whole in
-       A or in B, and B may be empty (then the example has one segment). As in the authors' code, a short
-       sentence after B has started still joins A when it fits, so A and B need not be contiguous runs.
-    4. Truncation keeps the heads: `A = A[:max_length - 2]`, then
-       `B = B[:max(0, max_length - len(A) - 3)]`. `truncated` says whether either cut dropped a token.
-       Since the buffer of a full-length example holds at least `max_length` tokens and three special
-       tokens must fit too, nearly every full-length example loses the tail of its last sentence; this
-       is the authors' behaviour.
-    5. Output `[CLS] A [SEP]` with segment id 0, then, when B is non-empty, `B [SEP]` with segment id 1.
-
-    With `carry_over`, rule 1 fills the buffer to `target_length - 3` tokens instead, the room left once
-    the special tokens are in: a sentence longer than the room left is split at a token boundary, its
-    head ends this example and its tail starts the next one of the same document. Nothing is truncated,
-    and every example but a document's last has exactly `target_length` tokens (one fewer when it has a
-    single segment, which needs one [SEP] only).
     """
-    if max_length < 5:
-        raise ValueError(f"max_length must be at least 5 (the shortest drawn target), got {max_length}")
-    for name, prob in (("short_seq_prob", short_seq_prob), ("single_segment_prob", single_segment_prob)):
-        if not 0.0 <= prob <= 1.0:
-            raise ValueError(f"{name} must be in [0, 1], got {prob}")
+    _check_arguments(max_length, short_seq_prob, single_segment_prob)
     rng = seed if isinstance(seed, random.Random) else random.Random(seed)
     target_length = max_length
     specials = 3 if carry_over else 0  # [CLS] and two [SEP], counted in the buffer's room with carry_over
@@ -95,6 +91,14 @@ def pack_documents(
                 sentences, length = [], 0
         if length:
             yield emit(sentences)
+
+
+def _check_arguments(max_length, short_seq_prob, single_segment_prob):
+    if max_length < 5:
+        raise ValueError(f"max_length must be at least 5 (the shortest drawn target), got {max_length}")
+    for name, prob in (("short_seq_prob", short_seq_prob), ("single_segment_prob", single_segment_prob)):
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {prob}")
 
 
 def split_segments(sentences, target_length, rng, single_segment_prob=0.1):

@@ -34,6 +34,14 @@ class PretrainingDataset(keras.utils.PyDataset):
         drop_remainder: in one pass (`num_batches=None`), leave out the last
             batch when it is short (a distributed step needs a batch that splits
             evenly over the devices).
+
+    Example:
+
+    ```python
+    train = keras_electra.PretrainingDataset("data/", batch_size=32, num_batches=1000, seed=0)
+    heldout = keras_electra.PretrainingDataset("data/", batch_size=32, split="heldout", shuffle=False)
+    pretrainer.fit(train, validation_data=heldout)
+    ```
     """
 
     def __init__(

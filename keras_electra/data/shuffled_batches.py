@@ -22,6 +22,13 @@ class ShuffledBatches(keras.utils.PyDataset):
         seed: the permutations' seed.
         first_batch: position of the first batch in the sequence of epochs.
         num_batches: batches to yield; default: to the end of `first_batch`'s epoch.
+
+    Example:
+
+    ```python
+    batches = keras_electra.ShuffledBatches(x, y, batch_size=32, seed=0)
+    model.fit(batches, epochs=3)
+    ```
     """
 
     def __init__(self, x, y=None, sample_weight=None, *, batch_size=32, seed=0, first_batch=0, num_batches=None,

@@ -8,7 +8,7 @@ HEADS = ("electra", "huggingface")
 
 @keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraClassifier(ElectraTask):
-    """Sequence classification or regression on the [CLS] state (reference §9).
+    """Sequence classification or regression on the [CLS] state (docs/electra.md, "Fine-tuning").
 
     `head="electra"` is the authors' head: dropout, then one Dense. Hugging
     Face's `ElectraForSequenceClassification` uses dropout, Dense(H), GELU,
@@ -22,6 +22,20 @@ class ElectraClassifier(ElectraTask):
             and `predict` take raw sentences or `(first, second)` pairs.
         dropout: dropout rate in the head.
         head: "electra" or "huggingface".
+
+    Example:
+
+    ```python
+    tokenizer = keras_electra.ElectraTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat"])
+    backbone = keras_electra.ElectraBackbone(
+        vocab_size=tokenizer.vocab_size, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32
+    )
+    classifier = keras_electra.ElectraClassifier(
+        backbone, num_classes=2, preprocessor=keras_electra.ElectraTextPreprocessor(tokenizer, 16)
+    )
+    classifier.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    classifier.fit(["the cat sat", "sat the cat"], np.array([1, 0]), epochs=1)
+    ```
     """
 
     def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, head="electra", seed=None, **kwargs):

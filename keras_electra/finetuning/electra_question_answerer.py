@@ -17,12 +17,30 @@ def span_loss(y_true, y_pred):
 
 @keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraQuestionAnswerer(ElectraTask):
-    """Extractive QA: a start and an end logit per token, `[B, N, 2]` (reference §9).
+    """Extractive QA: a start and an end logit per token, `[B, N, 2]` (docs/electra.md, "Fine-tuning").
 
     The authors used XLNet's beam head; this is the common start/end linear
     head (Hugging Face's `ElectraForQuestionAnswering`). With an
     `ElectraQuestionAnswererPreprocessor`, `fit` takes `(questions,
     contexts)` and SQuAD answers, and `answer` returns answer texts.
+
+    Args:
+        backbone: `ElectraBackbone`. Usually the pretrained discriminator.
+        preprocessor: `ElectraQuestionAnswererPreprocessor` or None. Lets `fit` and `answer` take raw text.
+        seed: int or None. Seeds the head's initializers.
+
+    Example:
+
+    ```python
+    tokenizer = keras_electra.ElectraTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat"])
+    backbone = keras_electra.ElectraBackbone(
+        vocab_size=tokenizer.vocab_size, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32
+    )
+    answerer = keras_electra.ElectraQuestionAnswerer(
+        backbone, keras_electra.ElectraQuestionAnswererPreprocessor(tokenizer, sequence_length=16, doc_stride=4)
+    )
+    answerer.answer(["the cat"], ["the cat sat"])  # one answer text per question
+    ```
     """
 
     def __init__(self, backbone, preprocessor=None, seed=None, **kwargs):

@@ -16,6 +16,20 @@ class ElectraQuestionAnswererPreprocessor(ElectraTextPreprocessor):
     each question's answer (`{"text", "answer_start"}`, as SQuAD gives it)
     and becomes the `[start, end]` token positions of each window ([CLS],
     0, for a window that does not hold the answer).
+
+    Args:
+        tokenizer: `ElectraTokenizer`.
+        sequence_length: int. Tokens a window, [CLS] and both [SEP] included; 384.
+        doc_stride: int. Tokens between the starts of consecutive windows (BERT's meaning); 128.
+        max_query_length: int. The question is cut to this many tokens; 64.
+
+    Example:
+
+    ```python
+    tokenizer = keras_electra.ElectraTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat"])
+    preprocessor = keras_electra.ElectraQuestionAnswererPreprocessor(tokenizer, sequence_length=16, doc_stride=4)
+    features = preprocessor((["the cat"], ["the cat sat"]))  # a dict of [windows, 16] arrays
+    ```
     """
 
     def __init__(self, tokenizer=None, sequence_length=384, doc_stride=128, max_query_length=64, **kwargs):

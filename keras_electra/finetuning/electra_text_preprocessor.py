@@ -23,6 +23,15 @@ class ElectraTextPreprocessor(keras.layers.Layer):
     Args:
         tokenizer: an `ElectraTokenizer`.
         sequence_length: the padded length of every example.
+        lowercase: bool. Kept for configs saved before the tokenizer carried it; True.
+
+    Example:
+
+    ```python
+    tokenizer = keras_electra.ElectraTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat"])
+    preprocessor = keras_electra.ElectraTextPreprocessor(tokenizer, sequence_length=8)
+    features = preprocessor((["the cat"], ["sat"]))  # token_ids [[2, 5, 6, 3, 7, 3, 0, 0]], segment_ids, padding_mask
+    ```
     """
 
     def __init__(self, tokenizer=None, sequence_length=128, lowercase=True, **kwargs):

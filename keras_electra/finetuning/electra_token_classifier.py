@@ -8,10 +8,30 @@ from keras_electra.models.seeds import sub_seed, truncated_normal
 
 @keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraTokenClassifier(ElectraTask):
-    """A tag per token (NER, chunking): dropout then Dense(num_classes) (reference §9).
+    """A tag per token (NER, chunking): dropout then Dense(num_classes) (docs/electra.md, "Fine-tuning").
 
     With an `ElectraTokenClassifierPreprocessor`, `fit` takes sentences as
     lists of words and their tags; `predict_tags` returns one tag per word.
+
+    Args:
+        backbone: `ElectraBackbone`. Usually the pretrained discriminator.
+        num_classes: int. Number of tags.
+        preprocessor: `ElectraTokenClassifierPreprocessor` or None. Lets `fit` take words and tags.
+        dropout: float. Before the Dense; 0.1.
+        seed: int or None. Seeds the head's initializers and dropout.
+
+    Example:
+
+    ```python
+    tokenizer = keras_electra.ElectraTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat"])
+    backbone = keras_electra.ElectraBackbone(
+        vocab_size=tokenizer.vocab_size, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32
+    )
+    tagger = keras_electra.ElectraTokenClassifier(
+        backbone, 2, keras_electra.ElectraTokenClassifierPreprocessor(tokenizer, 8, label_names=["O", "B-ANIMAL"])
+    )
+    tagger.predict_tags([["the", "cat", "sat"]])  # one tag per word
+    ```
     """
 
     def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, seed=None, **kwargs):

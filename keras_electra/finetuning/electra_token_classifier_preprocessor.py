@@ -11,9 +11,22 @@ class ElectraTokenClassifierPreprocessor(ElectraTextPreprocessor):
 
     A word's tag goes on its first sub-token; the other positions get
     sample weight 0, so neither the loss nor the metrics see them
-    (reference §9). Tags may be names from `label_names` or their indices.
+    (docs/electra.md, "Fine-tuning"). Tags may be names from `label_names` or their indices.
     The returned features keep `word_index`, which `word_predictions` needs
     to read one prediction per word back.
+
+    Args:
+        tokenizer: `ElectraTokenizer`.
+        sequence_length: int. The padded length; 128.
+        label_names: list of str or None. The tags' names, in index order.
+
+    Example:
+
+    ```python
+    tokenizer = keras_electra.ElectraTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat"])
+    preprocessor = keras_electra.ElectraTokenClassifierPreprocessor(tokenizer, 8, label_names=["O", "B-ANIMAL"])
+    x, y, weights = preprocessor([["the", "cat"]], [["O", "B-ANIMAL"]])
+    ```
     """
 
     def __init__(self, tokenizer=None, sequence_length=128, label_names=None, **kwargs):

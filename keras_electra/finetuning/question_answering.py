@@ -100,76 +100,93 @@ def squad_features(
             context or covers no token.
     """
     max_length, doc_stride, max_query_length = int(max_length), int(doc_stride), int(max_query_length)
-    if doc_stride < 1:
-        raise ValueError(f"doc_stride must be positive, got {doc_stride}")
-    if max_query_length < 0:
-        raise ValueError(f"max_query_length must be non-negative, got {max_query_length}")
-    query_ids = list(tokenizer.encode(question))[:max_query_length]
-    max_tokens_for_doc = max_length - len(query_ids) - 3
-    if max_tokens_for_doc < 1:
-        raise ValueError(
-            f"max_length {max_length} leaves no room for context after a {len(query_ids)}-token question "
-            "and [CLS] [SEP] [SEP]"
-        )
+    query_ids = _query_ids(tokenizer, question, max_length, doc_stride, max_query_length)
     if context_encoding is None:
         context_encoding = tokenizer.encode_with_offsets(context)
     context_ids, context_offsets = context_encoding
     if len(context_ids) != len(context_offsets):
         raise ValueError(f"context_encoding has {len(context_ids)} ids but {len(context_offsets)} offsets")
-
-    answer_span = None
-    if (answer_start is None) != (answer_text is None):
-        raise ValueError("pass both answer_start and answer_text, or neither")
-    if answer_text is not None:
-        answer_start = int(answer_start)
-        answer_end = answer_start + len(answer_text)
-        if answer_start < 0 or context[answer_start:answer_end] != answer_text:
-            raise ValueError(
-                f"answer {answer_text!r} is not at character {answer_start} of the context "
-                f"(found {context[max(answer_start, 0):max(answer_end, 0)]!r})"
-            )
-        answer_span = _answer_token_span(context_offsets, answer_start, answer_end)
-        if answer_span is None:
-            raise ValueError(f"answer {answer_text!r} at character {answer_start} covers no token")
-
-    spans = _doc_spans(len(context_ids), max_tokens_for_doc, doc_stride)
+    answer_span = _checked_answer_span(context, context_offsets, answer_start, answer_text)
+    spans = _doc_spans(len(context_ids), max_length - len(query_ids) - 3, doc_stride)
     best_window = _max_context(spans, len(context_ids))
-    doc_offset = len(query_ids) + 2
     windows = []
     for window_index, (start, length) in enumerate(spans):
-        used = doc_offset + length + 1
-        token_ids = np.full(max_length, tokenizer.pad_token_id, "int32")
-        token_ids[0] = tokenizer.cls_token_id
-        token_ids[1 : doc_offset - 1] = query_ids
-        token_ids[doc_offset - 1] = tokenizer.sep_token_id
-        token_ids[doc_offset : doc_offset + length] = context_ids[start : start + length]
-        token_ids[used - 1] = tokenizer.sep_token_id
-        segment_ids = np.zeros(max_length, "int32")
-        segment_ids[doc_offset:used] = 1
-        padding_mask = np.zeros(max_length, "int32")
-        padding_mask[:used] = 1
-        offsets = np.full((max_length, 2), -1, "int32")
-        if length:
-            offsets[doc_offset : doc_offset + length] = context_offsets[start : start + length]
-        max_context = np.zeros(max_length, bool)
-        max_context[doc_offset : doc_offset + length] = best_window[start : start + length] == window_index
-        window = {
-            "token_ids": token_ids,
-            "segment_ids": segment_ids,
-            "padding_mask": padding_mask,
-            "offsets": offsets,
-            "max_context": max_context,
-            "context_start": start,
-        }
+        window = _window(tokenizer, query_ids, context_ids, context_offsets, start, length, max_length)
+        doc_offset = len(query_ids) + 2
+        window["max_context"][doc_offset : doc_offset + length] = best_window[start : start + length] == window_index
         if answer_span is not None:
-            first, last = answer_span
-            if start <= first and last < start + length:
-                window["start_position"] = first - start + doc_offset
-                window["end_position"] = last - start + doc_offset
-            else:
-                window["start_position"] = window["end_position"] = 0
+            window["start_position"], window["end_position"] = _answer_positions(answer_span, start, length, doc_offset)
         windows.append(window)
     return windows
+
+
+def _query_ids(tokenizer, question, max_length, doc_stride, max_query_length):
+    """The question's ids, cut to `max_query_length`, once the window is known to leave room for context."""
+    if doc_stride < 1:
+        raise ValueError(f"doc_stride must be positive, got {doc_stride}")
+    if max_query_length < 0:
+        raise ValueError(f"max_query_length must be non-negative, got {max_query_length}")
+    query_ids = list(tokenizer.encode(question))[:max_query_length]
+    if max_length - len(query_ids) - 3 < 1:
+        raise ValueError(
+            f"max_length {max_length} leaves no room for context after a {len(query_ids)}-token question "
+            "and [CLS] [SEP] [SEP]"
+        )
+    return query_ids
+
+
+def _checked_answer_span(context, context_offsets, answer_start, answer_text):
+    """The answer's first and last context token, after checking it is where it says; None without one."""
+    if (answer_start is None) != (answer_text is None):
+        raise ValueError("pass both answer_start and answer_text, or neither")
+    if answer_text is None:
+        return None
+    answer_start = int(answer_start)
+    answer_end = answer_start + len(answer_text)
+    if answer_start < 0 or context[answer_start:answer_end] != answer_text:
+        raise ValueError(
+            f"answer {answer_text!r} is not at character {answer_start} of the context "
+            f"(found {context[max(answer_start, 0):max(answer_end, 0)]!r})"
+        )
+    answer_span = _answer_token_span(context_offsets, answer_start, answer_end)
+    if answer_span is None:
+        raise ValueError(f"answer {answer_text!r} at character {answer_start} covers no token")
+    return answer_span
+
+
+def _window(tokenizer, query_ids, context_ids, context_offsets, start, length, max_length):
+    """`[CLS] question [SEP] context[start:start + length] [SEP]`, padded; `max_context` left all False."""
+    doc_offset = len(query_ids) + 2
+    used = doc_offset + length + 1
+    token_ids = np.full(max_length, tokenizer.pad_token_id, "int32")
+    token_ids[0] = tokenizer.cls_token_id
+    token_ids[1 : doc_offset - 1] = query_ids
+    token_ids[doc_offset - 1] = tokenizer.sep_token_id
+    token_ids[doc_offset : doc_offset + length] = context_ids[start : start + length]
+    token_ids[used - 1] = tokenizer.sep_token_id
+    segment_ids = np.zeros(max_length, "int32")
+    segment_ids[doc_offset:used] = 1
+    padding_mask = np.zeros(max_length, "int32")
+    padding_mask[:used] = 1
+    offsets = np.full((max_length, 2), -1, "int32")
+    if length:
+        offsets[doc_offset : doc_offset + length] = context_offsets[start : start + length]
+    return {
+        "token_ids": token_ids,
+        "segment_ids": segment_ids,
+        "padding_mask": padding_mask,
+        "offsets": offsets,
+        "max_context": np.zeros(max_length, bool),
+        "context_start": start,
+    }
+
+
+def _answer_positions(answer_span, start, length, doc_offset):
+    """The answer's token positions in a window, or (0, 0) ([CLS]) when the window lacks part of it."""
+    first, last = answer_span
+    if start <= first and last < start + length:
+        return first - start + doc_offset, last - start + doc_offset
+    return 0, 0
 
 
 def decode_answer(
@@ -202,55 +219,12 @@ def decode_answer(
         )
     candidates = []
     for window_index, window in enumerate(windows):
-        offsets = np.asarray(window["offsets"])
-        starts_all = np.asarray(start_logits[window_index], "float64").reshape(-1)
-        ends_all = np.asarray(end_logits[window_index], "float64").reshape(-1)
-        if starts_all.shape[0] < len(offsets) or ends_all.shape[0] < len(offsets):
-            raise ValueError(
-                f"window {window_index}: logits of length {starts_all.shape[0]}/{ends_all.shape[0]}, "
-                f"expected {len(offsets)}"
-            )
-        context_positions = np.nonzero(offsets[:, 0] >= 0)[0]
-        start_positions = context_positions
-        if max_context_only:
-            start_positions = context_positions[np.asarray(window["max_context"])[context_positions]]
-        if not start_positions.size:
-            continue
-        # Stable sort so that equal logits keep the earlier position first.
-        top_starts = start_positions[np.argsort(-starts_all[start_positions], kind="stable")[:n_best]]
-        top_ends = context_positions[np.argsort(-ends_all[context_positions], kind="stable")[:n_best]]
-        # Positions of a window's context tokens are consecutive, so end - start + 1 counts tokens.
-        scores = starts_all[top_starts][:, None] + ends_all[top_ends][None, :]
-        valid = (top_ends[None, :] >= top_starts[:, None])
-        valid &= top_ends[None, :] - top_starts[:, None] < max_answer_length
-        valid &= np.isfinite(scores)
-        for row, column in zip(*np.nonzero(valid)):
-            candidates.append(
-                (float(scores[row, column]), window_index, int(top_starts[row]), int(top_ends[column]))
-            )
-    candidates.sort(key=lambda candidate: -candidate[0])
-
-    best, seen = [], set()
-    for score, window_index, start, end in candidates:
-        offsets = windows[window_index]["offsets"]
-        start_char, end_char = int(offsets[start][0]), int(offsets[end][1])
-        text = context[start_char:end_char]
-        if text in seen:
-            continue
-        seen.add(text)
-        best.append(
-            {
-                "text": text,
-                "start_char": start_char,
-                "end_char": end_char,
-                "score": float(score),
-                "window": window_index,
-                "start_index": start,
-                "end_index": end,
-            }
+        candidates += _window_candidates(
+            window_index, window, start_logits[window_index], end_logits[window_index], n_best, max_answer_length,
+            max_context_only,
         )
-        if len(best) == n_best:
-            break
+    candidates.sort(key=lambda candidate: -candidate[0])
+    best = _distinct_answers(candidates, windows, context, n_best)
     if not best:
         return {"text": "", "start_char": None, "end_char": None, "score": None, "n_best": []}
     for entry, probability in zip(best, softmax([entry["score"] for entry in best])):
@@ -263,3 +237,50 @@ def decode_answer(
         "score": top["score"],
         "n_best": best,
     }
+
+
+def _window_candidates(window_index, window, start_logits, end_logits, n_best, max_answer_length, max_context_only):
+    """`(score, window, start, end)` of the valid pairs among a window's `n_best` starts and ends."""
+    offsets = np.asarray(window["offsets"])
+    starts_all = np.asarray(start_logits, "float64").reshape(-1)
+    ends_all = np.asarray(end_logits, "float64").reshape(-1)
+    if starts_all.shape[0] < len(offsets) or ends_all.shape[0] < len(offsets):
+        raise ValueError(
+            f"window {window_index}: logits of length {starts_all.shape[0]}/{ends_all.shape[0]}, "
+            f"expected {len(offsets)}"
+        )
+    context_positions = np.nonzero(offsets[:, 0] >= 0)[0]
+    start_positions = context_positions
+    if max_context_only:
+        start_positions = context_positions[np.asarray(window["max_context"])[context_positions]]
+    if not start_positions.size:
+        return []
+    # Stable sort so that equal logits keep the earlier position first.
+    top_starts = start_positions[np.argsort(-starts_all[start_positions], kind="stable")[:n_best]]
+    top_ends = context_positions[np.argsort(-ends_all[context_positions], kind="stable")[:n_best]]
+    # Positions of a window's context tokens are consecutive, so end - start + 1 counts tokens.
+    scores = starts_all[top_starts][:, None] + ends_all[top_ends][None, :]
+    valid = (top_ends[None, :] >= top_starts[:, None])
+    valid &= top_ends[None, :] - top_starts[:, None] < max_answer_length
+    valid &= np.isfinite(scores)
+    return [
+        (float(scores[row, column]), window_index, int(top_starts[row]), int(top_ends[column]))
+        for row, column in zip(*np.nonzero(valid))
+    ]
+
+
+def _distinct_answers(candidates, windows, context, n_best):
+    """The first `n_best` candidates (best first) with distinct texts, as dicts."""
+    best, seen = [], set()
+    for score, window_index, start, end in candidates:
+        offsets = windows[window_index]["offsets"]
+        start_char, end_char = int(offsets[start][0]), int(offsets[end][1])
+        text = context[start_char:end_char]
+        if text in seen:
+            continue
+        seen.add(text)
+        best.append({"text": text, "start_char": start_char, "end_char": end_char, "score": float(score),
+                     "window": window_index, "start_index": start, "end_index": end})
+        if len(best) == n_best:
+            break
+    return best

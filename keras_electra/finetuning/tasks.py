@@ -24,7 +24,7 @@ from keras_electra.finetuning.electra_token_classifier import ElectraTokenClassi
 from keras_electra.finetuning.electra_token_classifier_preprocessor import ElectraTokenClassifierPreprocessor
 
 TASKS = (*GLUE_TASKS, "conll2003", "squad")
-# Reference §9: 3 epochs, 10 for RTE and STS-B, 2 for SQuAD.
+# docs/electra.md, "Fine-tuning": 3 epochs, 10 for RTE and STS-B, 2 for SQuAD.
 EPOCHS = {"rte": 10, "stsb": 10, "squad": 2}
 CONLL_FILES = {"train": "eng.train", "dev": "eng.testa", "test": "eng.testb"}
 
@@ -114,7 +114,7 @@ def predict(task, model, x, batch_size=32):
 
 
 def score(task, predictions, y):
-    """The task's metrics and its headline "score" (reference §9)."""
+    """The task's metrics and its headline "score" (docs/electra.md, "Fine-tuning")."""
     if task == "squad":
         gold = [[answer["text"] for answer in answers] for answers in y]
         exact, f1 = metrics.squad_exact_match(predictions, gold), metrics.squad_f1(predictions, gold)

@@ -11,6 +11,20 @@ class ElectraAttention(keras.layers.Layer):
 
     Separate query, key and value kernels (not one fused QKV) keep the weights
     one-to-one with the Hugging Face and TF1 checkpoints.
+
+    Args:
+        hidden_dim: int. Width H of the inputs and outputs.
+        num_heads: int. Heads; H must be divisible by it.
+        dropout: float. On the attention probabilities; 0.1.
+        implementation: str. "auto", "triton" or "standard" (see `attention`).
+        seed: int or None. Seeds the initializers and the dropout.
+
+    Example:
+
+    ```python
+    layer = keras_electra.ElectraAttention(hidden_dim=16, num_heads=2)
+    y = layer(np.ones((2, 5, 16), "float32"), padding_mask=np.ones((2, 5)))  # (2, 5, 16)
+    ```
     """
 
     def __init__(

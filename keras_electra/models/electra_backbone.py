@@ -12,13 +12,38 @@ class ElectraBackbone(keras.Model):
     A functional model over keras-hub's input names (`token_ids`,
     `segment_ids`, `padding_mask`). It returns `sequence_output` `[B, N, H]`
     and `cls_output` `[B, H]`, the hidden state of token 0: ELECTRA has no
-    pooler (reference §1).
+    pooler (docs/electra.md, "Models and sizes").
 
     Args:
+        vocab_size: int. Rows of the word-embedding table.
+        num_layers: int. Transformer encoder layers.
+        num_heads: int. Attention heads a layer (the reference: `max(1, hidden_dim // 64)`).
+        hidden_dim: int. Width H of the encoder.
+        intermediate_dim: int. Width of the feed-forward block (the reference: 4H).
+        embedding_dim: int or None. Width E of the embeddings; None means H. When E != H a
+            Dense `embeddings_project` maps E to H.
+        max_sequence_length: int. Rows of the position table; 512.
+        num_segments: int. Rows of the segment table; 2.
+        dropout: float. On hidden states and attention probabilities; 0.1.
+        layer_norm_epsilon: float. 1e-12, as BERT.
+        attention_implementation: str. "auto", "triton" or "standard" (see `attention`).
+        seed: int or None. Seeds every initializer and dropout, each through its own sub-seed.
         embedding: an `ElectraEmbedding` to use instead of creating one. This
             is how the pretrainer makes the generator share the
             discriminator's tables; it is not part of the config, since the
             owner of the shared layer re-creates the sharing when loaded.
+        dtype: a dtype policy name (e.g. "mixed_bfloat16") or None for the global one.
+
+    Example:
+
+    ```python
+    backbone = keras_electra.ElectraBackbone(
+        vocab_size=100, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, embedding_dim=8
+    )
+    ids = np.array([[101, 7, 8, 102, 0]])
+    outputs = backbone({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": ids > 0})
+    outputs["sequence_output"].shape  # (1, 5, 16)
+    ```
     """
 
     def __init__(
@@ -40,61 +65,21 @@ class ElectraBackbone(keras.Model):
         **kwargs,
     ):
         embedding_dim = embedding_dim or hidden_dim
-        if embedding is None:
-            embedding = ElectraEmbedding(
-                vocab_size,
-                embedding_dim,
-                max_sequence_length=max_sequence_length,
-                num_segments=num_segments,
-                dropout=dropout,
-                layer_norm_epsilon=layer_norm_epsilon,
-                seed=sub_seed(seed, "embedding"),
-                dtype=dtype,
-                name="embedding",
-            )
-        elif (embedding.vocab_size, embedding.embedding_dim) != (vocab_size, embedding_dim):
-            raise ValueError(
-                f"The shared embedding has vocab_size={embedding.vocab_size}, "
-                f"embedding_dim={embedding.embedding_dim}; this backbone needs "
-                f"vocab_size={vocab_size}, embedding_dim={embedding_dim}."
-            )
-        embeddings_project = None
-        if embedding_dim != hidden_dim:
-            embeddings_project = keras.layers.Dense(
-                hidden_dim,
-                kernel_initializer=truncated_normal(seed, "embeddings_project"),
-                dtype=dtype,
-                name="embeddings_project",
-            )
+        embedding = _checked_embedding(
+            embedding, vocab_size, embedding_dim, max_sequence_length, num_segments, dropout, layer_norm_epsilon,
+            seed, dtype,
+        )
+        embeddings_project = _embeddings_projection(embedding_dim, hidden_dim, seed, dtype)
         encoder_layers = [
             ElectraEncoderLayer(
-                hidden_dim,
-                num_heads,
-                intermediate_dim,
-                dropout=dropout,
-                layer_norm_epsilon=layer_norm_epsilon,
-                attention_implementation=attention_implementation,
-                seed=sub_seed(seed, f"encoder_layer_{i}"),
-                dtype=dtype,
-                name=f"encoder_layer_{i}",
+                hidden_dim, num_heads, intermediate_dim, dropout=dropout, layer_norm_epsilon=layer_norm_epsilon,
+                attention_implementation=attention_implementation, seed=sub_seed(seed, f"encoder_layer_{i}"),
+                dtype=dtype, name=f"encoder_layer_{i}",
             )
             for i in range(num_layers)
         ]
-
-        inputs = {
-            name: keras.Input(shape=(None,), dtype="int32", name=name)
-            for name in ("token_ids", "segment_ids", "padding_mask")
-        }
-        x = embedding(inputs["token_ids"], inputs["segment_ids"])
-        if embeddings_project is not None:
-            x = embeddings_project(x)
-        for layer in encoder_layers:
-            x = layer(x, padding_mask=inputs["padding_mask"])
-        super().__init__(
-            inputs=inputs,
-            outputs={"sequence_output": x, "cls_output": x[:, 0, :]},
-            **kwargs,
-        )
+        inputs, outputs = _graph(embedding, embeddings_project, encoder_layers)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         # A functional model ignores `dtype=` (Keras 3.15 drops it), so the
         # backbone's own policy would be the global one at construction; set
         # it, so that get_config saves the policy the layers compute in.
@@ -135,3 +120,52 @@ class ElectraBackbone(keras.Model):
             "attention_implementation": self.attention_implementation,
             "seed": self.seed,
         }
+
+
+def _checked_embedding(
+    embedding, vocab_size, embedding_dim, max_sequence_length, num_segments, dropout, layer_norm_epsilon, seed, dtype
+):
+    """A new `ElectraEmbedding`, or the shared `embedding` once its table is known to fit."""
+    if embedding is None:
+        return ElectraEmbedding(
+            vocab_size,
+            embedding_dim,
+            max_sequence_length=max_sequence_length,
+            num_segments=num_segments,
+            dropout=dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            seed=sub_seed(seed, "embedding"),
+            dtype=dtype,
+            name="embedding",
+        )
+    if (embedding.vocab_size, embedding.embedding_dim) != (vocab_size, embedding_dim):
+        raise ValueError(
+            f"The shared embedding has vocab_size={embedding.vocab_size}, "
+            f"embedding_dim={embedding.embedding_dim}; this backbone needs "
+            f"vocab_size={vocab_size}, embedding_dim={embedding_dim}."
+        )
+    return embedding
+
+
+def _embeddings_projection(embedding_dim, hidden_dim, seed, dtype):
+    """The Dense E -> H, or None when E == H (docs/electra.md, "Models and sizes")."""
+    if embedding_dim == hidden_dim:
+        return None
+    return keras.layers.Dense(
+        hidden_dim, kernel_initializer=truncated_normal(seed, "embeddings_project"), dtype=dtype,
+        name="embeddings_project",
+    )
+
+
+def _graph(embedding, embeddings_project, encoder_layers):
+    """The functional graph's inputs and outputs."""
+    inputs = {
+        name: keras.Input(shape=(None,), dtype="int32", name=name)
+        for name in ("token_ids", "segment_ids", "padding_mask")
+    }
+    x = embedding(inputs["token_ids"], inputs["segment_ids"])
+    if embeddings_project is not None:
+        x = embeddings_project(x)
+    for layer in encoder_layers:
+        x = layer(x, padding_mask=inputs["padding_mask"])
+    return inputs, {"sequence_output": x, "cls_output": x[:, 0, :]}

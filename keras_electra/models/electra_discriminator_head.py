@@ -10,6 +10,17 @@ class ElectraDiscriminatorHead(keras.layers.Layer):
     """The replaced-token-detection head: Dense(H, gelu) -> Dense(1) per token.
 
     Returns one logit per position, `[B, N]`; positive means "replaced".
+
+    Args:
+        hidden_dim: int. Width H of the discriminator's hidden states.
+        seed: int or None. Seeds the initializers.
+
+    Example:
+
+    ```python
+    head = keras_electra.ElectraDiscriminatorHead(16)
+    logits = head(np.ones((2, 5, 16), "float32"))  # (2, 5)
+    ```
     """
 
     def __init__(self, hidden_dim, seed=None, **kwargs):

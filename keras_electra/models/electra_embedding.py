@@ -10,9 +10,25 @@ from keras_electra.models.seeds import sub_seed, truncated_normal
 class ElectraEmbedding(keras.layers.Layer):
     """Word + position + segment embeddings, then LayerNorm and dropout.
 
-    This is the part the generator and the discriminator share (reference §2):
+    This is the part the generator and the discriminator share (docs/electra.md, "Weight sharing"):
     the pretrainer passes one instance to both backbones. The projection to
     the hidden size is not part of it, since each tower has its own.
+
+    Args:
+        vocab_size: int. Rows of the word table.
+        embedding_dim: int. Width E of the embeddings.
+        max_sequence_length: int. Rows of the position table; 512.
+        num_segments: int. Rows of the segment table; 2.
+        dropout: float. After the LayerNorm; 0.1.
+        layer_norm_epsilon: float. 1e-12.
+        seed: int or None. Seeds the initializers and the dropout.
+
+    Example:
+
+    ```python
+    embedding = keras_electra.ElectraEmbedding(vocab_size=100, embedding_dim=8)
+    x = embedding(np.array([[2, 7, 3]]), np.zeros((1, 3), "int32"))  # (1, 3, 8)
+    ```
     """
 
     def __init__(

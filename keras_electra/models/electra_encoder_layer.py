@@ -9,7 +9,24 @@ from keras_electra.models.seeds import sub_seed, truncated_normal
 
 @keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraEncoderLayer(keras.layers.Layer):
-    """A BERT post-LayerNorm transformer block with exact (erf) GELU."""
+    """A BERT post-LayerNorm transformer block with exact (erf) GELU.
+
+    Args:
+        hidden_dim: int. Width H.
+        num_heads: int. Attention heads.
+        intermediate_dim: int. Width of the feed-forward block (4H in the reference).
+        dropout: float. On hidden states and attention probabilities; 0.1.
+        layer_norm_epsilon: float. 1e-12.
+        attention_implementation: str. "auto", "triton" or "standard" (see `attention`).
+        seed: int or None. Seeds the initializers and the dropout.
+
+    Example:
+
+    ```python
+    layer = keras_electra.ElectraEncoderLayer(hidden_dim=16, num_heads=2, intermediate_dim=32)
+    y = layer(np.ones((2, 5, 16), "float32"), padding_mask=np.ones((2, 5)))  # (2, 5, 16)
+    ```
+    """
 
     def __init__(
         self,

@@ -10,6 +10,23 @@ class ElectraGenerator(keras.Model):
 
     Inputs are the backbone's plus `mask_positions` `[B, P]`; the output is
     the logits over the vocabulary at those positions, `[B, P, V]`.
+
+    Args:
+        backbone: `ElectraBackbone`. The generator's encoder; the head is tied to its word table.
+        seed: int or None. Seeds the head's initializers.
+
+    Example:
+
+    ```python
+    tokenizer = keras_electra.ElectraTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat"])
+    backbone = keras_electra.ElectraBackbone(
+        vocab_size=tokenizer.vocab_size, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32
+    )
+    generator = keras_electra.ElectraGenerator(backbone)
+    ids = np.array([[2, 5, 4, 7, 3]])
+    logits = generator({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": 1 + 0 * ids,
+                        "mask_positions": np.array([[2]])})  # (1, 1, vocab_size)
+    ```
     """
 
     def __init__(self, backbone, seed=None, **kwargs):

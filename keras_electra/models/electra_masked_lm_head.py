@@ -8,7 +8,7 @@ from keras_electra.models.seeds import truncated_normal
 
 @keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraMaskedLMHead(keras.layers.Layer):
-    """The generator's MLM head (reference §3).
+    """The generator's MLM head (docs/electra.md, "Heads").
 
     Gathers the masked positions first, since projecting every position onto
     the vocabulary is most of the generator's cost; then Dense(E, gelu) ->
@@ -17,6 +17,15 @@ class ElectraMaskedLMHead(keras.layers.Layer):
     Args:
         token_embedding: the `keras.layers.Embedding` whose table the output
             is tied to. Not part of the config: the owning model passes it.
+
+    Example:
+
+    ```python
+    table = keras.layers.Embedding(100, 8)
+    table.build((None,))
+    head = keras_electra.ElectraMaskedLMHead(table)
+    logits = head(np.ones((2, 5, 16), "float32"), np.array([[1, 3], [0, 4]]))  # (2, 2, 100)
+    ```
     """
 
     def __init__(self, token_embedding, layer_norm_epsilon=1e-12, seed=None, **kwargs):

@@ -1,40 +1,24 @@
-"""Exact (erf) GELU; on TensorFlow its backward keeps only its input."""
-
-import functools
-import math
+"""Exact (erf) GELU, as BERT and ELECTRA use; its fast path is `keras_electra.fast_paths.gelu`."""
 
 import keras
+
+from keras_electra.fast_paths.gelu import select_gelu
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
 def gelu(x):
-    """`keras.activations.gelu(x)` (the exact form, as BERT and ELECTRA use), bit for bit.
+    """`keras.activations.gelu(x)` (the exact form), bit for bit forward.
 
-    Differentiated op by op, TensorFlow's `0.5 * x * erfc(-x / sqrt(2))` keeps
-    `0.5 * x`, `-x / sqrt(2)` and the `erfc` for the backward pass, three
-    tensors of the feed-forward width: 720 MB in an ELECTRA-Small pretraining
-    step at batch 32 x 128, which put TensorFlow's peak memory above
-    PyTorch's. There the gradient is written in closed form from `x` alone
-    (240 MB). torch's GELU is one fused kernel and XLA chooses what JAX
-    keeps, so they take Keras' path.
+    On TensorFlow, with fast paths on, its backward keeps only `x` instead of
+    three more tensors of the feed-forward width (`fast_paths.gelu`).
+
+    Args:
+        x: tensor. Any shape, a float dtype.
+
+    Example:
+
+    ```python
+    layer = keras.layers.Dense(1024, activation=keras_electra.models.gelu.gelu)
+    ```
     """
-    if keras.backend.backend() != "tensorflow":
-        return keras.activations.gelu(x)
-    return _tensorflow_gelu()(x)
-
-
-@functools.lru_cache(maxsize=None)
-def _tensorflow_gelu():
-    import tensorflow as tf
-
-    @tf.custom_gradient
-    def gelu_keeping_only_its_input(x):
-        def backward(dy):
-            # d/dx x * Phi(x) = Phi(x) + x * phi(x), with phi the standard normal density.
-            cdf = 0.5 * tf.math.erfc(-x * (1 / math.sqrt(2)))
-            density = tf.exp(-0.5 * tf.square(x)) * (1 / math.sqrt(2 * math.pi))
-            return dy * (cdf + x * density)
-
-        return tf.nn.gelu(x, approximate=False), backward
-
-    return gelu_keeping_only_its_input
+    return select_gelu()(x)

@@ -1,4 +1,4 @@
-"""Model sizes of the reference (§1) and their pretraining settings (§7)."""
+"""Model sizes and their pretraining settings (docs/electra.md, "Models and sizes", "Pretraining optimisation")."""
 
 # Discriminator sizes; the generator is derived from them (see
 # `generator_sizes`). `tiny` is ours, for tests and demos: it keeps
@@ -16,7 +16,7 @@ SIZES = {
     ),
 }
 
-# Reference §7 (tiny: ours, for a demo that learns within minutes on a CPU).
+# docs/electra.md, "Pretraining optimisation" (tiny: ours, for a demo that learns within minutes on a CPU).
 TRAINING = {
     "tiny": dict(learning_rate=1e-3, batch_size=32, sequence_length=128, total_steps=2_000, warmup_steps=100),
     "small": dict(learning_rate=5e-4, batch_size=128, sequence_length=128, total_steps=1_000_000, warmup_steps=10_000),
@@ -25,7 +25,7 @@ TRAINING = {
 }
 
 
-# Reference §9 (tiny: ours, a short demo on a CPU).
+# docs/electra.md, "Fine-tuning" (tiny: ours, a short demo on a CPU).
 FINETUNING_LEARNING_RATES = {"tiny": 1e-3, "small": 3e-4, "base": 1e-4, "large": 5e-5}
 
 
@@ -38,7 +38,7 @@ def finetuning_learning_rate(hidden_dim):
 
 
 def num_heads_for(hidden_dim):
-    """heads = max(1, H // 64): head_dim 64 everywhere (reference §1)."""
+    """heads = max(1, H // 64): head_dim 64 everywhere (docs/electra.md, "Models and sizes")."""
     return max(1, hidden_dim // 64)
 
 

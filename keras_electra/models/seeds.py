@@ -1,4 +1,4 @@
-"""Deterministic per-layer seeds and the reference's initializer."""
+"""Deterministic per-layer seeds, the models' initializer and the seed states in saved models."""
 
 import zlib
 
@@ -25,7 +25,20 @@ class StrictTruncatedNormal(keras.initializers.TruncatedNormal):
 
     Keras' torch backend draws four candidates per value and keeps the first
     in range, so about 4 values in a million escape the bound; they are
-    clipped back onto it here.
+    clipped back onto it here (`tests/test_fast_paths.py` checks that Keras
+    still lets them escape).
+
+    Args:
+        mean: float. The mean of the distribution; 0.0 by default.
+        stddev: float. Its standard deviation; values stay within 2 of them.
+        seed: int, None or a `keras.random.SeedGenerator`.
+
+    Example:
+
+    ```python
+    initializer = StrictTruncatedNormal(stddev=0.02, seed=0)
+    kernel = initializer((256, 1024))
+    ```
     """
 
     def __call__(self, shape, dtype=None):
@@ -34,7 +47,7 @@ class StrictTruncatedNormal(keras.initializers.TruncatedNormal):
 
 
 def truncated_normal(seed, name):
-    """The reference's initializer (truncated normal, stddev 0.02)."""
+    """The models' initializer: truncated normal, stddev 0.02 (docs/electra.md, "Models and sizes")."""
     return StrictTruncatedNormal(stddev=0.02, seed=sub_seed(seed, name))
 
 
@@ -49,6 +62,14 @@ class SavesSeedStates:
     resumed run would not train as the uninterrupted one. The states are stored
     next to the model's own variables, in the order of `non_trainable_variables`;
     files written without them load as before (the generators start afresh).
+    `tests/test_fast_paths.py` checks that Keras still leaves them out.
+
+    Example:
+
+    ```python
+    class Pretrainer(SavesSeedStates, keras.Model):
+        ...
+    ```
     """
 
     def _seed_states(self):

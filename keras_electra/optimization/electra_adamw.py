@@ -4,6 +4,8 @@ import re
 import keras
 from keras import ops
 
+from keras_electra.fast_paths import adamw as fast_adamw
+
 # Variable names of LayerNorm parameters (gamma, beta) and of biases.
 NO_DECAY_NAMES = ("gamma", "beta", "bias")
 
@@ -67,15 +69,18 @@ def resolve_multiplier(rules, path):
 @keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraAdamW(keras.optimizers.AdamW):
     """AdamW (epsilon 1e-6, as the authors) that never decays LayerNorm parameters and biases, with optional
-    per-variable learning-rate multipliers (layer-wise decay, reference §9).
+    per-variable learning-rate multipliers (layer-wise decay, docs/electra.md, "Fine-tuning").
 
     Keras' `exclude_from_weight_decay` is not part of an optimizer's config,
     so a plain AdamW would start decaying them after `load_model`; this class
     keeps the rule in its config.
 
     Args:
-        no_decay_names: substrings of variable names that weight decay spares.
-        learning_rate_multipliers: None, or `[pattern, multiplier]` pairs (a
+        *args: `keras.optimizers.AdamW`'s positional arguments (`learning_rate`...).
+        epsilon: float. Added to Adam's denominator; 1e-6 (Keras' default is 1e-7).
+        no_decay_names: tuple of str. Substrings of variable names that weight
+            decay spares; `("gamma", "beta", "bias")` by default.
+        learning_rate_multipliers: None or list. `[pattern, multiplier]` pairs (a
             dict `{pattern: multiplier}` is accepted too). A variable gets the
             multiplier of the first pattern that `re.search`es its
             `variable.path`, 1.0 when none does. The multiplier scales the
@@ -84,10 +89,25 @@ class ElectraAdamW(keras.optimizers.AdamW):
             AdamWeightDecay. Multipliers are resolved once, when the
             optimizer is built. `layer_decay_multipliers` makes the rules of
             layer-wise learning-rate decay for a backbone.
-        skip_non_finite: leave every variable as it was after a step whose
+        skip_non_finite: bool. Leave every variable as it was after a step whose
             gradients hold a NaN or an infinity, and count it in
             `skipped_steps` (a training loop's "skip the batch" answer to a
             diverging loss; without it such a step poisons the weights).
+        **kwargs: the other arguments of `keras.optimizers.AdamW`
+            (`weight_decay`, `global_clipnorm`, `gradient_accumulation_steps`...).
+
+    Example:
+
+    ```python
+    optimizer = keras_electra.ElectraAdamW(
+        learning_rate=keras_electra.WarmupLinearDecay(5e-4, warmup_steps=10_000, total_steps=1_000_000),
+        weight_decay=0.01,
+        global_clipnorm=1.0,
+    )
+    ```
+
+    On torch, with fast paths on, the update and global-norm clipping run as
+    multi-tensor operations (`keras_electra.fast_paths.adamw`).
 
     With `gradient_accumulation_steps=k` (Keras' own accumulation: the
     gradients of k calls to `apply` are averaged, then clipped and applied
@@ -139,16 +159,8 @@ class ElectraAdamW(keras.optimizers.AdamW):
             self.skipped_steps = self.add_variable((), initializer="zeros", dtype="int64", name="skipped_steps")
 
     def apply(self, grads, trainable_variables=None):
-        # On TensorFlow an embedding lookup's gradient is an IndexedSlices
-        # with one slice per looked-up id, repeats included. Keras' Adam and
-        # global-norm clipping then square the slices before adding repeats
-        # up (a token seen twice with gradients 1 and 3 gets v from 1 + 9, not
-        # 16), unlike JAX, torch and the authors' optimiser. Dense gradients
-        # give every backend the same, correct update.
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        # TensorFlow's sparse embedding gradients would take Keras' squares-before-sums update.
+        grads = fast_adamw.dense_gradients(grads)
         if not self.skip_non_finite:
             return super().apply(grads, trainable_variables)
         # A step with a NaN or infinite gradient leaves every variable, its own included, as it was:
@@ -195,22 +207,11 @@ class ElectraAdamW(keras.optimizers.AdamW):
         super().update_step(gradient, variable, learning_rate)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        if keras.backend.backend() != "torch":
-            return super()._backend_update_step(grads, trainable_variables, learning_rate)
-        # Eager torch runs Keras' per-variable update as ~15 small ops for each of a pretrainer's
-        # ~400 variables; Keras' own multi-tensor path is only taken by AdamW itself, not subclasses.
-        groups = {}
-        for grad, variable in zip(grads, trainable_variables):
-            index = self._get_variable_index(variable)
-            key = (self._variable_multipliers[index], self._variable_decays[index])
-            groups.setdefault(key, []).append((grad, variable, index))
-        for (multiplier, decays), members in groups.items():
-            _torch_adamw_step(self, members, learning_rate * multiplier, decays)
+        # Keras' multi-tensor torch AdamW skips subclasses: `fast_paths.adamw` has one for this class.
+        return fast_adamw.select_update_step()(self, grads, trainable_variables, learning_rate)
 
     def _clip_gradients(self, grads):
-        if keras.backend.backend() != "torch" or not self.global_clipnorm:
-            return super()._clip_gradients(grads)
-        return _torch_clip_by_global_norm(grads, self.global_clipnorm)
+        return fast_adamw.select_clip_gradients(self)(self, grads)
 
     def get_config(self):
         config = super().get_config()
@@ -219,36 +220,3 @@ class ElectraAdamW(keras.optimizers.AdamW):
         config["skip_non_finite"] = self.skip_non_finite
         return config
 
-
-def _torch_adamw_step(optimizer, members, learning_rate, decays):
-    """`update_step` for a group of variables sharing multiplier and decay, as multi-tensor torch ops."""
-    import torch
-
-    with torch.no_grad():
-        grads = [grad for grad, _, _ in members]
-        variables = [variable.value for _, variable, _ in members]
-        moments = [optimizer._momentums[index].value for _, _, index in members]
-        velocities = [optimizer._velocities[index].value for _, _, index in members]
-        dtype = variables[0].dtype
-        lr = torch.as_tensor(learning_rate, dtype=dtype)
-        step = torch.as_tensor(optimizer.iterations + 1).to(dtype)  # updates, not micro-batches
-        if decays:
-            torch._foreach_mul_(variables, 1 - lr * optimizer.weight_decay)
-        alpha = lr * torch.sqrt(1 - optimizer.beta_2**step) / (1 - optimizer.beta_1**step)
-        # The same forms as Keras' Adam: m += (g - m)(1 - beta_1), v += (g^2 - v)(1 - beta_2).
-        torch._foreach_lerp_(moments, grads, 1 - optimizer.beta_1)
-        torch._foreach_lerp_(velocities, torch._foreach_mul(grads, grads), 1 - optimizer.beta_2)
-        denominators = torch._foreach_add(torch._foreach_sqrt(velocities), optimizer.epsilon)
-        torch._foreach_addcdiv_(variables, torch._foreach_mul(moments, -alpha), denominators)
-
-
-def _torch_clip_by_global_norm(grads, clip_norm):
-    """Keras' `clip_by_global_norm` (a non-finite norm makes every gradient NaN) in multi-tensor ops."""
-    import torch
-
-    with torch.no_grad():
-        present = [grad for grad in grads if grad is not None]
-        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(present)))
-        scale = clip_norm * torch.minimum(1.0 / norm, torch.tensor(1.0 / clip_norm)) + (norm - norm)
-        scaled = iter(torch._foreach_mul(present, scale))
-        return [None if grad is None else next(scaled) for grad in grads]

@@ -1,4 +1,4 @@
-"""Layer-wise learning-rate decay for fine-tuning (reference §9)."""
+"""Layer-wise learning-rate decay for fine-tuning (docs/electra.md, "Fine-tuning")."""
 
 import math
 import re
@@ -57,7 +57,7 @@ def _path_prefix(layer):
 def layer_decay_multipliers(backbone, decay, authors_form=False):
     """Learning-rate multiplier rules of layer-wise decay, for `ElectraAdamW`.
 
-    With the encoder layers numbered 1 (bottom) to L (top), reference §9:
+    With the encoder layers numbered 1 (bottom) to L (top), docs/electra.md, "Fine-tuning":
     the task head (any variable outside the backbone) keeps the full learning
     rate, layer i gets `decay ** (L + 1 - i)` and the embeddings (the
     word/position/segment tables, their LayerNorm and `embeddings_project`)

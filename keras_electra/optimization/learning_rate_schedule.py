@@ -8,7 +8,19 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     lr(step) = peak * min(1, step / warmup_steps) * max(0, 1 - step / total_steps)
     (no warmup factor when warmup_steps is 0),
-    the authors' schedule for pretraining (reference §7) and fine-tuning (§9).
+    the authors' schedule for pretraining and fine-tuning (docs/electra.md, "Pretraining optimisation", "Fine-tuning").
+
+    Args:
+        peak_learning_rate: float. The rate at the end of warmup.
+        warmup_steps: int. Steps of linear warmup; 0 for none.
+        total_steps: int. The step at which the rate reaches 0.
+
+    Example:
+
+    ```python
+    schedule = keras_electra.WarmupLinearDecay(5e-4, warmup_steps=10_000, total_steps=1_000_000)
+    float(schedule(5_000))  # 2.4875e-04
+    ```
     """
 
     def __init__(self, peak_learning_rate, warmup_steps, total_steps):

@@ -28,6 +28,36 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
     scaling, distribution) rather than three hand-written ones. Randomness
     comes from `self.seed_generator`, a model variable, which keeps `call`
     stateless under JAX's jit and makes a seeded run reproducible.
+
+    Args:
+        vocab_size: int. Rows of the shared word-embedding table.
+        num_layers, hidden_dim, embedding_dim, num_heads, intermediate_dim: int. The discriminator's
+            sizes (`ElectraBackbone`); E is shared by both towers.
+        generator_hidden_dim: int. The generator's width (the reference: H/4 small and large, H/3 base).
+        generator_num_layers, generator_num_heads, generator_intermediate_dim: int or None. Default
+            to the discriminator's depth, `max(1, width // 64)` heads and 4 x its width.
+        max_sequence_length: int. Positions; 512.
+        num_segments: int. 2.
+        dropout: float. 0.1.
+        layer_norm_epsilon: float. 1e-12.
+        mask_prob: float. Share of each sequence's tokens chosen for masking; 0.15 (0.25 large).
+        mask_token_rate: float. Share of the chosen positions given [MASK] (the rest keep their
+            token); 0.85.
+        discriminator_weight: float. lambda of loss = MLM + lambda RTD; 50.
+        temperature: float. Of the generator's sampling; 1.
+        pad_token_id, unk_token_id, cls_token_id, sep_token_id, mask_token_id: int. The special
+            tokens (BERT's uncased ids by default).
+        attention_implementation: str. "auto", "triton" or "standard" (see `attention`).
+        seed: int or None. Seeds the weights, dropout, masks and samples.
+
+    Example:
+
+    ```python
+    pretrainer = keras_electra.ElectraPretrainer.from_size("tiny", vocab_size=1000, seed=0)
+    pretrainer.compile(learning_rate=1e-3, warmup_steps=10, total_steps=100)
+    ids = np.array([[101, 7, 8, 9, 10, 102, 0, 0]] * 4)
+    pretrainer.fit({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": ids > 0}, epochs=1)
+    ```
     """
 
     def __init__(
@@ -60,16 +90,7 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        special = {
-            "pad_token_id": pad_token_id,
-            "unk_token_id": unk_token_id,
-            "cls_token_id": cls_token_id,
-            "sep_token_id": sep_token_id,
-            "mask_token_id": mask_token_id,
-        }
-        for name, token_id in special.items():
-            if not 0 <= token_id < vocab_size:
-                raise ValueError(f"{name}={token_id} is outside the vocabulary (vocab_size={vocab_size}).")
+        special = _special_token_ids(vocab_size, pad_token_id, unk_token_id, cls_token_id, sep_token_id, mask_token_id)
         self.vocab_size = vocab_size
         self.num_layers = num_layers
         self.hidden_dim = hidden_dim
@@ -92,28 +113,36 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         self.attention_implementation = attention_implementation
         self.seed = seed
 
+        self._build_towers()
+        self._build_seed_generators()
+        self._build_metrics()
+        self.built = True
+
+    def _build_towers(self):
+        """The discriminator, its head and the generator, sharing one embedding (docs/electra.md, "Weight
+        sharing"); created in this order, which fixes the variables' paths and the checkpoint layout."""
         shared = dict(
-            vocab_size=vocab_size,
-            embedding_dim=embedding_dim,
-            max_sequence_length=max_sequence_length,
-            num_segments=num_segments,
-            dropout=dropout,
-            layer_norm_epsilon=layer_norm_epsilon,
-            attention_implementation=attention_implementation,
+            vocab_size=self.vocab_size,
+            embedding_dim=self.embedding_dim,
+            max_sequence_length=self.max_sequence_length,
+            num_segments=self.num_segments,
+            dropout=self.dropout,
+            layer_norm_epsilon=self.layer_norm_epsilon,
+            attention_implementation=self.attention_implementation,
             dtype=self.dtype_policy,
         )
         self.discriminator = ElectraBackbone(
-            num_layers=num_layers,
-            num_heads=num_heads,
-            hidden_dim=hidden_dim,
-            intermediate_dim=intermediate_dim,
-            seed=sub_seed(seed, "discriminator"),
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+            hidden_dim=self.hidden_dim,
+            intermediate_dim=self.intermediate_dim,
+            seed=sub_seed(self.seed, "discriminator"),
             name="discriminator",
             **shared,
         )
         self.discriminator_head = ElectraDiscriminatorHead(
-            hidden_dim,
-            seed=sub_seed(seed, "discriminator_head"),
+            self.hidden_dim,
+            seed=sub_seed(self.seed, "discriminator_head"),
             dtype=self.dtype_policy,
             name="discriminator_head",
         )
@@ -121,25 +150,28 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
             ElectraBackbone(
                 num_layers=self.generator_num_layers,
                 num_heads=self.generator_num_heads,
-                hidden_dim=generator_hidden_dim,
+                hidden_dim=self.generator_hidden_dim,
                 intermediate_dim=self.generator_intermediate_dim,
-                seed=sub_seed(seed, "generator"),
+                seed=sub_seed(self.seed, "generator"),
                 embedding=self.discriminator.embedding,
                 name="generator_backbone",
                 **shared,
             ),
-            seed=sub_seed(seed, "generator_head"),
+            seed=sub_seed(self.seed, "generator_head"),
             name="generator",
         )
-        self.discriminator_head.build((None, None, hidden_dim))
-        self.seed_generator = keras.random.SeedGenerator(sub_seed(seed, "pretraining"))
+        self.discriminator_head.build((None, None, self.hidden_dim))
+
+    def _build_seed_generators(self):
+        self.seed_generator = keras.random.SeedGenerator(sub_seed(self.seed, "pretraining"))
         # Evaluation draws its masks and samples from its own generator, restarted by every `evaluate`:
         # held-out metrics compare like with like from one evaluation to the next, and evaluating never
         # shifts the training draws (a run resumed from a checkpoint written just before an evaluation
         # trains exactly as the uninterrupted one).
-        self.evaluation_seed_generator = keras.random.SeedGenerator(sub_seed(seed, "evaluation"))
+        self.evaluation_seed_generator = keras.random.SeedGenerator(sub_seed(self.seed, "evaluation"))
         self._evaluation_seed_start = ops.convert_to_numpy(self.evaluation_seed_generator.state.value)
 
+    def _build_metrics(self):
         self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
         self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
         self.disc_loss_tracker = keras.metrics.Mean(name="disc_loss")
@@ -148,7 +180,6 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         self.disc_recall = keras.metrics.Recall(name="disc_recall")
         self.disc_auc = keras.metrics.AUC(name="disc_auc")
         self.replaced_fraction = keras.metrics.Mean(name="replaced_fraction")
-        self.built = True
 
     @classmethod
     def from_size(cls, size, vocab_size=30522, seed=None, **overrides):
@@ -275,3 +306,18 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
             }
         )
         return config
+
+
+def _special_token_ids(vocab_size, pad_token_id, unk_token_id, cls_token_id, sep_token_id, mask_token_id):
+    """The special tokens' ids by name, each checked to lie inside the vocabulary."""
+    special = {
+        "pad_token_id": pad_token_id,
+        "unk_token_id": unk_token_id,
+        "cls_token_id": cls_token_id,
+        "sep_token_id": sep_token_id,
+        "mask_token_id": mask_token_id,
+    }
+    for name, token_id in special.items():
+        if not 0 <= token_id < vocab_size:
+            raise ValueError(f"{name}={token_id} is outside the vocabulary (vocab_size={vocab_size}).")
+    return special

@@ -1,4 +1,4 @@
-"""Dynamic masking for replaced token detection (reference §4).
+"""Dynamic masking for replaced token detection (docs/electra.md, "Masking").
 
 Pure functions of tensors and a seed, written with `keras.ops` so the same
 code runs inside a jit-compiled training step on every backend.
@@ -62,6 +62,12 @@ def replace_at(token_ids, positions, weights, values):
     return ops.where(ops.sum(hits, axis=1) > 0, written, token_ids)
 
 
+def chosen_token_mask(positions, weights, length):
+    """`[B, length]` float32: 1 at the weighted `positions`, 0 elsewhere."""
+    hits = ops.one_hot(positions, length, dtype="float32") * ops.cast(weights, "float32")[:, :, None]
+    return ops.minimum(ops.sum(hits, axis=1), 1.0)
+
+
 def mask_tokens(
     token_ids,
     padding_mask,
@@ -71,17 +77,23 @@ def mask_tokens(
     mask_prob=0.15,
     num_predictions,
     mask_token_rate=0.85,
+    random_token_rate=0.0,
+    vocab_size=None,
     seed,
 ):
     """The generator's input: chosen positions, 85% [MASK], 15% unchanged.
 
-    No position gets a random token (the authors' 0%). The generator predicts
-    the original token at every chosen position.
+    ELECTRA gives no position a random token (the authors' 0%); BERT's
+    objective (`mask_token_rate=0.8, random_token_rate=0.1`) gives 10% of
+    them a token drawn uniformly from all `vocab_size` ids, as BERT's data
+    code does. The model predicts the original token at every chosen position.
 
     Returns a dict with `token_ids` (the masked sequence), `positions`,
     `weights` and `labels` (the original ids at `positions`), each `[B, N]`
     but the first.
     """
+    if random_token_rate > 0.0 and not vocab_size:
+        raise ValueError("mask_tokens: random_token_rate > 0 needs the vocab_size to draw from.")
     positions, weights = choose_positions(
         token_ids,
         padding_mask,
@@ -90,12 +102,14 @@ def mask_tokens(
         excluded_ids=excluded_ids,
         seed=seed,
     )
-    use_mask_token = ops.cast(random.uniform(ops.shape(weights), seed=seed) < mask_token_rate, "float32")
-    masked = replace_at(
-        token_ids,
-        positions,
-        weights * use_mask_token,
-        ops.full(ops.shape(positions), mask_token_id, dtype="int32"),
-    )
+    draw = random.uniform(ops.shape(weights), seed=seed)
+    values = ops.full(ops.shape(positions), mask_token_id, dtype="int32")
+    replaced = draw < mask_token_rate
+    if random_token_rate > 0.0:  # drawn only then, so that ELECTRA's masks stay those of its seed
+        use_random = ops.logical_and(draw >= mask_token_rate, draw < mask_token_rate + random_token_rate)
+        random_ids = random.randint(ops.shape(positions), 0, vocab_size, seed=seed, dtype="int32")
+        values = ops.where(use_random, random_ids, values)
+        replaced = ops.logical_or(replaced, use_random)
+    masked = replace_at(token_ids, positions, weights * ops.cast(replaced, "float32"), values)
     labels = ops.take_along_axis(token_ids, positions, axis=1)
     return {"token_ids": masked, "positions": positions, "weights": weights, "labels": labels}

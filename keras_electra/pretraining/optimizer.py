@@ -1,4 +1,4 @@
-"""The pretraining optimiser of the reference (§7)."""
+"""The pretraining optimiser of docs/electra.md, "Pretraining optimisation"."""
 
 from keras_electra.optimization import ElectraAdamW, WarmupLinearDecay
 from keras_electra.optimization.electra_adamw import check_accumulation_steps

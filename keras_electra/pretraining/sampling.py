@@ -1,10 +1,8 @@
-"""Sampling replacements from the generator (reference §5)."""
+"""Sampling replacements from the generator (docs/electra.md, "Sampling and labels")."""
 
-import keras
 from keras import ops
-from keras import random
 
-from keras_electra.models.electra_dropout import counter_bits_cover, counter_uniform
+from keras_electra.fast_paths.random_bits import select_uniform
 
 
 def gumbel_sample(logits, seed, temperature=1.0):
@@ -12,20 +10,22 @@ def gumbel_sample(logits, seed, temperature=1.0):
 
     In float32 and under stop-gradient: no gradient reaches the generator
     through its samples.
+
+    Args:
+        logits: float tensor `[..., vocabulary]`.
+        seed: a `keras.random.SeedGenerator` (JAX's counter-based noise needs one), an int or None.
+        temperature: float. Divides the logits; 1.0 samples from softmax(logits).
+
+    Returns:
+        int32 tensor `[...]`: the sampled index of each row.
     """
     logits = ops.stop_gradient(ops.cast(logits, "float32"))
-    uniform = _uniform(ops.shape(logits), seed)
+    # A uniform per vocabulary entry at every masked position: on JAX, threefry's cost per element
+    # dominates, which the counter-based draw of `fast_paths.random_bits` cuts to a sixth.
+    shape = ops.shape(logits)
+    uniform = select_uniform(seed, shape)(seed, shape)
     gumbel = -ops.log(-ops.log(uniform + 1e-9) + 1e-9)
     return ops.cast(ops.argmax(logits / temperature + gumbel, axis=-1), "int32")
-
-
-def _uniform(shape, seed):
-    # A uniform per vocabulary entry at every masked position: on JAX, threefry's cost per element
-    # dominates, and the counter-based draw of `counter_uniform` is a sixth of it.
-    if (keras.backend.backend() == "jax" and isinstance(seed, keras.random.SeedGenerator)
-            and counter_bits_cover(shape)):
-        return counter_uniform(seed, shape)
-    return random.uniform(shape, seed=seed)
 
 
 def replaced_token_labels(original_ids, corrupted_ids, padding_mask):

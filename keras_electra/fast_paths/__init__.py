@@ -1,0 +1,27 @@
+"""Backend-specific fast paths, each beside the plain `keras.ops` version it replaces.
+
+A module per fast path; each has `plain_*` (what Keras alone computes), the
+fast version(s), the measured gain in its docstring, and one `select_*`
+dispatcher that returns the fast version only where it applies and
+`keras_electra.config.fast_paths_enabled()`:
+
+- `gelu`: TensorFlow, a closed-form GELU backward that keeps only its input.
+- `layer_norm`: JAX, LayerNorm over the last axis with a closed-form backward.
+- `random_bits`: JAX, counter-based random bits and uniforms (dropout masks, Gumbel noise).
+- `dropout`: torch, 16-bit lanes and a boolean-mask product; JAX, masks from `random_bits`.
+- `adamw`: torch, multi-tensor AdamW update and global-norm clipping; TensorFlow, dense
+  embedding gradients (a correctness rule, which the switch leaves on).
+
+The layers and the optimizer (`ElectraLayerNorm`, `ElectraDropout`,
+`ElectraAdamW`, `gelu`, `gumbel_sample`) call the dispatchers; nothing else
+in the library branches on the backend for these.
+"""
+
+import keras
+
+from keras_electra import config
+
+
+def enabled_on(backend):
+    """Whether fast paths are on and Keras runs on `backend` ("jax", "tensorflow", "torch")."""
+    return config.fast_paths_enabled() and keras.backend.backend() == backend
