@@ -2,7 +2,8 @@
 
 import keras
 import numpy as np
-from conftest import CLS, MASK, PAD, SEP, make_batch, to_numpy
+import pytest
+from conftest import CLS, MASK, PAD, SEP, VOCAB, make_batch, to_numpy
 from scipy import stats
 
 import keras_electra as ke
@@ -27,7 +28,7 @@ def draw(batch, seed, mask_prob=0.15, num_predictions=None):
         mask_prob=mask_prob, num_predictions=num_predictions or ke.max_predictions(length, mask_prob),
         seed=seed,
     )
-    return {k: to_numpy(v) for k, v in out.items()}
+    return to_numpy_dict(out)
 
 
 def test_max_predictions_per_sequence():
@@ -96,3 +97,39 @@ def test_same_seed_same_masks(rng):
     b = draw(batch, keras.random.SeedGenerator(5))
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_berts_corruption_is_80_10_10_with_random_tokens_from_the_whole_vocabulary(rng):
+    """BERT's rule (Devlin et al. 2019, §3.1): of the chosen positions 80% [MASK], 10% a uniformly random
+    id of the vocabulary (which equals the original with probability 1 / V), 10% unchanged."""
+    batch = make_batch(rng, batch_size=64, length=128)
+    ids = batch["token_ids"]
+    seed = keras.random.SeedGenerator(3)
+    outcomes, random_ids = np.zeros(3), []
+    for _ in range(20):
+        out = to_numpy_dict(ke.mask_tokens(
+            ids, batch["padding_mask"], mask_token_id=MASK, excluded_ids=EXCLUDED, num_predictions=19,
+            mask_token_rate=0.8, random_token_rate=0.1, vocab_size=VOCAB, seed=seed,
+        ))
+        chosen = out["weights"] > 0
+        written = np.take_along_axis(out["token_ids"], out["positions"], 1)[chosen]
+        original = out["labels"][chosen]
+        is_random = (written != MASK) & (written != original)
+        outcomes += [(written == MASK).sum(), is_random.sum(), (written == original).sum()]
+        random_ids.append(written[is_random])
+    expected = np.array([0.8, 0.1 * (1 - 1 / VOCAB), 0.1 + 0.1 / VOCAB]) * outcomes.sum()
+    assert stats.chisquare(outcomes, expected).pvalue > 1e-4, outcomes
+    # The random ids are uniform over the whole vocabulary: 10 equal bins.
+    counts = np.bincount(np.concatenate(random_ids) * 10 // VOCAB, minlength=10)
+    assert stats.chisquare(counts).pvalue > 1e-4, counts
+
+
+def test_random_tokens_need_the_vocabulary_size(rng):
+    batch = make_batch(rng)
+    with pytest.raises(ValueError, match="vocab_size"):
+        ke.mask_tokens(batch["token_ids"], batch["padding_mask"], mask_token_id=MASK, excluded_ids=EXCLUDED,
+                       num_predictions=4, random_token_rate=0.1, seed=0)
+
+
+def to_numpy_dict(out):
+    return {k: to_numpy(v) for k, v in out.items()}
