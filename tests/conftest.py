@@ -1,4 +1,12 @@
 import os
+import sys
+from pathlib import Path
+
+# The repository's kernels/ folder installs as keras_electra_kernels, but `python -m pytest` run from the
+# root puts the root first on sys.path, where the folder hides Hugging Face's `kernels` package, which
+# transformers >= 5.25 requires and imports. The tests import the installed package, never the folder.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT]
 
 # Without a GPU the Triton kernels run in Triton's interpreter, which must be
 # chosen before triton is imported: triton.language's own helpers (tl.sum,
@@ -18,7 +26,6 @@ except ImportError:
     pass
 
 import random
-from pathlib import Path
 
 import keras
 import numpy as np
