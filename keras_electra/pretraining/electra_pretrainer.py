@@ -7,15 +7,18 @@ from keras_electra.models.electra_discriminator_head import ElectraDiscriminator
 from keras_electra.models.electra_generator import ElectraGenerator
 from keras_electra.models.presets import num_heads_for, pretrainer_config
 from keras_electra.models.seeds import SavesSeedStates, sub_seed
-from keras_electra.pretraining.losses import discriminator_loss, mlm_loss
-from keras_electra.pretraining.masking import mask_tokens, max_predictions, replace_at
+from keras_electra.models.electra_masked_lm_head import ElectraMaskedLMHead
+from keras_electra.pretraining.losses import copy_mlm_loss, discriminator_loss, mlm_loss
+from keras_electra.pretraining.masking import chosen_token_mask, mask_tokens, max_predictions, replace_at
+from keras_electra.pretraining.objectives import objective as objective_named
 from keras_electra.pretraining.optimizer import pretraining_optimizer
 from keras_electra.pretraining.sampling import gumbel_sample, replaced_token_labels
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
-    """Generator + discriminator trained jointly by replaced token detection.
+    """Generator + discriminator trained jointly by replaced token detection, or one of the
+    objectives ELECTRA is compared with.
 
     The two towers share one `ElectraEmbedding` (word, position and segment
     tables and the embedding LayerNorm); each has its own projection and
@@ -28,6 +31,11 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
     scaling, distribution) rather than three hand-written ones. Randomness
     comes from `self.seed_generator`, a model variable, which keeps `call`
     stateless under JAX's jit and makes a seeded run reproducible.
+
+    `objective` picks what the step computes (docs/electra.md, "Objectives"): "electra" (the
+    default), "mlm" (BERT: no generator, an MLM head on the encoder tied to its embeddings),
+    "electra-15", "replace-mlm" or "all-tokens-mlm" (the paper's Table 5). Whatever the objective,
+    `discriminator` is the encoder kept and fine-tuned.
 
     Args:
         vocab_size: int. Rows of the shared word-embedding table.
@@ -42,13 +50,14 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         layer_norm_epsilon: float. 1e-12.
         mask_prob: float. Share of each sequence's tokens chosen for masking; 0.15 (0.25 large).
         mask_token_rate: float. Share of the chosen positions given [MASK] (the rest keep their
-            token); 0.85.
+            token); 0.85. The "mlm" objective uses BERT's 80% [MASK], 10% random, 10% kept.
         discriminator_weight: float. lambda of loss = MLM + lambda RTD; 50.
         temperature: float. Of the generator's sampling; 1.
         pad_token_id, unk_token_id, cls_token_id, sep_token_id, mask_token_id: int. The special
             tokens (BERT's uncased ids by default).
         attention_implementation: str. "auto", "triton" or "standard" (see `attention`).
         seed: int or None. Seeds the weights, dropout, masks and samples.
+        objective: str. One of `keras_electra.pretraining.objectives.OBJECTIVES`; "electra".
 
     Example:
 
@@ -87,9 +96,11 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         mask_token_id=103,
         attention_implementation="auto",
         seed=None,
+        objective="electra",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.objective = objective_named(objective).name
         special = _special_token_ids(vocab_size, pad_token_id, unk_token_id, cls_token_id, sep_token_id, mask_token_id)
         self.vocab_size = vocab_size
         self.num_layers = num_layers
@@ -120,7 +131,9 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
 
     def _build_towers(self):
         """The discriminator, its head and the generator, sharing one embedding (docs/electra.md, "Weight
-        sharing"); created in this order, which fixes the variables' paths and the checkpoint layout."""
+        sharing"); created in this order, which fixes the variables' paths and the checkpoint layout. An
+        objective builds only the towers and heads its step uses (docs/electra.md, "Objectives")."""
+        kind = objective_named(self.objective)
         shared = dict(
             vocab_size=self.vocab_size,
             embedding_dim=self.embedding_dim,
@@ -140,13 +153,29 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
             name="discriminator",
             **shared,
         )
-        self.discriminator_head = ElectraDiscriminatorHead(
-            self.hidden_dim,
-            seed=sub_seed(self.seed, "discriminator_head"),
-            dtype=self.dtype_policy,
-            name="discriminator_head",
-        )
-        self.generator = ElectraGenerator(
+        self.discriminator_head = self.generator = self.encoder_mlm_head = None
+        if kind.encoder_head in ("rtd", "copy-mlm"):
+            self.discriminator_head = ElectraDiscriminatorHead(
+                self.hidden_dim,
+                seed=sub_seed(self.seed, "discriminator_head"),
+                dtype=self.dtype_policy,
+                name="discriminator_head",
+            )
+            self.discriminator_head.build((None, None, self.hidden_dim))
+        if kind.generator:
+            self.generator = self._build_generator(shared)
+        if kind.encoder_head in ("mlm", "copy-mlm"):
+            self.encoder_mlm_head = ElectraMaskedLMHead(
+                self.discriminator.embedding.token_embedding,
+                layer_norm_epsilon=self.layer_norm_epsilon,
+                seed=sub_seed(self.seed, "encoder_mlm_head"),
+                dtype=self.dtype_policy,
+                name="encoder_mlm_head",
+            )
+            self.encoder_mlm_head.build((None, None, self.hidden_dim))
+
+    def _build_generator(self, shared):
+        return ElectraGenerator(
             ElectraBackbone(
                 num_layers=self.generator_num_layers,
                 num_heads=self.generator_num_heads,
@@ -160,7 +189,6 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
             seed=sub_seed(self.seed, "generator_head"),
             name="generator",
         )
-        self.discriminator_head.build((None, None, self.hidden_dim))
 
     def _build_seed_generators(self):
         self.seed_generator = keras.random.SeedGenerator(sub_seed(self.seed, "pretraining"))
@@ -172,14 +200,26 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         self._evaluation_seed_start = ops.convert_to_numpy(self.evaluation_seed_generator.state.value)
 
     def _build_metrics(self):
-        self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
-        self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
-        self.disc_loss_tracker = keras.metrics.Mean(name="disc_loss")
-        self.disc_accuracy = keras.metrics.BinaryAccuracy(name="disc_accuracy")
-        self.disc_precision = keras.metrics.Precision(name="disc_precision")
-        self.disc_recall = keras.metrics.Recall(name="disc_recall")
-        self.disc_auc = keras.metrics.AUC(name="disc_auc")
-        self.replaced_fraction = keras.metrics.Mean(name="replaced_fraction")
+        """The trackers of what this objective computes: the generator's MLM, replaced token detection
+        (also for All-Tokens MLM, whose copy probability is one minus it) and an encoder MLM head."""
+        kind = objective_named(self.objective)
+        if kind.generator:
+            self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
+            self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
+        if kind.encoder_head == "rtd":
+            self.disc_loss_tracker = keras.metrics.Mean(name="disc_loss")
+        if kind.encoder_head in ("rtd", "copy-mlm"):
+            self.disc_metrics = [
+                keras.metrics.BinaryAccuracy(name="disc_accuracy"),
+                keras.metrics.Precision(name="disc_precision"),
+                keras.metrics.Recall(name="disc_recall"),
+                keras.metrics.AUC(name="disc_auc"),
+            ]
+        if kind.encoder_head in ("mlm", "copy-mlm"):
+            self.encoder_mlm_loss_tracker = keras.metrics.Mean(name="encoder_mlm_loss")
+            self.encoder_mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="encoder_mlm_accuracy")
+        if kind.generator:
+            self.replaced_fraction = keras.metrics.Mean(name="replaced_fraction")
 
     @classmethod
     def from_size(cls, size, vocab_size=30522, seed=None, **overrides):
@@ -217,65 +257,99 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         token_ids = ops.cast(inputs["token_ids"], "int32")
         segment_ids = ops.cast(inputs["segment_ids"], "int32")
         padding_mask = ops.cast(inputs["padding_mask"], "int32")
-        length = token_ids.shape[1]
-        if length is None:
+        if token_ids.shape[1] is None:
             raise ValueError("ElectraPretrainer needs batches of a static sequence length.")
-        ids = self.special_token_ids
         seed = self.seed_generator if training else self.evaluation_seed_generator
-        masked = mask_tokens(
+        masked = self._mask(token_ids, padding_mask, seed)
+        outputs = {
+            "token_ids": token_ids,
+            "mlm_labels": masked["labels"],
+            "mlm_weights": masked["weights"],
+            "mlm_positions": masked["positions"],
+            "generator_token_ids": masked["token_ids"],
+            "corrupted_token_ids": masked["token_ids"],
+        }
+        if self.generator is not None:
+            mlm_logits = self.generator(
+                {"token_ids": masked["token_ids"], "segment_ids": segment_ids, "padding_mask": padding_mask,
+                 "mask_positions": masked["positions"]},
+                training=training,
+            )
+            outputs["mlm_logits"] = ops.cast(mlm_logits, "float32")
+            samples = gumbel_sample(outputs["mlm_logits"], seed, self.temperature)
+            outputs["corrupted_token_ids"] = replace_at(token_ids, masked["positions"], masked["weights"], samples)
+        corrupted = outputs["corrupted_token_ids"]
+        sequence = self.discriminator(
+            {"token_ids": corrupted, "segment_ids": segment_ids, "padding_mask": padding_mask}, training=training
+        )["sequence_output"]
+        if self.discriminator_head is not None:
+            outputs["disc_logits"] = ops.cast(self.discriminator_head(sequence), "float32")
+            outputs["disc_labels"] = replaced_token_labels(token_ids, corrupted, padding_mask)
+        if self.encoder_mlm_head is not None:
+            # All-Tokens MLM predicts every token; the others, the chosen positions.
+            every = ops.broadcast_to(ops.arange(ops.shape(token_ids)[1], dtype="int32")[None], ops.shape(token_ids))
+            positions = every if self.discriminator_head is not None else masked["positions"]
+            outputs["encoder_logits"] = ops.cast(self.encoder_mlm_head(sequence, positions), "float32")
+        return outputs
+
+    def _mask(self, token_ids, padding_mask, seed):
+        """The chosen positions and what the generator (or, for BERT, the encoder) sees there."""
+        ids, kind = self.special_token_ids, objective_named(self.objective)
+        return mask_tokens(
             token_ids,
             padding_mask,
             mask_token_id=ids["mask_token_id"],
             excluded_ids=(ids["pad_token_id"], ids["cls_token_id"], ids["sep_token_id"], ids["mask_token_id"]),
             mask_prob=self.mask_prob,
-            num_predictions=max_predictions(length, self.mask_prob),
-            mask_token_rate=self.mask_token_rate,
+            num_predictions=max_predictions(token_ids.shape[1], self.mask_prob),
+            mask_token_rate=self.mask_token_rate if kind.mask_token_rate is None else kind.mask_token_rate,
+            random_token_rate=kind.random_token_rate,
+            vocab_size=self.vocab_size,
             seed=seed,
         )
-        mlm_logits = self.generator(
-            {
-                "token_ids": masked["token_ids"],
-                "segment_ids": segment_ids,
-                "padding_mask": padding_mask,
-                "mask_positions": masked["positions"],
-            },
-            training=training,
-        )
-        mlm_logits = ops.cast(mlm_logits, "float32")
-        samples = gumbel_sample(mlm_logits, seed, self.temperature)
-        corrupted = replace_at(token_ids, masked["positions"], masked["weights"], samples)
-        sequence = self.discriminator(
-            {"token_ids": corrupted, "segment_ids": segment_ids, "padding_mask": padding_mask},
-            training=training,
-        )["sequence_output"]
-        return {
-            "mlm_logits": mlm_logits,
-            "mlm_labels": masked["labels"],
-            "mlm_weights": masked["weights"],
-            "mlm_positions": masked["positions"],
-            "generator_token_ids": masked["token_ids"],
-            "corrupted_token_ids": corrupted,
-            "disc_logits": ops.cast(self.discriminator_head(sequence), "float32"),
-            "disc_labels": replaced_token_labels(token_ids, corrupted, padding_mask),
-        }
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        mlm = mlm_loss(y_pred["mlm_logits"], y_pred["mlm_labels"], y_pred["mlm_weights"])
-        disc = discriminator_loss(y_pred["disc_logits"], y_pred["disc_labels"], x["padding_mask"])
-        self.mlm_loss_tracker.update_state(mlm)
-        self.disc_loss_tracker.update_state(disc)
-        return mlm + self.discriminator_weight * disc
+        """The generator's MLM loss (when there is one) + the encoder head's: lambda x RTD, over every
+        token or, for ELECTRA 15%, the chosen ones; or 1 x an MLM loss (docs/electra.md, "Objectives")."""
+        kind, total = objective_named(self.objective), 0.0
+        if self.generator is not None:
+            mlm = mlm_loss(y_pred["mlm_logits"], y_pred["mlm_labels"], y_pred["mlm_weights"])
+            self.mlm_loss_tracker.update_state(mlm)
+            total = mlm
+        if kind.encoder_head == "rtd":
+            weights = x["padding_mask"]
+            if kind.rtd_on_chosen_only:
+                weights = chosen_token_mask(y_pred["mlm_positions"], y_pred["mlm_weights"], y_pred["token_ids"].shape[1])
+            disc = discriminator_loss(y_pred["disc_logits"], y_pred["disc_labels"], weights)
+            self.disc_loss_tracker.update_state(disc)
+            return total + self.discriminator_weight * disc
+        if kind.encoder_head == "mlm":
+            encoder = mlm_loss(y_pred["encoder_logits"], y_pred["mlm_labels"], y_pred["mlm_weights"])
+        else:
+            encoder = copy_mlm_loss(y_pred["encoder_logits"], y_pred["disc_logits"], y_pred["token_ids"],
+                                    y_pred["corrupted_token_ids"], x["padding_mask"])
+        self.encoder_mlm_loss_tracker.update_state(encoder)
+        return total + encoder
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         padding_mask = ops.cast(x["padding_mask"], "float32")
-        labels = y_pred["disc_labels"]
-        probs = ops.sigmoid(y_pred["disc_logits"])
-        self.mlm_accuracy.update_state(
-            y_pred["mlm_labels"], y_pred["mlm_logits"], sample_weight=y_pred["mlm_weights"]
-        )
-        for metric in (self.disc_accuracy, self.disc_precision, self.disc_recall, self.disc_auc):
-            metric.update_state(labels, probs, sample_weight=padding_mask)
-        self.replaced_fraction.update_state(labels, sample_weight=padding_mask)
+        weights = y_pred["mlm_weights"]
+        if self.generator is not None:
+            self.mlm_accuracy.update_state(y_pred["mlm_labels"], y_pred["mlm_logits"], sample_weight=weights)
+        if self.discriminator_head is not None:
+            labels, probs = y_pred["disc_labels"], ops.sigmoid(y_pred["disc_logits"])
+            for metric in self.disc_metrics:
+                metric.update_state(labels, probs, sample_weight=padding_mask)
+        if self.encoder_mlm_head is not None:
+            logits = y_pred["encoder_logits"]
+            if self.discriminator_head is not None:  # All-Tokens MLM: scored at the chosen positions too
+                logits = ops.take_along_axis(logits, y_pred["mlm_positions"][:, :, None], axis=1)
+            self.encoder_mlm_accuracy.update_state(y_pred["mlm_labels"], logits, sample_weight=weights)
+        if self.generator is not None:
+            self.replaced_fraction.update_state(
+                replaced_token_labels(y_pred["token_ids"], y_pred["corrupted_token_ids"], padding_mask),
+                sample_weight=padding_mask,
+            )
         return self.get_metrics_result()
 
     def get_config(self):
@@ -302,6 +376,7 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
                 "temperature": self.temperature,
                 "attention_implementation": self.attention_implementation,
                 "seed": self.seed,
+                "objective": self.objective,
                 **self.special_token_ids,
             }
         )

@@ -62,6 +62,12 @@ def replace_at(token_ids, positions, weights, values):
     return ops.where(ops.sum(hits, axis=1) > 0, written, token_ids)
 
 
+def chosen_token_mask(positions, weights, length):
+    """`[B, length]` float32: 1 at the chosen positions, the loss weights of ELECTRA 15%."""
+    hits = ops.one_hot(positions, length, dtype="float32") * ops.cast(weights, "float32")[:, :, None]
+    return ops.minimum(ops.sum(hits, axis=1), 1.0)
+
+
 def mask_tokens(
     token_ids,
     padding_mask,

@@ -22,7 +22,8 @@ class Objective:
             copy mechanism).
         rtd_on_chosen_only: bool. ELECTRA 15%: the discriminator's loss over the chosen
             positions only, not every token.
-        mask_token_rate: float. Share of the chosen positions given [MASK].
+        mask_token_rate: float or None. Share of the chosen positions given [MASK]; None takes the
+            pretrainer's `mask_token_rate` (ELECTRA's 85%).
         random_token_rate: float. Share given a uniformly random token (BERT's 10%).
 
     Example:
@@ -37,7 +38,7 @@ class Objective:
     generator: bool
     encoder_head: str
     rtd_on_chosen_only: bool = False
-    mask_token_rate: float = 0.85
+    mask_token_rate: float | None = None
     random_token_rate: float = 0.0
 
 
