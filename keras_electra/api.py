@@ -30,7 +30,9 @@ from keras_electra.finetuning import (
 )
 from keras_electra.optimization import ElectraAdamW, WarmupLinearDecay, finetuning_optimizer, layer_decay_multipliers
 from keras_electra.pretraining import (
+    OBJECTIVES,
     ElectraPretrainer,
+    copy_mlm_loss,
     discriminator_loss,
     gumbel_sample,
     mask_tokens,
