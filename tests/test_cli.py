@@ -121,3 +121,22 @@ def test_build_data_and_pretrain_on_real_books_learn(tmp_path):
     assert losses[-1] < losses[0] and after["loss"] < 0.8 * before["loss"]
     assert after["mlm_accuracy"] > before["mlm_accuracy"] + 0.03
     assert after["disc_auc"] > before["disc_auc"] + 0.01
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="the objectives' steps are tested on every backend in test_objectives")
+def test_pretrain_with_the_bert_objective_then_fill_mask_and_detect(tmp_path, capsys):
+    corpus = write_corpus(tmp_path / "texts", files=2, documents=10)
+    data, run = tmp_path / "data", tmp_path / "run"
+    assert main(["build-data", "--corpus", str(corpus), "--vocab-size", "200", "--max-length", "32",
+                 "--heldout-fraction", "0.2", "--workers", "1", "--out", str(data)]) == 0
+    assert main(["pretrain", "--data", str(data), "--size", "tiny", "--steps", "3", "--batch-size", "4",
+                 "--objective", "mlm", "--out", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["objective"] == "mlm"
+    assert {"encoder_mlm_loss", "encoder_mlm_accuracy"} <= set(metrics["after"])
+    assert not {"disc_auc", "mlm_loss"} & set(metrics["after"])  # no discriminator head, no generator
+    capsys.readouterr()
+    assert main(["fill-mask", "--model", str(run), "the cat [MASK] on a mat"]) == 0
+    assert "[MASK] 1:" in capsys.readouterr().out
+    assert main(["detect", "--model", str(run), "the cat sat"]) != 0
+    assert "its objective (mlm) trains no replaced-token detection head" in capsys.readouterr().err

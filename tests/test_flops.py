@@ -55,10 +55,16 @@ def test_the_count_matches_torch_on_the_huggingface_towers(size):
     bert = huggingface_model(transformers.ElectraForMaskedLM, config, config["hidden_dim"], config["num_layers"],
                              config["intermediate_dim"])
 
-    def masked_lm_loss(model):  # the head at the chosen positions only, as ElectraMaskedLMHead gathers first
+    def masked_lm_loss(model, every_token=False):  # the chosen positions only, as ElectraMaskedLMHead gathers first
         hidden = model.electra(ids).last_hidden_state
-        hidden = torch.gather(hidden, 1, positions[..., None].expand(-1, -1, hidden.shape[-1]))
+        if not every_token:
+            hidden = torch.gather(hidden, 1, positions[..., None].expand(-1, -1, hidden.shape[-1]))
         return model.generator_lm_head(model.generator_predictions(hidden)).sum()
+
+    def all_tokens_loss():  # an MLM head over every token + the copy probability's head
+        hidden = bert.electra(ids).last_hidden_state
+        logits = bert.generator_lm_head(bert.generator_predictions(hidden))
+        return logits.sum() + discriminator.discriminator_predictions(hidden).sum()
 
     electra = pretraining_step_flops({**config, "objective": "electra"}, BATCH, LENGTH)
     assert electra["encoder"] + electra["encoder_head"] == pytest.approx(
@@ -68,3 +74,10 @@ def test_the_count_matches_torch_on_the_huggingface_towers(size):
     mlm = pretraining_step_flops({**config, "objective": "mlm"}, BATCH, LENGTH)
     assert mlm["generator"] == 0
     assert mlm["total"] == pytest.approx(measured(lambda: masked_lm_loss(bert)), rel=0.02)
+    # The Table-5 variants: ELECTRA 15% only reweighs the loss; the others add an encoder MLM head.
+    assert pretraining_step_flops({**config, "objective": "electra-15"}, BATCH, LENGTH) == electra
+    replace = pretraining_step_flops({**config, "objective": "replace-mlm"}, BATCH, LENGTH)
+    assert replace["generator"] == electra["generator"]
+    assert replace["total"] - replace["generator"] == pytest.approx(mlm["total"], rel=0.02)
+    all_tokens = pretraining_step_flops({**config, "objective": "all-tokens-mlm"}, BATCH, LENGTH)
+    assert all_tokens["total"] - all_tokens["generator"] == pytest.approx(measured(all_tokens_loss), rel=0.02)

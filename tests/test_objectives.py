@@ -161,7 +161,7 @@ def test_fit_lowers_the_encoder_loss_and_a_saved_model_keeps_its_objective(rng, 
     model = pretrainer(name)
     x = make_batch(rng, batch_size=16, length=32, min_tokens=20)
     model.compile(learning_rate=2e-3, warmup_steps=2, total_steps=1000)
-    history = model.fit(x, batch_size=16, epochs=25, verbose=0, shuffle=False).history
+    history = model.fit(x, batch_size=16, epochs=15, verbose=0, shuffle=False).history
     metric = "disc_loss" if OBJECTIVES[name].encoder_head == "rtd" else "encoder_mlm_loss"
     assert np.mean(history[metric][-5:]) < np.mean(history[metric][:5])
     loaded = round_trip(model, tmp_path / "pretrainer.keras")

@@ -29,11 +29,14 @@ from keras_electra.data.shards import read_manifest, special_token_arguments, wr
 from keras_electra.models.presets import SIZES, TRAINING, pretrainer_config
 from keras_electra.pretraining import distribution as distribution_lib
 from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
+from keras_electra.pretraining.objectives import OBJECTIVES
 from keras_electra.pretraining.optimizer import pretraining_optimizer
 
 # --finetune-epochs only changes the demo that follows the run.
 PRETRAIN_RESUMABLE_CHANGES = (*RESUMABLE_CHANGES, "finetune_epochs")
-REPORTED = ("loss", "mlm_accuracy", "disc_accuracy", "disc_auc", "disc_precision", "disc_recall")
+# What an objective's pretrainer reports of these (docs/electra.md, "Objectives").
+REPORTED = ("loss", "mlm_accuracy", "disc_accuracy", "disc_auc", "disc_precision", "disc_recall",
+            "encoder_mlm_loss", "encoder_mlm_accuracy")
 NON_FINITE_ADVICE = ("--resume would replay the same batches from it: start a new run with a lower "
                      "--learning-rate, or with --on-non-finite skip")
 
@@ -50,6 +53,8 @@ def add_parser(subparsers, name):
     parser.add_argument("--data", type=arguments.existing_dir, metavar="DIR",
                         help="a data directory from `keras-electra build-data`")
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--objective", choices=list(OBJECTIVES), default="electra",
+                        help="what the step trains: ELECTRA, BERT's MLM (mlm) or a Table-5 ablation")
     parser.add_argument("--steps", type=arguments.positive_int, default=1000, metavar="N")
     parser.add_argument("--batch-size", type=arguments.batch_size, default=None, metavar="B",
                         help="default: the size's")
@@ -195,6 +200,7 @@ def restore_or_build(args, plan, manifest, checkpoint, start_step):
         return pretrainer
     pretrainer = ElectraPretrainer.from_size(
         args.size, vocab_size=manifest["vocab_size"], seed=args.seed, dtype=args.mixed_precision,
+        objective=args.objective,
         **special_token_arguments(manifest),
     )
     pretrainer.compile(optimizer=pretraining_optimizer(
@@ -234,9 +240,8 @@ def describe(args, plan, pretrainer, manifest, data, distribution):
     if distribution is not None:
         print(f"{distribution!r}; this process reads data shard {data.shard_index + 1} of {data.num_shards}: "
               f"{plan.batch_size // data.num_shards} examples of every global batch of {plan.batch_size}")
-    print(f"{keras.backend.backend()} backend, {args.size} model "
-          f"({pretrainer.discriminator.count_params() + pretrainer.discriminator_head.count_params():,} "
-          f"discriminator parameters), {data.train.num_examples:,} training / {data.heldout.num_examples:,} "
+    print(f"{keras.backend.backend()} backend, {args.size} model, objective {pretrainer.objective} "
+          f"({pretrainer.discriminator.count_params():,} encoder parameters), {data.train.num_examples:,} training / {data.heldout.num_examples:,} "
           f"held-out examples of {manifest['max_length']} tokens, {args.steps} steps of {plan.batch_size}"
           + (f" x {plan.accumulate} accumulated batches" if plan.accumulate > 1 else "")
           + f", {args.mixed_precision}")
@@ -275,16 +280,18 @@ def save_run(args, plan, run_dir, pretrainer, tokenizer, heldout, before, second
     tokenizer.save(run_dir)
     steps_axis = np.minimum(np.arange(1, len(history["loss"]) + 1) * plan.log_every // plan.accumulate, args.steps)
     plot_history(history, steps_axis, run_dir / "curves.png", [
-        ("losses", ("loss", "mlm_loss", "disc_loss")),
-        ("discriminator", ("disc_accuracy", "disc_auc", "disc_precision", "disc_recall")),
-        ("held-out", ("val_disc_accuracy", "val_disc_auc", "val_mlm_accuracy")),
+        ("losses", ("loss", "mlm_loss", "disc_loss", "encoder_mlm_loss")),
+        ("encoder", ("disc_accuracy", "disc_auc", "disc_precision", "disc_recall", "encoder_mlm_accuracy")),
+        ("held-out", ("val_disc_accuracy", "val_disc_auc", "val_mlm_accuracy", "val_encoder_mlm_accuracy")),
     ])
     metrics = {
         "backend": keras.backend.backend(), "size": args.size, "steps": args.steps, "batch_size": plan.batch_size,
         "train_seconds": seconds, "heldout_examples": heldout.num_examples,
         "mixed_precision": args.mixed_precision, "gradient_accumulation_steps": plan.accumulate,
-        "before": before, "after": after, "all_original_accuracy": 1.0 - after["replaced_fraction"],
+        "objective": pretrainer.objective, "before": before, "after": after,
     }
+    if "replaced_fraction" in after:
+        metrics["all_original_accuracy"] = 1.0 - after["replaced_fraction"]
     if args.on_non_finite == "skip":
         # Under mixed_float16 the loss-scale optimizer skips such steps itself, and ours sees none.
         optimizer = getattr(pretrainer.optimizer, "inner_optimizer", pretrainer.optimizer)
@@ -299,9 +306,10 @@ def report(args, run_dir, pretrainer, tokenizer, data, metrics, distribution):
     fine-tuning demo."""
     before, after = metrics["before"], metrics["after"]
     print(f"\nheld-out metrics, before -> after {args.steps} steps ({metrics['train_seconds']:.0f} s):")
-    for name in REPORTED:
-        print(f"  {name:15s} {before[name]:8.4f} -> {after[name]:8.4f}")
-    print(f"  (labelling every token original would score disc_accuracy {metrics['all_original_accuracy']:.4f})")
+    for name in (name for name in REPORTED if name in after):
+        print(f"  {name:20s} {before[name]:8.4f} -> {after[name]:8.4f}")
+    if "disc_accuracy" in after:
+        print(f"  (labelling every token original would score disc_accuracy {metrics['all_original_accuracy']:.4f})")
     print("fill-mask on held-out text:")
     # The same examples in every process: the generator's computation spans them all.
     questions = data.heldout if data.num_shards == 1 else PretrainingDataset(

@@ -13,7 +13,7 @@ from keras_electra.finetuning.metrics import accuracy
 from keras_electra.finetuning.training import fine_tune
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.presets import finetuning_learning_rate
-from keras_electra.pretraining.fill_mask import fill_mask
+from keras_electra.pretraining.fill_mask import fill_mask, masked_language_model
 
 
 def default_data(run_dir, args):
@@ -37,7 +37,7 @@ def fill_mask_examples(pretrainer, tokenizer, heldout, count=3, seed=0):
             continue
         i = int(rng.choice(words))
         text = " ".join(tokens[max(0, i - 10) : i] + ["[MASK]"] + tokens[i + 1 : i + 8]).replace(" ##", "")
-        guesses = ", ".join(f"{token} {p:.2f}" for token, p in fill_mask(pretrainer.generator, tokenizer, text)[0])
+        guesses = ", ".join(f"{token} {p:.2f}" for token, p in fill_mask(masked_language_model(pretrainer), tokenizer, text)[0])
         lines.append(f"  {text}\n    original: {tokens[i]}; generator: {guesses}")
     return lines
 

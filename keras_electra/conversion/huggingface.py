@@ -119,6 +119,9 @@ def save_huggingface(model, directory, tokenizer=None):
     if tokenizer is not None:  # before anything is written
         table = model.discriminator if isinstance(model, ElectraPretrainer) else backbone_of(model, model_kind(model))
         check_vocabulary_fits(tokenizer, table.vocab_size, f"the {type(model).__name__} ({model.name})")
+    if isinstance(model, ElectraPretrainer) and model.objective not in ("electra", "electra-15"):
+        raise ValueError(f"save_huggingface: the {model.objective} pretrainer has no Hugging Face pair of "
+                         "ElectraForPreTraining and ElectraForMaskedLM; save its encoder, `model.discriminator`")
     if isinstance(model, ElectraPretrainer):
         pad_token_id = model.special_token_ids["pad_token_id"] if tokenizer is None else tokenizer.pad_token_id
         towers = (

@@ -6,6 +6,20 @@ from keras import ops
 MASK_TEXT = "[MASK]"
 
 
+def masked_language_model(pretrainer):
+    """What fills masks in a pretrainer: its generator or, for objectives without one (BERT's), its
+    encoder with the encoder's MLM head; a callable of the generator's inputs."""
+    if pretrainer.generator is not None:
+        return pretrainer.generator
+
+    def encoder_mlm(inputs, training=False):
+        parts = {key: inputs[key] for key in ("token_ids", "segment_ids", "padding_mask")}
+        sequence = pretrainer.discriminator(parts, training=training)["sequence_output"]
+        return pretrainer.encoder_mlm_head(sequence, inputs["mask_positions"])
+
+    return encoder_mlm
+
+
 def fill_mask(generator, tokenizer, text, top_k=5):
     """The generator's top-k tokens and probabilities for each "[MASK]" in `text`.
 
