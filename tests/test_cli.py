@@ -135,7 +135,7 @@ def test_pretrain_with_the_bert_objective_then_fill_mask_and_detect(tmp_path, ca
     assert metrics["objective"] == "mlm"
     assert {"encoder_mlm_loss", "encoder_mlm_accuracy"} <= set(metrics["after"])
     assert not {"disc_auc", "mlm_loss"} & set(metrics["after"])  # no discriminator head, no generator
-    capsys.readouterr()
+    assert "; encoder: " in capsys.readouterr().out  # the fill-mask examples come from the encoder's head
     assert main(["fill-mask", "--model", str(run), "the cat [MASK] on a mat"]) == 0
     assert "[MASK] 1:" in capsys.readouterr().out
     assert main(["detect", "--model", str(run), "the cat sat"]) != 0

@@ -25,10 +25,12 @@ def default_data(run_dir, args):
 
 
 def fill_mask_examples(pretrainer, tokenizer, heldout, count=3, seed=0):
-    """Hides one whole word of a few held-out examples and asks the generator for it."""
+    """Hides one whole word of a few held-out examples and asks the generator (BERT's objective: the
+    encoder) for it."""
     rng = np.random.default_rng(seed)
     specials = {tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id}
-    lines = []
+    lines, model = [], masked_language_model(pretrainer)
+    who = "generator" if pretrainer.generator is not None else "encoder"
     for row in heldout[0]["token_ids"][:count]:
         tokens = [tokenizer.id_to_token(t) for t in row if t not in specials]
         # Whole words only: alphabetic and not continued by a "##" piece.
@@ -37,8 +39,8 @@ def fill_mask_examples(pretrainer, tokenizer, heldout, count=3, seed=0):
             continue
         i = int(rng.choice(words))
         text = " ".join(tokens[max(0, i - 10) : i] + ["[MASK]"] + tokens[i + 1 : i + 8]).replace(" ##", "")
-        guesses = ", ".join(f"{token} {p:.2f}" for token, p in fill_mask(masked_language_model(pretrainer), tokenizer, text)[0])
-        lines.append(f"  {text}\n    original: {tokens[i]}; generator: {guesses}")
+        guesses = ", ".join(f"{token} {p:.2f}" for token, p in fill_mask(model, tokenizer, text)[0])
+        lines.append(f"  {text}\n    original: {tokens[i]}; {who}: {guesses}")
     return lines
 
 
