@@ -174,3 +174,12 @@ def test_fit_lowers_the_encoder_loss_and_a_saved_model_keeps_its_objective(rng, 
 def test_an_unknown_objective_names_the_choices():
     with pytest.raises(ValueError, match="objective='bert'.*mlm, electra-15"):
         pretrainer("bert")
+
+
+@pytest.mark.parametrize("name", ["mlm", "replace-mlm", "all-tokens-mlm"])
+def test_hugging_face_export_refuses_a_pretrainer_it_would_lose_heads_of(tmp_path, name):
+    with pytest.raises(ValueError, match=f"the {name} pretrainer has no Hugging Face pair"):
+        ke.save_huggingface(pretrainer(name), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    ke.save_huggingface(pretrainer(name).discriminator, tmp_path / "encoder")  # its encoder exports as usual
+    assert (tmp_path / "encoder" / "config.json").is_file()
