@@ -282,13 +282,14 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         sequence = self.discriminator(
             {"token_ids": corrupted, "segment_ids": segment_ids, "padding_mask": padding_mask}, training=training
         )["sequence_output"]
+        # Which tokens differ from the original: the RTD labels, and the replaced fraction of every objective.
+        outputs["disc_labels"] = replaced_token_labels(token_ids, corrupted, padding_mask)
         if self.discriminator_head is not None:
             outputs["disc_logits"] = ops.cast(self.discriminator_head(sequence), "float32")
-            outputs["disc_labels"] = replaced_token_labels(token_ids, corrupted, padding_mask)
         if self.encoder_mlm_head is not None:
-            # All-Tokens MLM predicts every token; the others, the chosen positions.
-            every = ops.broadcast_to(ops.arange(ops.shape(token_ids)[1], dtype="int32")[None], ops.shape(token_ids))
-            positions = every if self.discriminator_head is not None else masked["positions"]
+            positions = masked["positions"]
+            if self.discriminator_head is not None:  # All-Tokens MLM predicts every token
+                positions = ops.broadcast_to(ops.arange(token_ids.shape[1], dtype="int32")[None], ops.shape(token_ids))
             outputs["encoder_logits"] = ops.cast(self.encoder_mlm_head(sequence, positions), "float32")
         return outputs
 
@@ -346,41 +347,20 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
                 logits = ops.take_along_axis(logits, y_pred["mlm_positions"][:, :, None], axis=1)
             self.encoder_mlm_accuracy.update_state(y_pred["mlm_labels"], logits, sample_weight=weights)
         if self.generator is not None:
-            self.replaced_fraction.update_state(
-                replaced_token_labels(y_pred["token_ids"], y_pred["corrupted_token_ids"], padding_mask),
-                sample_weight=padding_mask,
-            )
+            self.replaced_fraction.update_state(y_pred["disc_labels"], sample_weight=padding_mask)
         return self.get_metrics_result()
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "num_layers": self.num_layers,
-                "hidden_dim": self.hidden_dim,
-                "embedding_dim": self.embedding_dim,
-                "num_heads": self.num_heads,
-                "intermediate_dim": self.intermediate_dim,
-                "generator_hidden_dim": self.generator_hidden_dim,
-                "generator_num_layers": self.generator_num_layers,
-                "generator_num_heads": self.generator_num_heads,
-                "generator_intermediate_dim": self.generator_intermediate_dim,
-                "max_sequence_length": self.max_sequence_length,
-                "num_segments": self.num_segments,
-                "dropout": self.dropout,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "mask_prob": self.mask_prob,
-                "mask_token_rate": self.mask_token_rate,
-                "discriminator_weight": self.discriminator_weight,
-                "temperature": self.temperature,
-                "attention_implementation": self.attention_implementation,
-                "seed": self.seed,
-                "objective": self.objective,
-                **self.special_token_ids,
-            }
-        )
-        return config
+        return {**super().get_config(), **{name: getattr(self, name) for name in _CONFIG}, **self.special_token_ids}
+
+
+# The constructor's arguments that get_config saves, beside the special tokens' ids.
+_CONFIG = (
+    "vocab_size", "num_layers", "hidden_dim", "embedding_dim", "num_heads", "intermediate_dim",
+    "generator_hidden_dim", "generator_num_layers", "generator_num_heads", "generator_intermediate_dim",
+    "max_sequence_length", "num_segments", "dropout", "layer_norm_epsilon", "mask_prob", "mask_token_rate",
+    "discriminator_weight", "temperature", "attention_implementation", "seed", "objective",
+)
 
 
 def _special_token_ids(vocab_size, pad_token_id, unk_token_id, cls_token_id, sep_token_id, mask_token_id):
