@@ -57,3 +57,11 @@ def pretrainer_config(size, **overrides):
     config.setdefault("intermediate_dim", 4 * hidden_dim)
     config.setdefault("generator_hidden_dim", int(round(hidden_dim * fraction)))
     return config
+
+
+def checked_special_token_ids(vocab_size, **token_ids):
+    """The special tokens' ids by name (`pad_token_id=0, ...`), each checked to lie inside the vocabulary."""
+    for name, token_id in token_ids.items():
+        if not 0 <= token_id < vocab_size:
+            raise ValueError(f"{name}={token_id} is outside the vocabulary (vocab_size={vocab_size}).")
+    return token_ids

@@ -5,7 +5,7 @@ from keras_electra.models.backend_neutral_compile import BackendNeutralCompile
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator_head import ElectraDiscriminatorHead
 from keras_electra.models.electra_generator import ElectraGenerator
-from keras_electra.models.presets import num_heads_for, pretrainer_config
+from keras_electra.models.presets import checked_special_token_ids, num_heads_for, pretrainer_config
 from keras_electra.models.seeds import SavesSeedStates, sub_seed
 from keras_electra.models.electra_masked_lm_head import ElectraMaskedLMHead
 from keras_electra.pretraining.losses import copy_mlm_loss, discriminator_loss, mlm_loss
@@ -101,7 +101,9 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
     ):
         super().__init__(**kwargs)
         self.objective = objective_named(objective).name
-        special = _special_token_ids(vocab_size, pad_token_id, unk_token_id, cls_token_id, sep_token_id, mask_token_id)
+        special = checked_special_token_ids(vocab_size, pad_token_id=pad_token_id, unk_token_id=unk_token_id,
+                                            cls_token_id=cls_token_id, sep_token_id=sep_token_id,
+                                            mask_token_id=mask_token_id)
         self.vocab_size = vocab_size
         self.num_layers = num_layers
         self.hidden_dim = hidden_dim
@@ -362,17 +364,3 @@ _CONFIG = (
     "discriminator_weight", "temperature", "attention_implementation", "seed", "objective",
 )
 
-
-def _special_token_ids(vocab_size, pad_token_id, unk_token_id, cls_token_id, sep_token_id, mask_token_id):
-    """The special tokens' ids by name, each checked to lie inside the vocabulary."""
-    special = {
-        "pad_token_id": pad_token_id,
-        "unk_token_id": unk_token_id,
-        "cls_token_id": cls_token_id,
-        "sep_token_id": sep_token_id,
-        "mask_token_id": mask_token_id,
-    }
-    for name, token_id in special.items():
-        if not 0 <= token_id < vocab_size:
-            raise ValueError(f"{name}={token_id} is outside the vocabulary (vocab_size={vocab_size}).")
-    return special
