@@ -241,7 +241,8 @@ def describe(args, plan, pretrainer, manifest, data, distribution):
         print(f"{distribution!r}; this process reads data shard {data.shard_index + 1} of {data.num_shards}: "
               f"{plan.batch_size // data.num_shards} examples of every global batch of {plan.batch_size}")
     print(f"{keras.backend.backend()} backend, {args.size} model, objective {pretrainer.objective} "
-          f"({pretrainer.discriminator.count_params():,} encoder parameters), {data.train.num_examples:,} training / {data.heldout.num_examples:,} "
+          f"({pretrainer.discriminator.count_params():,} encoder parameters), "
+          f"{data.train.num_examples:,} training / {data.heldout.num_examples:,} "
           f"held-out examples of {manifest['max_length']} tokens, {args.steps} steps of {plan.batch_size}"
           + (f" x {plan.accumulate} accumulated batches" if plan.accumulate > 1 else "")
           + f", {args.mixed_precision}")

@@ -322,7 +322,8 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         if kind.encoder_head == "rtd":
             weights = x["padding_mask"]
             if kind.rtd_on_chosen_only:
-                weights = chosen_token_mask(y_pred["mlm_positions"], y_pred["mlm_weights"], y_pred["token_ids"].shape[1])
+                length = y_pred["token_ids"].shape[1]
+                weights = chosen_token_mask(y_pred["mlm_positions"], y_pred["mlm_weights"], length)
             disc = discriminator_loss(y_pred["disc_logits"], y_pred["disc_labels"], weights)
             self.disc_loss_tracker.update_state(disc)
             return total + self.discriminator_weight * disc
