@@ -353,3 +353,25 @@ def test_squad_smoke(pretrained, tmp_path, capsys):
     answer = stdout.splitlines()[0].split("\t")[0]
     assert answer in context
     print(f"squad smoke: dev exact_match {metrics['dev']['exact_match']:.4f}, f1 {metrics['dev']['f1']:.4f}")
+
+
+def test_docstring_kind_needs_no_data_and_predicts_its_label_names(pretrain_run, tmp_path, capsys):
+    from keras_electra.data.stdlib_corpus import DOCSTRING_KINDS, docstring_kind_task
+    from keras_electra.finetuning import tasks
+
+    (train_x, _), (dev_x, dev_y) = docstring_kind_task()
+    x, y = tasks.load_split("docstring-kind", None, "train")
+    assert sorted(x) == sorted(train_x) and set(y[:64]) == {0, 1}  # shuffled: the first 64 hold both kinds
+    out = tmp_path / "ft"
+    code, _, _ = run_cli(capsys, "finetune", "--task", "docstring-kind", "--model", pretrain_run, "--out", out,
+                         "--epochs", 1, "--max-train-examples", 64, "--max-dev-examples", 50)
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    dev_x, dev_y = tasks.load_split("docstring-kind", None, "dev")
+    assert metrics["baseline"]["score"] == np.mean(dev_y[:50] == np.bincount(y[:64]).argmax())
+    model = keras.saving.load_model(out / "model.keras")
+    assert metrics["dev"]["accuracy"] == np.mean(np.argmax(model.predict(dev_x[:50], verbose=0), -1) == dev_y[:50])
+    code, printed, _ = run_cli(capsys, "predict", "--model", out, dev_x[0])
+    assert code == 0 and printed.split(" (")[0] in DOCSTRING_KINDS
+    code, _, err = run_cli(capsys, "finetune", "--task", "sst2", "--model", pretrain_run, "--out", tmp_path / "x")
+    assert code == 2 and "--data: required for --task sst2" in err and not (tmp_path / "x").exists()

@@ -90,6 +90,12 @@ def latest_checkpoint(directory):
     SHA-256 differs from the one recorded when it was written) is skipped for
     the previous one, with a warning naming it.
     """
+    return next(checkpoints(directory), None)
+
+
+def checkpoints(directory):
+    """`(path, step)` of each checkpoint in `directory` whose file matches its record, newest first;
+    each one that does not is skipped with a warning naming it."""
     for record in sorted(Path(directory).glob("step-*.json"), reverse=True):
         path = record.with_suffix(".keras")
         try:
@@ -99,9 +105,9 @@ def latest_checkpoint(directory):
             elif sha256(path) != expected["sha256"]:
                 problem = "checksum mismatch"
             else:
-                return path, int(expected["step"])
+                yield path, int(expected["step"])
+                continue
         except (ValueError, KeyError, TypeError) as error:
             problem = f"unreadable record {record.name} ({error})"
         warnings.warn(f"{path}: {problem} (truncated or corrupt); skipped for the previous checkpoint.",
                       RuntimeWarning, stacklevel=2)
-    return None

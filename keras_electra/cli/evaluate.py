@@ -14,7 +14,7 @@ def add_parser(subparsers, name):
     )
     add_model_argument(parser)
     parser.add_argument("--task", required=True, choices=tasks.TASKS)
-    parser.add_argument("--data", required=True, type=arguments.existing_dir, metavar="DIR")
+    parser.add_argument("--data", type=arguments.existing_dir, metavar="DIR", help="docstring-kind needs none")
     parser.add_argument("--split", default="dev")
     parser.add_argument("--batch-size", type=arguments.batch_size, default=32)
     parser.set_defaults(run=run)
@@ -38,6 +38,7 @@ def run(args):
     trained_on, model = load_finetuned(args.model)
     if trained_on != args.task:
         raise ValueError(f"--model {args.model} was fine-tuned on {trained_on}, not --task {args.task}")
+    tasks.check_data(args.task, args.data, "--data")
     x, y = tasks.load_split(args.task, args.data, args.split)
     if y is None:
         raise ValueError(f"--data {args.data}: the {args.split} split has no labels to score against")

@@ -28,8 +28,8 @@ def add_parser(subparsers, name):
         "(preprocessor included: it predicts on raw text), task.json, history.csv, curves.png and metrics.json.",
     )
     parser.add_argument("--task", required=True, choices=tasks.TASKS)
-    parser.add_argument("--data", required=True, type=arguments.existing_dir, metavar="DIR",
-                        help="the task's folder (e.g. glue/SST-2)")
+    parser.add_argument("--data", type=arguments.existing_dir, metavar="DIR",
+                        help="the task's folder (e.g. glue/SST-2); docstring-kind needs none")
     parser.add_argument("--model", required=True, type=arguments.existing_path, metavar="RUN_OR_FILE",
                         help="a pretrain run or a .keras file")
     parser.add_argument("--out", required=True, type=arguments.output_dir, metavar="FT",
@@ -131,6 +131,7 @@ def run(args):
     out_dir, resuming = check_out_directory(args)
     if resuming:
         check_settings(args, out_dir)  # `finetune` finds the checkpoint itself
+    tasks.check_data(args.task, args.data, "--data")
     train = take(*tasks.load_split(args.task, args.data, "train"), args.max_train_examples)
     dev = take(*tasks.load_split(args.task, args.data, "dev"), args.max_dev_examples)
     backbone, tokenizer = tasks.load_pretrained(args.model)

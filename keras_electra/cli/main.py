@@ -2,7 +2,7 @@
 
 import sys
 
-from keras_electra.cli import build_data, convert, evaluate, fill_mask, finetune, predict, pretrain
+from keras_electra.cli import build_data, compare, convert, evaluate, fill_mask, finetune, predict, pretrain
 from keras_electra.cli.arguments import Parser
 
 # name -> the function that adds its sub-parser
@@ -10,6 +10,7 @@ COMMANDS = {
     "build-data": build_data.add_parser,
     "pretrain": pretrain.add_parser,
     "finetune": finetune.add_parser,
+    "compare": compare.add_parser,
     "evaluate": evaluate.add_parser,
     "predict": predict.add_parser,
     "fill-mask": fill_mask.add_parser,

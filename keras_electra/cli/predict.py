@@ -5,7 +5,6 @@ import sys
 from scipy.special import softmax
 
 from keras_electra.cli.evaluate import add_model_argument, load_finetuned
-from keras_electra.data.glue import GLUE_TASKS
 from keras_electra.finetuning import tasks
 
 
@@ -25,8 +24,7 @@ def parse(task, lines):
     """Raw model input from text lines, as the task's `fit` takes it."""
     if task == "conll2003":
         return [line.split() for line in lines]
-    paired = task == "squad" or GLUE_TASKS[task].text_b is not None
-    if not paired:
+    if not tasks.is_paired(task):
         return list(lines)
     pairs = [line.split("\t") for line in lines]
     for number, pair in enumerate(pairs, 1):
@@ -49,7 +47,7 @@ def run(args):
         outputs = [f"{score:.3f}" for score in model.predict(x, verbose=0)[:, 0]]
     else:
         probs = softmax(model.predict(x, verbose=0), axis=-1)
-        names = GLUE_TASKS[task].labels
+        names = tasks.label_names(task)
         outputs = [f"{names[i]} ({p[i]:.3f})" for i, p in zip(probs.argmax(-1), probs)]
     for line, output in zip(lines, outputs):
         print(f"{output}\t{line}")

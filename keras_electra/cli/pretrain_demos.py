@@ -6,9 +6,8 @@ import numpy as np
 
 from keras_electra.data.corpus_builder import build_pretraining_data
 from keras_electra.data.shards import write_json_atomic
-from keras_electra.data.stdlib_corpus import DOCSTRING_KINDS, docstring_kind_task, write_stdlib_corpus
-from keras_electra.finetuning.electra_classifier import ElectraClassifier
-from keras_electra.finetuning.electra_text_preprocessor import ElectraTextPreprocessor
+from keras_electra.data.stdlib_corpus import docstring_kind_task, write_stdlib_corpus
+from keras_electra.finetuning import tasks
 from keras_electra.finetuning.metrics import accuracy
 from keras_electra.finetuning.training import fine_tune
 from keras_electra.models.electra_backbone import ElectraBackbone
@@ -55,7 +54,7 @@ def docstring_kind_demo(backbone, tokenizer, epochs, seed):
     initial = ElectraBackbone.from_config(backbone.get_config())
     for name, encoder in (("pretrained", backbone), ("random_init", initial)):
         keras.utils.set_random_seed(seed)
-        model = ElectraClassifier(encoder, len(DOCSTRING_KINDS), ElectraTextPreprocessor(tokenizer, 64), seed=seed)
+        model = tasks.build_model(tasks.DOCSTRING_KIND, encoder, tokenizer, seed=seed)
         fine_tune(model, train_x, train_y, epochs=epochs, learning_rate=finetuning_learning_rate(encoder.hidden_dim))
         scores[f"{name}_accuracy"] = accuracy(np.argmax(model.predict(dev_x, verbose=0), axis=-1), dev_y)
     return scores

@@ -15,6 +15,7 @@ from keras_electra.data.atomic import check_keras_file
 from keras_electra.data.electra_tokenizer import ElectraTokenizer, check_vocabulary_fits
 from keras_electra.data.glue import GLUE_TASKS, read_glue
 from keras_electra.data.squad import read_squad
+from keras_electra.data.stdlib_corpus import DOCSTRING_KINDS, docstring_kind_task
 from keras_electra.finetuning import metrics
 from keras_electra.finetuning.electra_classifier import ElectraClassifier
 from keras_electra.finetuning.electra_question_answerer import ElectraQuestionAnswerer
@@ -23,7 +24,10 @@ from keras_electra.finetuning.electra_text_preprocessor import ElectraTextPrepro
 from keras_electra.finetuning.electra_token_classifier import ElectraTokenClassifier
 from keras_electra.finetuning.electra_token_classifier_preprocessor import ElectraTokenClassifierPreprocessor
 
-TASKS = (*GLUE_TASKS, "conll2003", "squad")
+# docstring-kind: is a standard-library docstring's first sentence a class's or a function's? Every
+# Python carries its data (`docstring_kind_task`), so it needs no --data: the main job's demo task.
+DOCSTRING_KIND = "docstring-kind"
+TASKS = (*GLUE_TASKS, "conll2003", "squad", DOCSTRING_KIND)
 # docs/electra.md, "Fine-tuning": 3 epochs, 10 for RTE and STS-B, 2 for SQuAD.
 EPOCHS = {"rte": 10, "stsb": 10, "squad": 2}
 CONLL_FILES = {"train": "eng.train", "dev": "eng.testa", "test": "eng.testb"}
@@ -36,7 +40,28 @@ def check_task(task):
 
 
 def default_sequence_length(task):
-    return 384 if task == "squad" else 128
+    return {"squad": 384, DOCSTRING_KIND: 64}.get(task, 128)
+
+
+def needs_data(task):
+    """Whether the task's examples come from files (--data); docstring-kind's come from this Python."""
+    return check_task(task) != DOCSTRING_KIND
+
+
+def check_data(task, data_dir, flag):
+    """An error naming `flag` when a task that reads files has no data folder."""
+    if needs_data(task) and data_dir is None:
+        raise ValueError(f"{flag}: required for --task {task} (its folder, e.g. glue/SST-2)")
+
+
+def label_names(task):
+    """The class names of a classification task (None for STS-B's scores)."""
+    return DOCSTRING_KINDS if task == DOCSTRING_KIND else GLUE_TASKS[task].labels
+
+
+def is_paired(task):
+    """Whether the task's inputs are pairs of texts."""
+    return task == "squad" or (task in GLUE_TASKS and GLUE_TASKS[task].text_b is not None)
 
 
 def load_split(task, data_dir, split):
@@ -44,9 +69,17 @@ def load_split(task, data_dir, split):
 
     GLUE: texts or `(first, second)` pairs and label indices (scores for
     STS-B); CoNLL-2003: word lists and IOB2 tag lists; SQuAD:
-    `(questions, contexts)` and, per question, its list of answers.
+    `(questions, contexts)` and, per question, its list of answers;
+    docstring-kind: texts and label indices (`data_dir` is not read).
     """
-    check_task(task)
+    if not needs_data(task):
+        splits = dict(zip(("train", "dev"), docstring_kind_task()))
+        if split not in splits:
+            raise ValueError(f"{DOCSTRING_KIND}: split {split!r}; expected one of {sorted(splits)}")
+        # The task lists one kind after the other: shuffled, the first N (--max-train-examples) hold both.
+        texts, labels = splits[split]
+        order = np.random.default_rng(0).permutation(len(labels))
+        return [texts[i] for i in order], labels[order]
     data_dir = Path(data_dir)
     if task in GLUE_TASKS:
         examples = read_glue(task, data_dir, split)
@@ -73,7 +106,7 @@ def _squad_file(data_dir, split):
 def num_classes(task):
     if task == "conll2003":
         return len(CONLL2003_TAGS)
-    labels = GLUE_TASKS[task].labels
+    labels = label_names(task)
     return 1 if labels is None else len(labels)
 
 
@@ -124,6 +157,9 @@ def score(task, predictions, y):
         predictions = [[tag or "O" for tag in tags] for tags in predictions]
         f1 = metrics.entity_f1(predictions, y)
         return {"entity_f1": f1, "score": f1}
+    if task == DOCSTRING_KIND:
+        correct = metrics.accuracy(predictions, y)
+        return {"accuracy": correct, "score": correct}
     return metrics.task_metrics(task, predictions, y)
 
 

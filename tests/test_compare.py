@@ -1,0 +1,160 @@
+"""`keras-electra compare`: objectives pretrained on the same data for the same FLOPs, fine-tuned along
+the way, reported in three files that agree with each other and with the runs they summarise."""
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND, write_corpus
+from test_finetune_cli import run_cli
+
+from keras_electra.cli.main import main
+from keras_electra.pretraining.flops import pretraining_step_flops
+
+pytestmark = pytest.mark.skipif(
+    BACKEND != "torch", reason="one backend suffices for the command; the model tests cover every backend"
+)
+# About 7 tiny steps of 4 x 32 at vocabulary 200: ELECTRA's 6, BERT's 7 (the last not a checkpoint).
+BUDGET = 2.5e9
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("compare")
+    corpus = write_corpus(folder / "texts", files=2, documents=10)
+    assert main(["build-data", "--corpus", str(corpus), "--vocab-size", "200", "--max-length", "32",
+                 "--heldout-fraction", "0.2", "--workers", "1", "--out", str(folder / "data")]) == 0
+    return folder / "data"
+
+
+def compare_argv(data, out, *extra):
+    return ["compare", "--data", data, "--objectives", "electra", "mlm", "--batch-size", 4, "--seeds", 2,
+            "--points", 2, "--finetune-epochs", 1, "--max-train-examples", 48, "--max-dev-examples", 40,
+            "--out", out, *extra]
+
+
+@pytest.fixture(scope="module")
+def comparison(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "cmp"
+    assert main([str(a) for a in compare_argv(data, out, "--budget-flops", BUDGET)]) == 0
+    return out
+
+
+def test_each_objective_gets_the_steps_its_flops_buy(comparison):
+    result = json.loads((comparison / "comparison.json").read_text())
+    assert [run["objective"] for run in result["objectives"]] == ["electra", "mlm"]
+    for run in result["objectives"]:
+        saved = keras.saving.load_model(comparison / run["objective"] / "pretrain" / "pretrainer.keras", compile=False)
+        assert saved.objective == run["objective"]
+        flops = pretraining_step_flops(saved.get_config(), 4, 32)["total"]
+        assert run["flops_per_step"] == flops and run["steps"] == math.floor(BUDGET / flops)
+        assert run["flops"] == run["steps"] * flops <= BUDGET < (run["steps"] + 1) * flops
+        metrics = json.loads((comparison / run["objective"] / "pretrain" / "metrics.json").read_text())
+        assert metrics["steps"] == run["steps"] and metrics["objective"] == run["objective"]
+        assert run["heldout"] == metrics["after"]
+    electra, mlm = result["objectives"]
+    assert electra["steps"] < mlm["steps"]  # the generator costs FLOPs that BERT spends on more steps
+
+
+def test_points_are_the_initial_weights_every_checkpoint_and_the_end(comparison):
+    result = json.loads((comparison / "comparison.json").read_text())
+    for run in result["objectives"]:
+        every = run["steps"] // 2
+        assert [p["step"] for p in run["points"]] == sorted({0, every, 2 * every, run["steps"]})
+        assert [p["flops"] for p in run["points"]] == [p["step"] * run["flops_per_step"] for p in run["points"]]
+        checkpoints = sorted((comparison / run["objective"] / "pretrain" / "checkpoints").glob("step-*.keras"))
+        assert [int(p.stem.split("-")[1]) for p in checkpoints] == [every, 2 * every]
+    # Every objective starts from the same encoder, fine-tuned once.
+    assert result["objectives"][0]["points"][0] == result["objectives"][1]["points"][0]
+
+
+def test_scores_are_the_fine_tunings_and_their_mean_and_deviation(comparison):
+    result = json.loads((comparison / "comparison.json").read_text())
+    for run in result["objectives"]:
+        for point in run["points"]:
+            folder = (comparison / "initial" if point["step"] == 0 else
+                      comparison / run["objective"] / "finetune" / f"step-{point['step']:07d}")
+            scores = [json.loads((folder / f"seed-{s}" / "scores.json").read_text())["dev"]["score"] for s in (0, 1)]
+            assert point["scores"] == scores
+            assert point["mean"] == pytest.approx(np.mean(scores)) and point["std"] == pytest.approx(np.std(scores, ddof=1))
+            for score in scores:  # a count of correct dev examples over the 40 scored
+                assert abs(score * 40 - round(score * 40)) < 1e-6
+            assert not (folder / "seed-0" / "checkpoints").exists() and not (folder / "seed-0" / "model.keras").exists()
+        assert run["final"] == run["points"][-1] and run["initial"] == run["points"][0]
+
+
+def test_the_table_and_the_plot_show_the_json(comparison):
+    result = json.loads((comparison / "comparison.json").read_text())
+    table = (comparison / "comparison.md").read_text()
+    for run in result["objectives"]:
+        row = next(line for line in table.splitlines() if line.startswith(f"| {run['objective']} | {run['flops']:.3g} |"))
+        assert f"| {run['steps']:,} |" in row and f"{run['final']['mean']:.4f} ± {run['final']['std']:.4f}" in row
+        metric = "disc_auc" if run["objective"] == "electra" else "encoder_mlm_accuracy"
+        assert f"{metric} {run['heldout'][metric]:.4f}" in row
+        along = [line for line in table.splitlines() if line.startswith(f"| {run['objective']} | ") and line not in row]
+        assert len(along) == len(run["points"])
+    assert f"{result['baseline']['score']:.4f}" in table
+    assert (comparison / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resume_redoes_only_what_is_missing(data, comparison, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "cmp"
+    shutil.copytree(comparison, out)
+    kept = out / "electra" / "pretrain" / "pretrainer.keras"
+    mtime = kept.stat().st_mtime_ns
+    gone = out / "mlm" / "finetune" / sorted(p.name for p in (out / "mlm" / "finetune").iterdir())[-1] / "seed-1"
+    score = json.loads((gone / "scores.json").read_text())["dev"]["score"]
+    shutil.rmtree(gone)
+    for name in ("comparison.json", "comparison.md", "comparison.png"):
+        (out / name).unlink()
+    code, printed, _ = run_cli(capsys, *compare_argv(data, out, "--budget-flops", BUDGET, "--resume"))
+    runs = json.loads((comparison / "comparison.json").read_text())["objectives"]
+    fine_tunings = 2 * (1 + sum(len(run["points"]) - 1 for run in runs))  # the initial weights' once
+    assert code == 0 and printed.count("done before") == fine_tunings - 1
+    assert kept.stat().st_mtime_ns == mtime
+    assert json.loads((gone / "scores.json").read_text())["dev"]["score"] == score
+    assert json.loads((out / "comparison.json").read_text())["objectives"] == \
+        json.loads((comparison / "comparison.json").read_text())["objectives"]
+
+
+def test_a_resume_with_another_budget_names_the_flag(data, comparison, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "cmp"
+    shutil.copytree(comparison, out)
+    code, _, err = run_cli(capsys, *compare_argv(data, out, "--budget-flops", 3e9, "--resume"))
+    assert code == 2 and "--budget-flops is 3000000000.0" in err
+
+
+def test_bad_arguments_are_named_before_anything_is_written(data, tmp_path, capsys):
+    cases = [
+        (("--budget-flops", 1e6), "budget 1e+06 FLOPs: less than one step of electra"),
+        (("--task", "sst2"), "--task-data: required for --task sst2"),
+        (("--objectives", "mlm", "mlm"), "an objective is named twice"),
+    ]
+    for extra, message in cases:
+        out = tmp_path / extra[0].strip("-")
+        code, _, err = run_cli(capsys, *compare_argv(data, out, *extra))
+        assert code == 2 and message in err and "Traceback" not in err
+        assert not out.exists()
+    code, _, err = run_cli(capsys, *compare_argv(data, tmp_path / "x", "--budget-flops", 1e12, "--budget-minutes", 1))
+    assert code == 2 and "not allowed with argument" in err
+
+
+def test_a_budget_in_minutes_is_the_flops_the_first_objective_runs_in_them(data, tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", "--data", str(data), "--objectives", "mlm", "electra", "--budget-minutes", "0.01",
+                 "--batch-size", "4", "--seeds", "1", "--points", "1", "--finetune-epochs", "1",
+                 "--max-train-examples", "16", "--max-dev-examples", "16", "--out", str(out)]) == 0
+    result = json.loads((out / "comparison.json").read_text())
+    calibration = result["calibration"]
+    assert calibration["objective"] == "mlm" and calibration["seconds_per_step"] > 0
+    mlm, electra = result["objectives"]
+    assert calibration["flops_per_second"] == pytest.approx(mlm["flops_per_step"] / calibration["seconds_per_step"])
+    assert result["budget_flops"] == pytest.approx(0.01 * 60 * calibration["flops_per_second"])
+    for run in (mlm, electra):
+        assert run["steps"] == math.floor(result["budget_flops"] / run["flops_per_step"])
