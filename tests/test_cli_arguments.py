@@ -50,6 +50,8 @@ PRINCIPAL_FILES = {
     ("detect", "--model"): ("pretrain_run", "pretrainer.keras"),
     ("convert", "SRC"): ("huggingface", "model.safetensors"),
     ("convert", "--generator"): ("huggingface", "model.safetensors"),
+    ("compare", "--data"): ("data", "manifest.json"),
+    ("compare", "--task-data"): ("sst2", "train.tsv"),
 }
 # Each command's arguments, all valid ({name} is a path under the inputs); a case replaces one.
 VALID = {
@@ -63,6 +65,8 @@ VALID = {
     "detect": {"--model": "{pretrain_run}", "text": "the cat sat"},
     # To Hugging Face: the one direction open to every kind of SRC.
     "convert": {"SRC": "{huggingface}", "DST": "{out}", "--to": "huggingface"},
+    "compare": {"--data": "{data}", "--task": "sst2", "--task-data": "{sst2}", "--budget-flops": "1e9",
+                "--batch-size": "2", "--out": "{out}"},
 }
 BINARY = bytes(range(256)) * 8
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

@@ -106,7 +106,8 @@ def run(args):
     data_dir, manifest = comparison_data(args, out)
     budget = comparison_budget(args, out, data_dir, manifest)
     plans = [objective_plan(args, manifest, objective, budget) for objective in args.objectives]
-    # Written once the plans hold: a bad budget leaves no run behind (the default corpus aside).
+    split = finetuning_data(args)  # read now: a bad task file is named before any pretraining
+    # Written once the plans and the task's data hold: bad input leaves no run behind (the default corpus aside).
     out.mkdir(parents=True, exist_ok=True)
     record_run(args, out)
     write_json_atomic(out / "budget.json", budget)
@@ -117,7 +118,6 @@ def run(args):
         if not isinstance(runs[plan["objective"]], dict):
             return runs[plan["objective"]]  # the exit status of a run that stopped early
     tokenizer = ElectraTokenizer.from_vocab_file(data_dir / manifest["vocab_file"], lowercase=manifest["lowercase"])
-    split = finetuning_data(args)
     status = finetune_all(args, out, runs, tokenizer, split, stages)
     if status is not None:
         return status
