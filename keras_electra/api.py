@@ -11,6 +11,7 @@ from keras_electra.models import (
     ElectraEncoderLayer,
     ElectraGenerator,
     ElectraLayerNorm,
+    ElectraLocalMixing,
     ElectraMaskedLMHead,
     attention,
     pretrainer_config,
@@ -39,6 +40,7 @@ from keras_electra.pretraining import (
     max_predictions,
     mlm_loss,
     pretraining_optimizer,
+    replaced_token_prior_logit,
 )
 from keras_electra.version import __version__
 from keras_electra import config

@@ -39,8 +39,21 @@ def numpy_attention(x, att, bias):
     return dense((p @ v).transpose(0, 2, 1, 3).reshape(b, n, -1), att.output_dense)
 
 
+def numpy_local_mixing(x, mask, layer):
+    """`ElectraLocalMixing` position by position: each token plus the bias plus its window's real
+    neighbours, each weighted per channel by the kernel row of its offset."""
+    kernel, half = w(layer.kernel), layer.window // 2
+    out = x + w(layer.bias)
+    for i in range(x.shape[1]):
+        for offset in range(-half, half + 1):
+            j = i + offset
+            if 0 <= j < x.shape[1]:
+                out[:, i] += kernel[offset + half] * x[:, j] * (mask[:, j, None] > 0)
+    return out
+
+
 def numpy_backbone(backbone, inputs):
-    """Embeddings -> LayerNorm -> projection -> post-LN blocks, eval mode, in float64."""
+    """Embeddings -> LayerNorm -> local mixing (if any) -> projection -> post-LN blocks, eval mode, in float64."""
     ids, seg, mask = inputs["token_ids"], inputs["segment_ids"], inputs["padding_mask"]
     emb = backbone.embedding
     x = (
@@ -49,6 +62,8 @@ def numpy_backbone(backbone, inputs):
         + w(emb.segment_embedding.embeddings)[seg]
     )
     x = layer_norm(x, emb.layer_norm)
+    if backbone.local_mixing is not None:
+        x = numpy_local_mixing(x, mask, backbone.local_mixing)
     if backbone.embeddings_project is not None:
         x = dense(x, backbone.embeddings_project)
     bias = np.where(mask[:, None, None, :] > 0, 0.0, -np.inf)

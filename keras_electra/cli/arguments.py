@@ -94,6 +94,7 @@ packed_length = Integer(5, MAX_LENGTH)
 workers = Integer(1, MAX_WORKERS)
 positive_float = Real(0)
 fraction = Real(0, 1)
+dropout_rate = Real(0, 0.9, minimum_included=True)
 # Above 0.5, one example in round(1 / fraction) = 1 would be held out: all of them.
 heldout_fraction = Real(0, 0.5)
 

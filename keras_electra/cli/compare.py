@@ -27,6 +27,7 @@ from keras_electra.callbacks import checkpoints
 from keras_electra.cli import arguments, pretrain
 from keras_electra.cli.comparison_report import write_comparison
 from keras_electra.cli.finetune import finetune, take
+from keras_electra.cli.model_options import add_model_arguments, model_options
 from keras_electra.cli.pretrain_demos import default_data
 from keras_electra.cli.runs import check_out_directory, check_settings, record_run
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
@@ -70,6 +71,7 @@ def add_parser(subparsers, name):
                         help="fine-tuning seeds 0..N-1 at every point")
     parser.add_argument("--out", type=arguments.output_dir, metavar="OUT", help="default: runs/compare-<time>")
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
+    add_model_arguments(parser)
     parser.add_argument("--batch-size", type=arguments.batch_size, default=None, metavar="B",
                         help="pretraining batch; default: the size's")
     parser.add_argument("--points", type=arguments.positive_int, default=2, metavar="K",
@@ -156,7 +158,8 @@ def batch_size_of(args):
 
 def new_pretrainer(args, manifest, objective):
     return ElectraPretrainer.from_size(args.size, vocab_size=manifest["vocab_size"], seed=args.seed,
-                                       objective=objective, **special_token_arguments(manifest))
+                                       objective=objective, **model_options(args),
+                                       **special_token_arguments(manifest))
 
 
 def comparison_budget(args, out, data_dir, manifest):
@@ -230,7 +233,8 @@ def pretrain_arguments(args, data_dir, plan, run_dir):
     argv = ["--data", data_dir, "--size", args.size, "--objective", plan["objective"], "--steps", plan["steps"],
             "--batch-size", plan["batch_size"], "--seed", args.seed, "--out", run_dir,
             "--save-every", plan["save_every"], "--keep-checkpoints", len(plan["point_steps"]),
-            "--log-every", min(50, plan["steps"]), "--finetune-epochs", 0]
+            "--log-every", min(50, plan["steps"]), "--finetune-epochs", 0, "--local-mixing", args.local_mixing,
+            "--discriminator-bias", args.discriminator_bias, *(["--dropout", args.dropout] if args.dropout is not None else [])]
     resume = ["--resume"] if run_dir.exists() and any(run_dir.iterdir()) else []
     return parser.parse_args(["pretrain", *map(str, argv), *resume])
 

@@ -28,7 +28,8 @@ def comparison(args, budget, runs, baseline):
         "settings": {"task": args.task, "task_data": args.task_data, "data": args.data or "default corpus",
                      "size": args.size, "seeds": args.seeds, "seed": args.seed, "backend": keras.backend.backend(),
                      "finetune_epochs": args.finetune_epochs, "max_train_examples": args.max_train_examples,
-                     "max_dev_examples": args.max_dev_examples},
+                     "max_dev_examples": args.max_dev_examples, "local_mixing": args.local_mixing,
+                     "discriminator_bias": args.discriminator_bias, "dropout": args.dropout},
         "budget_flops": budget["flops"], "calibration": budget["calibration"],
         "baseline": baseline, "objectives": objectives,
     }
@@ -39,7 +40,8 @@ def markdown(result):
     lines = [
         f"# Pretraining objectives at equal compute: {settings['task']}",
         "",
-        f"{settings['size']} model on {settings['data']}, {result['budget_flops']:.3g} pretraining FLOPs per "
+        f"{settings['size']} model{_options(settings)} on {settings['data']}, {result['budget_flops']:.3g} "
+        "pretraining FLOPs per "
         f"objective, {settings['backend']} backend; dev score (the task's headline metric) mean ± standard "
         f"deviation over {seeds} fine-tuning seed{'s' if seeds > 1 else ''}."
         + (f" Majority-class dev score: {result['baseline']['score']:.4f}." if result["baseline"] else ""),
@@ -59,6 +61,14 @@ def markdown(result):
             lines.append(f"| {run['objective']} | {point['step']:,} | {point['flops']:.3g} | {_score(point)} | "
                          + ", ".join(f"{score:.4f}" for score in point["scores"]) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _options(settings):
+    """The model options that depart from the paper's, as " (...)", or nothing."""
+    options = [f"local mixing {settings['local_mixing']}"] if settings["local_mixing"] else []
+    options += ["prior-logit bias"] if settings["discriminator_bias"] == "prior" else []
+    options += [f"dropout {settings['dropout']:g}"] if settings["dropout"] is not None else []
+    return f" ({', '.join(options)})" if options else ""
 
 
 def _score(point):

@@ -16,6 +16,7 @@ import numpy as np
 
 from keras_electra.callbacks import NonFiniteLossGuard, PeriodicCheckpoint, StopOnInterrupt, fit_in_chunks
 from keras_electra.cli import arguments
+from keras_electra.cli.model_options import add_model_arguments, architecture, model_options
 from keras_electra.cli.plotting import plot_history
 from keras_electra.cli.pretrain_demos import default_data, fill_mask_examples, finetuning_demo
 from keras_electra.cli.pretrain_distribution import add_distribution_arguments, set_up_distribution
@@ -55,6 +56,7 @@ def add_parser(subparsers, name):
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--objective", choices=list(OBJECTIVES), default="electra",
                         help="what the step trains: ELECTRA, BERT's MLM (mlm) or a Table-5 ablation")
+    add_model_arguments(parser)
     parser.add_argument("--steps", type=arguments.positive_int, default=1000, metavar="N")
     parser.add_argument("--batch-size", type=arguments.batch_size, default=None, metavar="B",
                         help="default: the size's")
@@ -200,7 +202,7 @@ def restore_or_build(args, plan, manifest, checkpoint, start_step):
         return pretrainer
     pretrainer = ElectraPretrainer.from_size(
         args.size, vocab_size=manifest["vocab_size"], seed=args.seed, dtype=args.mixed_precision,
-        objective=args.objective,
+        objective=args.objective, **model_options(args),
         **special_token_arguments(manifest),
     )
     pretrainer.compile(optimizer=pretraining_optimizer(
@@ -241,7 +243,7 @@ def describe(args, plan, pretrainer, manifest, data, distribution):
         print(f"{distribution!r}; this process reads data shard {data.shard_index + 1} of {data.num_shards}: "
               f"{plan.batch_size // data.num_shards} examples of every global batch of {plan.batch_size}")
     print(f"{keras.backend.backend()} backend, {args.size} model, objective {pretrainer.objective} "
-          f"({pretrainer.discriminator.count_params():,} encoder parameters), "
+          f"({pretrainer.discriminator.count_params():,} encoder parameters{architecture(pretrainer)}), "
           f"{data.train.num_examples:,} training / {data.heldout.num_examples:,} "
           f"held-out examples of {manifest['max_length']} tokens, {args.steps} steps of {plan.batch_size}"
           + (f" x {plan.accumulate} accumulated batches" if plan.accumulate > 1 else "")
@@ -289,7 +291,8 @@ def save_run(args, plan, run_dir, pretrainer, tokenizer, heldout, before, second
         "backend": keras.backend.backend(), "size": args.size, "steps": args.steps, "batch_size": plan.batch_size,
         "train_seconds": seconds, "heldout_examples": heldout.num_examples,
         "mixed_precision": args.mixed_precision, "gradient_accumulation_steps": plan.accumulate,
-        "objective": pretrainer.objective, "before": before, "after": after,
+        "objective": pretrainer.objective, "before": before, "after": after, "dropout": pretrainer.dropout,
+        **{name: getattr(pretrainer, name) for name in ("local_mixing_window", "discriminator_output_bias")},
     }
     if "replaced_fraction" in after:
         metrics["all_original_accuracy"] = 1.0 - after["replaced_fraction"]

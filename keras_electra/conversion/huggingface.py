@@ -119,6 +119,8 @@ def save_huggingface(model, directory, tokenizer=None):
     if tokenizer is not None:  # before anything is written
         table = model.discriminator if isinstance(model, ElectraPretrainer) else backbone_of(model, model_kind(model))
         check_vocabulary_fits(tokenizer, table.vocab_size, f"the {type(model).__name__} ({model.name})")
+    check_no_local_mixing(model.discriminator if isinstance(model, ElectraPretrainer) else
+                          backbone_of(model, model_kind(model)))
     if isinstance(model, ElectraPretrainer) and model.objective not in ("electra", "electra-15"):
         raise ValueError(f"save_huggingface: the {model.objective} pretrainer has no Hugging Face pair of "
                          "ElectraForPreTraining and ElectraForMaskedLM; save its encoder, `model.discriminator`")
@@ -139,6 +141,14 @@ def save_huggingface(model, directory, tokenizer=None):
     config = huggingface_config(backbone_of(model, kind), kind, pad_token_id, **head_config(model, kind))
     write_huggingface_directory(directory, config, modules, tokenizer)
     return {str(directory): ARCHITECTURES[kind]}
+
+
+def check_no_local_mixing(backbone):
+    """An error naming the option when `backbone` has an `ElectraLocalMixing`: Hugging Face's ELECTRA has
+    no such layer, and exporting without it would give another model."""
+    if backbone.local_mixing_window:
+        raise ValueError(f"save_huggingface: {backbone.name} has local_mixing_window={backbone.local_mixing_window}, "
+                         "a layer Hugging Face's ELECTRA lacks; nothing was written (keep it as a .keras file)")
 
 
 def with_trunk_prefix(weights, kind):

@@ -7,5 +7,6 @@ from keras_electra.models.electra_embedding import ElectraEmbedding
 from keras_electra.models.electra_encoder_layer import ElectraEncoderLayer
 from keras_electra.models.electra_generator import ElectraGenerator
 from keras_electra.models.electra_layer_norm import ElectraLayerNorm
+from keras_electra.models.electra_local_mixing import ElectraLocalMixing
 from keras_electra.models.electra_masked_lm_head import ElectraMaskedLMHead
 from keras_electra.models.presets import SIZES, TRAINING, pretrainer_config

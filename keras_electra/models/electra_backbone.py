@@ -2,6 +2,7 @@ import keras
 
 from keras_electra.models.electra_embedding import ElectraEmbedding
 from keras_electra.models.electra_encoder_layer import ElectraEncoderLayer
+from keras_electra.models.electra_local_mixing import ElectraLocalMixing
 from keras_electra.models.seeds import sub_seed, truncated_normal
 
 
@@ -27,6 +28,9 @@ class ElectraBackbone(keras.Model):
         dropout: float. On hidden states and attention probabilities; 0.1.
         layer_norm_epsilon: float. 1e-12, as BERT.
         attention_implementation: str. "auto", "triton" or "standard" (see `attention`).
+        local_mixing_window: int. 0 (the paper's encoder, and the default) or an odd window: an
+            `ElectraLocalMixing` over the embedding output mixes each token with its neighbours
+            before the encoder (docs/electra.md, "Local mixing"). Hugging Face has no such layer.
         seed: int or None. Seeds every initializer and dropout, each through its own sub-seed.
         embedding: an `ElectraEmbedding` to use instead of creating one. This
             is how the pretrainer makes the generator share the
@@ -59,6 +63,7 @@ class ElectraBackbone(keras.Model):
         dropout=0.1,
         layer_norm_epsilon=1e-12,
         attention_implementation="auto",
+        local_mixing_window=0,
         seed=None,
         embedding=None,
         dtype=None,
@@ -69,6 +74,8 @@ class ElectraBackbone(keras.Model):
             embedding, vocab_size, embedding_dim, max_sequence_length, num_segments, dropout, layer_norm_epsilon,
             seed, dtype,
         )
+        local_mixing = ElectraLocalMixing(local_mixing_window, seed=sub_seed(seed, "local_mixing"), dtype=dtype,
+                                          name="local_mixing") if local_mixing_window else None
         embeddings_project = _embeddings_projection(embedding_dim, hidden_dim, seed, dtype)
         encoder_layers = [
             ElectraEncoderLayer(
@@ -78,7 +85,7 @@ class ElectraBackbone(keras.Model):
             )
             for i in range(num_layers)
         ]
-        inputs, outputs = _graph(embedding, embeddings_project, encoder_layers)
+        inputs, outputs = _graph(embedding, local_mixing, embeddings_project, encoder_layers)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         # A functional model ignores `dtype=` (Keras 3.15 drops it), so the
         # backbone's own policy would be the global one at construction; set
@@ -87,6 +94,7 @@ class ElectraBackbone(keras.Model):
         # Layers are assigned after the functional graph exists: the torch
         # backend refuses module attributes before Module.__init__.
         self.embedding = embedding
+        self.local_mixing = local_mixing
         self.embeddings_project = embeddings_project
         self.encoder_layers = encoder_layers
         self.vocab_size = vocab_size
@@ -100,6 +108,7 @@ class ElectraBackbone(keras.Model):
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.attention_implementation = attention_implementation
+        self.local_mixing_window = local_mixing_window
         self.seed = seed
 
     def get_config(self):
@@ -118,6 +127,7 @@ class ElectraBackbone(keras.Model):
             "dropout": self.dropout,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "attention_implementation": self.attention_implementation,
+            "local_mixing_window": self.local_mixing_window,
             "seed": self.seed,
         }
 
@@ -157,13 +167,15 @@ def _embeddings_projection(embedding_dim, hidden_dim, seed, dtype):
     )
 
 
-def _graph(embedding, embeddings_project, encoder_layers):
+def _graph(embedding, local_mixing, embeddings_project, encoder_layers):
     """The functional graph's inputs and outputs."""
     inputs = {
         name: keras.Input(shape=(None,), dtype="int32", name=name)
         for name in ("token_ids", "segment_ids", "padding_mask")
     }
     x = embedding(inputs["token_ids"], inputs["segment_ids"])
+    if local_mixing is not None:
+        x = local_mixing(x, inputs["padding_mask"])
     if embeddings_project is not None:
         x = embeddings_project(x)
     for layer in encoder_layers:

@@ -13,6 +13,7 @@ class ElectraDiscriminatorHead(keras.layers.Layer):
 
     Args:
         hidden_dim: int. Width H of the discriminator's hidden states.
+        output_bias: float. The logit's initial bias; 0, as the paper's.
         seed: int or None. Seeds the initializers.
 
     Example:
@@ -23,9 +24,10 @@ class ElectraDiscriminatorHead(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, hidden_dim, seed=None, **kwargs):
+    def __init__(self, hidden_dim, output_bias=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.hidden_dim = hidden_dim
+        self.output_bias = output_bias
         self.seed = seed
         self.dense = keras.layers.Dense(
             hidden_dim,
@@ -37,6 +39,7 @@ class ElectraDiscriminatorHead(keras.layers.Layer):
         self.dense_prediction = keras.layers.Dense(
             1,
             kernel_initializer=truncated_normal(seed, "dense_prediction"),
+            bias_initializer=keras.initializers.Constant(output_bias),
             dtype=self.dtype_policy,
             name="dense_prediction",
         )
@@ -54,5 +57,5 @@ class ElectraDiscriminatorHead(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"hidden_dim": self.hidden_dim, "seed": self.seed})
+        config.update({"hidden_dim": self.hidden_dim, "output_bias": self.output_bias, "seed": self.seed})
         return config

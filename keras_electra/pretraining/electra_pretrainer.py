@@ -58,6 +58,11 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         attention_implementation: str. "auto", "triton" or "standard" (see `attention`).
         seed: int or None. Seeds the weights, dropout, masks and samples.
         objective: str. One of `keras_electra.pretraining.objectives.OBJECTIVES`; "electra".
+        local_mixing_window: int. 0 (the paper's), or the odd window of an `ElectraLocalMixing` in the
+            discriminator (docs/electra.md, "Local mixing"); the generator never has one.
+        discriminator_output_bias: float. Initial bias of the replaced-token logit; 0 (the paper's).
+            `replaced_token_prior_logit(mask_prob)` starts the head at the base rate of replacements
+            (docs/electra.md, "Local mixing").
 
     Example:
 
@@ -97,34 +102,22 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         attention_implementation="auto",
         seed=None,
         objective="electra",
+        local_mixing_window=0,
+        discriminator_output_bias=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        arguments = locals()
+        for name in _CONFIG:  # each saved argument is the attribute of its name, which get_config reads
+            setattr(self, name, arguments[name])
         self.objective = objective_named(objective).name
-        special = checked_special_token_ids(vocab_size, pad_token_id=pad_token_id, unk_token_id=unk_token_id,
-                                            cls_token_id=cls_token_id, sep_token_id=sep_token_id,
-                                            mask_token_id=mask_token_id)
-        self.vocab_size = vocab_size
-        self.num_layers = num_layers
-        self.hidden_dim = hidden_dim
-        self.embedding_dim = embedding_dim
-        self.num_heads = num_heads
-        self.intermediate_dim = intermediate_dim
-        self.generator_hidden_dim = generator_hidden_dim
         self.generator_num_layers = generator_num_layers or num_layers
         self.generator_num_heads = generator_num_heads or num_heads_for(generator_hidden_dim)
         self.generator_intermediate_dim = generator_intermediate_dim or 4 * generator_hidden_dim
-        self.max_sequence_length = max_sequence_length
-        self.num_segments = num_segments
-        self.dropout = dropout
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.mask_prob = mask_prob
-        self.mask_token_rate = mask_token_rate
-        self.discriminator_weight = discriminator_weight
-        self.temperature = temperature
-        self.special_token_ids = special
-        self.attention_implementation = attention_implementation
-        self.seed = seed
+        self.special_token_ids = checked_special_token_ids(
+            vocab_size, pad_token_id=pad_token_id, unk_token_id=unk_token_id, cls_token_id=cls_token_id,
+            sep_token_id=sep_token_id, mask_token_id=mask_token_id,
+        )
 
         self._build_towers()
         self._build_seed_generators()
@@ -151,6 +144,7 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
             num_heads=self.num_heads,
             hidden_dim=self.hidden_dim,
             intermediate_dim=self.intermediate_dim,
+            local_mixing_window=self.local_mixing_window,
             seed=sub_seed(self.seed, "discriminator"),
             name="discriminator",
             **shared,
@@ -159,6 +153,7 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         if kind.encoder_head in ("rtd", "copy-mlm"):
             self.discriminator_head = ElectraDiscriminatorHead(
                 self.hidden_dim,
+                output_bias=self.discriminator_output_bias,
                 seed=sub_seed(self.seed, "discriminator_head"),
                 dtype=self.dtype_policy,
                 name="discriminator_head",
@@ -362,6 +357,7 @@ _CONFIG = (
     "vocab_size", "num_layers", "hidden_dim", "embedding_dim", "num_heads", "intermediate_dim",
     "generator_hidden_dim", "generator_num_layers", "generator_num_heads", "generator_intermediate_dim",
     "max_sequence_length", "num_segments", "dropout", "layer_norm_epsilon", "mask_prob", "mask_token_rate",
-    "discriminator_weight", "temperature", "attention_implementation", "seed", "objective",
+    "discriminator_weight", "temperature", "attention_implementation", "seed", "objective", "local_mixing_window",
+    "discriminator_output_bias",
 )
 

@@ -4,6 +4,8 @@ Pure functions of tensors and a seed, written with `keras.ops` so the same
 code runs inside a jit-compiled training step on every backend.
 """
 
+import math
+
 from keras import ops
 from keras import random
 
@@ -11,6 +13,13 @@ from keras import random
 def max_predictions(sequence_length, mask_prob):
     """N = int((mask_prob + 0.005) * max_seq_length): 19 at length 128."""
     return int((mask_prob + 0.005) * sequence_length)
+
+
+def replaced_token_prior_logit(mask_prob):
+    """log(p / (1 - p)) at p = mask_prob: the logit of the share of tokens the generator replaces while
+    its samples rarely match the original (at initialisation nearly every chosen token), about -1.73 at
+    15%. As the discriminator head's initial bias it starts at the base rate (docs/electra.md, "Local mixing")."""
+    return float(math.log(mask_prob / (1 - mask_prob)))
 
 
 def candidate_mask(token_ids, padding_mask, excluded_ids):
