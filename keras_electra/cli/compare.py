@@ -234,7 +234,8 @@ def pretrain_arguments(args, data_dir, plan, run_dir):
             "--batch-size", plan["batch_size"], "--seed", args.seed, "--out", run_dir,
             "--save-every", plan["save_every"], "--keep-checkpoints", len(plan["point_steps"]),
             "--log-every", min(50, plan["steps"]), "--finetune-epochs", 0, "--local-mixing", args.local_mixing,
-            "--discriminator-bias", args.discriminator_bias, *(["--dropout", args.dropout] if args.dropout is not None else [])]
+            "--discriminator-bias", args.discriminator_bias,
+            *(["--dropout", args.dropout] if args.dropout is not None else [])]
     resume = ["--resume"] if run_dir.exists() and any(run_dir.iterdir()) else []
     return parser.parse_args(["pretrain", *map(str, argv), *resume])
 

@@ -116,11 +116,10 @@ def save_huggingface(model, directory, tokenizer=None):
     directory = Path(directory)
     if tokenizer is None:
         tokenizer = getattr(getattr(model, "preprocessor", None), "tokenizer", None)
+    encoder = model.discriminator if isinstance(model, ElectraPretrainer) else backbone_of(model, model_kind(model))
     if tokenizer is not None:  # before anything is written
-        table = model.discriminator if isinstance(model, ElectraPretrainer) else backbone_of(model, model_kind(model))
-        check_vocabulary_fits(tokenizer, table.vocab_size, f"the {type(model).__name__} ({model.name})")
-    check_no_local_mixing(model.discriminator if isinstance(model, ElectraPretrainer) else
-                          backbone_of(model, model_kind(model)))
+        check_vocabulary_fits(tokenizer, encoder.vocab_size, f"the {type(model).__name__} ({model.name})")
+    check_no_local_mixing(encoder)
     if isinstance(model, ElectraPretrainer) and model.objective not in ("electra", "electra-15"):
         raise ValueError(f"save_huggingface: the {model.objective} pretrainer has no Hugging Face pair of "
                          "ElectraForPreTraining and ElectraForMaskedLM; save its encoder, `model.discriminator`")
