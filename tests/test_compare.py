@@ -10,13 +10,14 @@ import pytest
 from conftest import BACKEND, write_corpus
 from test_finetune_cli import run_cli
 
+from keras_electra.cli.compare import checkpoint_points
 from keras_electra.cli.main import main
 from keras_electra.pretraining.flops import pretraining_step_flops
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "torch", reason="one backend suffices for the command; the model tests cover every backend"
 )
-# About 7 tiny steps of 4 x 32 at vocabulary 200: ELECTRA's 6, BERT's 7 (the last not a checkpoint).
+# About 7 tiny steps of 4 x 32 at vocabulary 200: ELECTRA's 6, BERT's 7 (checkpoints at 3 and 4).
 BUDGET = 2.5e9
 
 
@@ -61,13 +62,22 @@ def test_each_objective_gets_the_steps_its_flops_buy(comparison):
 def test_points_are_the_initial_weights_every_checkpoint_and_the_end(comparison):
     result = json.loads((comparison / "comparison.json").read_text())
     for run in result["objectives"]:
-        every = run["steps"] // 2
-        assert [p["step"] for p in run["points"]] == sorted({0, every, 2 * every, run["steps"]})
+        every = -(-run["steps"] // 2)
+        assert [p["step"] for p in run["points"]] == sorted({0, every, run["steps"]})
         assert [p["flops"] for p in run["points"]] == [p["step"] * run["flops_per_step"] for p in run["points"]]
         checkpoints = sorted((comparison / run["objective"] / "pretrain" / "checkpoints").glob("step-*.keras"))
-        assert [int(p.stem.split("-")[1]) for p in checkpoints] == [every, 2 * every]
+        assert [int(p.stem.split("-")[1]) for p in checkpoints] == list(range(every, run["steps"] + 1, every))
     # Every objective starts from the same encoder, fine-tuned once.
     assert result["objectives"][0]["points"][0] == result["objectives"][1]["points"][0]
+
+
+@pytest.mark.parametrize("points", [1, 2, 3, 5])
+def test_points_are_evenly_spaced_and_none_repeats_the_end(points):
+    for steps in range(10 * points, 2000):
+        every, point_steps = checkpoint_points(steps, points)
+        assert point_steps[0] == 0 and point_steps[-1] == steps and len(point_steps) == points + 1
+        assert all(step % every == 0 for step in point_steps[:-1])  # checkpoints the run saves
+        assert min(b - a for a, b in zip(point_steps, point_steps[1:])) >= every / 2
 
 
 def test_scores_are_the_fine_tunings_and_their_mean_and_deviation(comparison):

@@ -41,7 +41,12 @@ def test_prose_sentences_keep_prose_and_drop_code():
 def test_the_written_corpus_reads_back_as_the_documents(tmp_path):
     documents = list(stdlib_documents())
     modules = {module for module, _, _ in stdlib_docstrings()}
-    assert 300 < len(documents) <= len(modules) + 1  # the language reference, then one a module
+    per_module = stdlib_documents(document_words=0)
+    assert 300 < len(per_module) <= len(modules) + 1  # the language reference, then one a module
+    # Consecutive modules are joined into documents of 2,000 words or more, nothing lost or reordered.
+    assert sum(documents, []) == sum(per_module, [])
+    assert all(sum(len(p.split()) for p in document) >= 2000 for document in documents[:-1])
+    assert len(documents) < 100
     path = write_stdlib_corpus(tmp_path / "stdlib.txt")
     assert list(read_documents(path)) == documents
     assert not any(paragraph.startswith(">>>") for document in documents for paragraph in document)

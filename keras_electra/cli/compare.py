@@ -204,11 +204,17 @@ def objective_plan(args, manifest, objective, budget):
     if steps < 1:
         raise ValueError(f"budget {budget['flops']:.3g} FLOPs: less than one step of {objective} "
                          f"({flops_per_step:.3g} FLOPs at batch {batch_size})")
-    every = max(1, steps // args.points)
+    every, point_steps = checkpoint_points(steps, args.points)
     return {"objective": objective, "batch_size": batch_size, "flops_per_step": flops_per_step, "steps": steps,
-            "flops": steps * flops_per_step, "save_every": every,
-            # 0 is the initial weights; then every checkpoint, and the last step.
-            "point_steps": sorted({0, *range(every, steps + 1, every), steps})}
+            "flops": steps * flops_per_step, "save_every": every, "point_steps": point_steps}
+
+
+def checkpoint_points(steps, points):
+    """The checkpoint interval and the steps to fine-tune: 0 (the initial weights), each checkpoint,
+    and the last step. The interval rounds up, so that no checkpoint lands a step or two before the end
+    (604 of 605), a point that would only repeat the last one."""
+    every = max(1, math.ceil(steps / points))
+    return every, sorted({0, *range(every, steps + 1, every), steps})
 
 
 def pretrain_objective(args, out, data_dir, plan, stages):

@@ -67,19 +67,29 @@ def stdlib_docstrings():
     return tuple(docstrings)
 
 
-def stdlib_documents(min_words=12):
-    """Documents of prose paragraphs: the language reference (the pydoc topics), then one document a
-    standard-library module, its docstrings in `ast.walk` order. Docstrings of fewer than `min_words`
-    words of prose ("Return self.") are left out."""
+def stdlib_documents(min_words=12, document_words=2000):
+    """Documents of prose paragraphs: the language reference (the pydoc topics), then the
+    standard-library modules in path order, their docstrings in `ast.walk` order, consecutive modules
+    joined until a document holds `document_words` words. Docstrings of fewer than `min_words` words
+    of prose ("Return self.") are left out.
+
+    Packing flushes an example at every document end (docs/electra.md, "Pretraining data"), and half the modules
+    hold under 200 words, so one document a module left a tenth of the examples as padding. Path order
+    keeps a package's modules together; the file layout was never a document structure.
+    """
 
     def paragraphs(texts):
         chosen = (prose_paragraphs(text) for text in texts)
         return [p for text in chosen if sum(len(p.split()) for p in text) >= min_words for p in text]
 
     by_module = itertools.groupby(stdlib_docstrings(), key=lambda entry: entry[0])
-    documents = [paragraphs(pydoc_data.topics.topics.values())]
-    documents += [paragraphs(docstring for _, _, docstring in entries) for _, entries in by_module]
-    return [document for document in documents if document]
+    documents, current = [paragraphs(pydoc_data.topics.topics.values())], []
+    for _, entries in by_module:
+        current += paragraphs(docstring for _, _, docstring in entries)
+        if sum(len(paragraph.split()) for paragraph in current) >= document_words:
+            documents.append(current)
+            current = []
+    return [document for document in documents + [current] if document]
 
 
 def write_stdlib_corpus(path):
