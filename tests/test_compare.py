@@ -11,6 +11,7 @@ from conftest import BACKEND, write_corpus
 from test_finetune_cli import run_cli
 
 from keras_electra.cli.compare import checkpoint_points
+from keras_electra.cli.comparison_report import options_label
 from keras_electra.cli.main import main
 from keras_electra.pretraining.flops import pretraining_step_flops
 
@@ -107,6 +108,14 @@ def test_the_table_and_the_plot_show_the_json(comparison):
         assert len(along) == len(run["points"])
     assert f"{result['baseline']['score']:.4f}" in table
     assert (comparison / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_header_names_every_option_that_departs_from_the_paper():
+    paper = {"local_mixing": 0, "discriminator_bias": "zero", "dropout": None}
+    assert options_label(paper) == ""
+    assert options_label({**paper, "dropout": 0.0}) == "dropout 0"
+    assert (options_label({"local_mixing": 3, "discriminator_bias": "prior", "dropout": 0.05})
+            == "local mixing 3, prior-logit bias, dropout 0.05")
 
 
 def test_resume_redoes_only_what_is_missing(data, comparison, tmp_path, capsys):

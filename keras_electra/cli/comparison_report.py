@@ -37,13 +37,14 @@ def comparison(args, budget, runs, baseline):
 
 def markdown(result):
     settings, seeds = result["settings"], result["settings"]["seeds"]
+    options = options_label(settings)
     lines = [
         f"# Pretraining objectives at equal compute: {settings['task']}",
         "",
-        f"{settings['size']} model{_options(settings)} on {settings['data']}, {result['budget_flops']:.3g} "
-        "pretraining FLOPs per "
-        f"objective, {settings['backend']} backend; dev score (the task's headline metric) mean ± standard "
-        f"deviation over {seeds} fine-tuning seed{'s' if seeds > 1 else ''}."
+        f"{settings['size']} model{f' ({options})' if options else ''} on {settings['data']}, "
+        f"{result['budget_flops']:.3g} pretraining FLOPs per objective, {settings['backend']} backend; "
+        f"dev score (the task's headline metric) mean ± standard deviation over {seeds} fine-tuning "
+        f"seed{'s' if seeds > 1 else ''}."
         + (f" Majority-class dev score: {result['baseline']['score']:.4f}." if result["baseline"] else ""),
         "",
         "| objective | pretraining FLOPs | steps | held-out pretraining metrics | dev score, initial weights"
@@ -63,12 +64,12 @@ def markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def _options(settings):
-    """The model options that depart from the paper's, as " (...)", or nothing."""
+def options_label(settings):
+    """The model options that depart from the paper's, comma-separated, or "" for the paper's model."""
     options = [f"local mixing {settings['local_mixing']}"] if settings["local_mixing"] else []
     options += ["prior-logit bias"] if settings["discriminator_bias"] == "prior" else []
     options += [f"dropout {settings['dropout']:g}"] if settings["dropout"] is not None else []
-    return f" ({', '.join(options)})" if options else ""
+    return ", ".join(options)
 
 
 def _score(point):
