@@ -33,10 +33,13 @@ def test_local_mixing_matches_the_numpy_loop(rng, window):
     np.testing.assert_allclose(to_numpy(layer(x, mask)), expected, atol=1e-5)
 
 
-def test_even_or_empty_windows_are_refused():
+def test_even_empty_or_negative_windows_are_refused_by_name():
     for window in (0, 2, 4):
         with pytest.raises(ValueError, match=f"window={window}"):
             ke.ElectraLocalMixing(window)
+    for window in (-1, 2):
+        with pytest.raises(ValueError, match=f"local_mixing_window={window}"):
+            tiny_backbone(vocab_size=VOCAB, local_mixing_window=window)
 
 
 def test_backbone_with_local_mixing_matches_numpy_bert(rng):

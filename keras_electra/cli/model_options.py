@@ -1,12 +1,9 @@
 """The model options beside --size that `pretrain` and `compare` share: departures from the paper's
 architecture and initialisation, each off by default (docs/electra.md, "Local mixing")."""
 
-import inspect
-
 from keras_electra.cli import arguments
 from keras_electra.models.presets import pretrainer_config
-from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
-from keras_electra.pretraining.masking import replaced_token_prior_logit
+from keras_electra.pretraining.masking import MASK_PROB, replaced_token_prior_logit
 
 
 def add_model_arguments(parser):
@@ -20,8 +17,7 @@ def add_model_arguments(parser):
 
 def model_options(args):
     """`ElectraPretrainer` arguments of `add_model_arguments`' flags."""
-    default = inspect.signature(ElectraPretrainer).parameters["mask_prob"].default
-    mask_prob = pretrainer_config(args.size).get("mask_prob", default)
+    mask_prob = pretrainer_config(args.size).get("mask_prob", MASK_PROB)
     bias = replaced_token_prior_logit(mask_prob) if args.discriminator_bias == "prior" else 0.0
     options = {"local_mixing_window": args.local_mixing, "discriminator_output_bias": bias}
     return options if args.dropout is None else {**options, "dropout": args.dropout}

@@ -74,8 +74,7 @@ class ElectraBackbone(keras.Model):
             embedding, vocab_size, embedding_dim, max_sequence_length, num_segments, dropout, layer_norm_epsilon,
             seed, dtype,
         )
-        local_mixing = ElectraLocalMixing(local_mixing_window, seed=sub_seed(seed, "local_mixing"), dtype=dtype,
-                                          name="local_mixing") if local_mixing_window else None
+        local_mixing = _local_mixing(local_mixing_window, seed, dtype)
         embeddings_project = _embeddings_projection(embedding_dim, hidden_dim, seed, dtype)
         encoder_layers = [
             ElectraEncoderLayer(
@@ -155,6 +154,15 @@ def _checked_embedding(
             f"vocab_size={vocab_size}, embedding_dim={embedding_dim}."
         )
     return embedding
+
+
+def _local_mixing(window, seed, dtype):
+    """The `ElectraLocalMixing` of `local_mixing_window`, or None at 0 (docs/electra.md, "Local mixing")."""
+    if window < 0 or (window and window % 2 == 0):
+        raise ValueError(f"ElectraBackbone: local_mixing_window={window} must be 0 (the paper's encoder) "
+                         "or an odd number of tokens")
+    return ElectraLocalMixing(window, seed=sub_seed(seed, "local_mixing"), dtype=dtype,
+                              name="local_mixing") if window else None
 
 
 def _embeddings_projection(embedding_dim, hidden_dim, seed, dtype):

@@ -9,7 +9,7 @@ from keras_electra.models.presets import checked_special_token_ids, num_heads_fo
 from keras_electra.models.seeds import SavesSeedStates, sub_seed
 from keras_electra.models.electra_masked_lm_head import ElectraMaskedLMHead
 from keras_electra.pretraining.losses import copy_mlm_loss, discriminator_loss, mlm_loss
-from keras_electra.pretraining.masking import chosen_token_mask, mask_tokens, max_predictions, replace_at
+from keras_electra.pretraining.masking import MASK_PROB, chosen_token_mask, mask_tokens, max_predictions, replace_at
 from keras_electra.pretraining.objectives import objective as objective_named
 from keras_electra.pretraining.optimizer import pretraining_optimizer
 from keras_electra.pretraining.sampling import gumbel_sample, replaced_token_labels
@@ -77,7 +77,7 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
     def __init__(
         self, vocab_size, num_layers, hidden_dim, embedding_dim, num_heads, intermediate_dim, generator_hidden_dim,
         generator_num_layers=None, generator_num_heads=None, generator_intermediate_dim=None,
-        max_sequence_length=512, num_segments=2, dropout=0.1, layer_norm_epsilon=1e-12, mask_prob=0.15,
+        max_sequence_length=512, num_segments=2, dropout=0.1, layer_norm_epsilon=1e-12, mask_prob=MASK_PROB,
         mask_token_rate=0.85, discriminator_weight=50.0, temperature=1.0,
         pad_token_id=0, unk_token_id=100, cls_token_id=101, sep_token_id=102, mask_token_id=103,
         attention_implementation="auto", seed=None, objective="electra", local_mixing_window=0,
