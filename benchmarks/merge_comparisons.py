@@ -11,14 +11,17 @@ import argparse
 import json
 from pathlib import Path
 
-from keras_electra.cli.comparison_report import TABLE_METRICS, options_label, plot
+from keras_electra.cli.comparison_report import heldout_metrics, options_label, plot, score_text
 
 SAME = ("task", "data", "size", "seeds", "seed", "backend")
 
 
 def load(run):
     """A run's comparison.json, its data named by path (a run on the default corpus built it in RUN/data)."""
-    result = json.loads((Path(run) / "comparison.json").read_text())
+    path = Path(run) / "comparison.json"
+    if not path.is_file():
+        raise SystemExit(f"{path}: not found (is {run} the --out folder of a finished `keras-electra compare`?)")
+    result = json.loads(path.read_text())
     if result["settings"]["data"] == "default corpus":
         result["settings"]["data"] = str((Path(run) / "data").resolve())
     return result
@@ -43,10 +46,9 @@ def table(result):
     lines = ["| setting | steps | held-out pretraining metrics | dev score, initial weights | "
              "dev score along the way (step: score) | dev score, pretrained |", "|---|---|---|---|---|---|"]
     for run in result["objectives"]:
-        metrics = ", ".join(f"{name} {run['heldout'][name]:.4f}" for name in TABLE_METRICS if name in run["heldout"])
-        middle = "; ".join(f"{p['step']}: {p['mean']:.4f} ± {p['std']:.4f}" for p in run["points"][1:-1])
-        lines.append(f"| {run['objective']} | {run['steps']:,} | {metrics} | {run['initial']['mean']:.4f} ± "
-                     f"{run['initial']['std']:.4f} | {middle} | {run['final']['mean']:.4f} ± {run['final']['std']:.4f} |")
+        middle = "; ".join(f"{point['step']}: {score_text(point)}" for point in run["points"][1:-1])
+        lines.append(f"| {run['objective']} | {run['steps']:,} | {heldout_metrics(run)} | "
+                     f"{score_text(run['initial'])} | {middle} | {score_text(run['final'])} |")
     return "\n".join(lines) + "\n"
 
 

@@ -3,11 +3,14 @@ the way, reported in three files that agree with each other and with the runs th
 
 import json
 import math
+import shutil
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, write_corpus
+from conftest import BACKEND, ROOT, write_corpus
 from test_finetune_cli import run_cli
 
 from keras_electra.cli.compare import checkpoint_points
@@ -116,6 +119,33 @@ def test_the_header_names_every_option_that_departs_from_the_paper():
     assert options_label({**paper, "dropout": 0.0}) == "dropout 0"
     assert (options_label({"local_mixing": 3, "discriminator_bias": "prior", "dropout": 0.05})
             == "local mixing 3, prior-logit bias, dropout 0.05")
+
+
+def merge(out, *runs):
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "merge_comparisons.py"), str(out), *map(str, runs)],
+                          capture_output=True, text=True)
+
+
+def test_merged_runs_keep_every_row_labelled_and_refuse_another_budget(comparison, tmp_path):
+    other = tmp_path / "mixing"
+    shutil.copytree(comparison, other, ignore=shutil.ignore_patterns("electra", "mlm", "initial", "data"))
+    result = json.loads((comparison / "comparison.json").read_text())
+    mixing = {**result, "settings": {**result["settings"], "local_mixing": 3}}
+    (other / "comparison.json").write_text(json.dumps(mixing))
+    assert merge(tmp_path / "merged.md", comparison, other).returncode == 0
+    rows = (tmp_path / "merged.md").read_text().splitlines()[2:]
+    expected = [(name, run) for name in ("{}", "{} (local mixing 3)") for run in result["objectives"]]
+    assert len(rows) == len(expected)
+    for row, (name, run) in zip(rows, expected):
+        assert row.startswith(f"| {name.format(run['objective'])} | {run['steps']:,} |")
+        assert row.endswith(f"| {run['final']['mean']:.4f} ± {run['final']['std']:.4f} |")
+    assert (tmp_path / "merged.png").read_bytes()[:4] == b"\x89PNG"
+    (other / "comparison.json").write_text(json.dumps({**mixing, "budget_flops": 2 * result["budget_flops"]}))
+    refused = merge(tmp_path / "refused.md", comparison, other)
+    assert refused.returncode != 0 and f"{other}: not comparable" in refused.stderr
+    assert not (tmp_path / "refused.md").exists()
+    missing = merge(tmp_path / "missing.md", comparison, tmp_path / "nowhere")
+    assert missing.returncode != 0 and "nowhere/comparison.json: not found" in missing.stderr
 
 
 def test_resume_redoes_only_what_is_missing(data, comparison, tmp_path, capsys):

@@ -52,14 +52,13 @@ def markdown(result):
         "|---|---|---|---|---|---|",
     ]
     for run in result["objectives"]:
-        metrics = ", ".join(f"{name} {run['heldout'][name]:.4f}" for name in TABLE_METRICS if name in run["heldout"])
-        lines.append(f"| {run['objective']} | {run['flops']:.3g} | {run['steps']:,} | {metrics} "
-                     f"| {_score(run['initial'])} | {_score(run['final'])} |")
+        lines.append(f"| {run['objective']} | {run['flops']:.3g} | {run['steps']:,} | {heldout_metrics(run)} "
+                     f"| {score_text(run['initial'])} | {score_text(run['final'])} |")
     lines += ["", "Along the way:", "", "| objective | step | pretraining FLOPs | dev score | per seed |",
               "|---|---|---|---|---|"]
     for run in result["objectives"]:
         for point in run["points"]:
-            lines.append(f"| {run['objective']} | {point['step']:,} | {point['flops']:.3g} | {_score(point)} | "
+            lines.append(f"| {run['objective']} | {point['step']:,} | {point['flops']:.3g} | {score_text(point)} | "
                          + ", ".join(f"{score:.4f}" for score in point["scores"]) + " |")
     return "\n".join(lines) + "\n"
 
@@ -72,7 +71,13 @@ def options_label(settings):
     return ", ".join(options)
 
 
-def _score(point):
+def heldout_metrics(run):
+    """The table's held-out pretraining metrics of one objective's run, those it reports."""
+    return ", ".join(f"{name} {run['heldout'][name]:.4f}" for name in TABLE_METRICS if name in run["heldout"])
+
+
+def score_text(point):
+    """A point's dev score as "mean ± std" over the seeds."""
     return f"{point['mean']:.4f} ± {point['std']:.4f}"
 
 

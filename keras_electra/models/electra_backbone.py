@@ -157,12 +157,14 @@ def _checked_embedding(
 
 
 def _local_mixing(window, seed, dtype):
-    """The `ElectraLocalMixing` of `local_mixing_window`, or None at 0 (docs/electra.md, "Local mixing")."""
-    if window < 0 or (window and window % 2 == 0):
-        raise ValueError(f"ElectraBackbone: local_mixing_window={window} must be 0 (the paper's encoder) "
-                         "or an odd number of tokens")
-    return ElectraLocalMixing(window, seed=sub_seed(seed, "local_mixing"), dtype=dtype,
-                              name="local_mixing") if window else None
+    """The `ElectraLocalMixing` of `local_mixing_window`, or None at 0 (docs/electra.md, "Local mixing");
+    the layer checks the window, and its error is given the argument's name."""
+    if not window:
+        return None
+    try:
+        return ElectraLocalMixing(window, seed=sub_seed(seed, "local_mixing"), dtype=dtype, name="local_mixing")
+    except ValueError as error:
+        raise ValueError(f"ElectraBackbone: local_mixing_window={window} (0 for the paper's encoder): {error}") from error
 
 
 def _embeddings_projection(embedding_dim, hidden_dim, seed, dtype):
