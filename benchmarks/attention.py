@@ -49,7 +49,9 @@ ELECTRA = [
     ("base", 256, 12, 512, 64),
     ("large", 32, 16, 512, 64),
 ]
-LONG = [("long", 16384 // n, 32, n, d) for d in (64, 128) for n in (512, 1024, 2048, 4096, 8192, 16384)]
+LONG = [
+    ("long", 16384 // n, 32, n, d) for d in (64, 128) for n in (512, 1024, 2048, 4096, 8192, 16384)
+]
 DRY_RUN = [("dry", 2, 2, 40, 32)]
 REFERENCE_ELEMENTS = 2**27  # batch*heads*N*N of the float32 reference (a slice of the problem)
 
@@ -71,7 +73,9 @@ def sdpa(backend):
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
         else:
             with sdpa_kernel(backend):
-                out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
+                out = F.scaled_dot_product_attention(
+                    q, k, v, attn_mask=attn_mask, dropout_p=dropout
+                )
         return out.transpose(1, 2)
 
     return run
@@ -112,7 +116,8 @@ def keep_mask(batch, heads, length, dropout, seed):
     out = torch.empty(batch, heads, length, length, dtype=torch.int8, device=seed.device)
     block = 32
     _keep_mask_kernel[(triton.cdiv(length, block), triton.cdiv(length, block), batch * heads)](
-        out, seed, length, dropout, BLOCK=block)
+        out, seed, length, dropout, BLOCK=block
+    )
     return out.bool()
 
 
@@ -141,11 +146,15 @@ def peak_mib(fn, device):
 
 def inputs(batch, heads, length, dim, masked, device):
     generator = torch.Generator(device=device).manual_seed(0)
-    q, k, v, do = (torch.randn(batch, length, heads, dim, device=device, dtype=DTYPE, generator=generator)
-                   for _ in range(4))
+    q, k, v, do = (
+        torch.randn(batch, length, heads, dim, device=device, dtype=DTYPE, generator=generator)
+        for _ in range(4)
+    )
     mask = None
     if masked:  # padded sequences: random lengths in [N/2, N]
-        lengths = torch.randint(length // 2, length + 1, (batch,), device=device, generator=generator)
+        lengths = torch.randint(
+            length // 2, length + 1, (batch,), device=device, generator=generator
+        )
         mask = torch.arange(length, device=device)[None, :] < lengths[:, None]
     return [x.requires_grad_() for x in (q, k, v)], do, mask
 
@@ -184,7 +193,11 @@ def measure(name, fn, q, k, v, do, mask, dropout, device):
     out = forward()
     backward = lambda: torch.autograd.grad(out, (q, k, v), do, retain_graph=True)
     both = lambda: torch.autograd.grad(forward(), (q, k, v), do)
-    row = {"fwd": bench(forward, device), "bwd": bench(backward, device), "fwd+bwd": bench(both, device)}
+    row = {
+        "fwd": bench(forward, device),
+        "bwd": bench(backward, device),
+        "fwd+bwd": bench(both, device),
+    }
     del out
     row["peak fwd MiB"] = peak_mib(forward, device)
     row["peak fwd+bwd MiB"] = peak_mib(both, device)
@@ -196,7 +209,9 @@ def run_case(label, batch, heads, length, dim, masked, device, results):
     flops = 4 * batch * heads * length * length * dim
     dropout = DROPOUT if masked else 0.0
     (q, k, v), do, mask = inputs(batch, heads, length, dim, masked, device)
-    case = f"{label} B{batch} H{heads} N{length} D{dim}" + (f" mask+dropout{dropout}" if masked else "")
+    case = f"{label} B{batch} H{heads} N{length} D{dim}" + (
+        f" mask+dropout{dropout}" if masked else ""
+    )
     for name, fn in IMPLEMENTATIONS.items():
         if device != "cuda" and name.startswith("sdpa ") and name != "sdpa auto":
             row = {"error": "needs CUDA"}
@@ -247,10 +262,21 @@ def report(results, device_name):
         cells = [case, name]
         for key in ("fwd", "bwd", "fwd+bwd"):
             cells += [fmt(row[key]), fmt(tflops(row, key))]
-        cells += [fmt(row["peak fwd MiB"], 4), fmt(row["peak fwd+bwd MiB"], 4), row["err out"], row["err grads"]]
+        cells += [
+            fmt(row["peak fwd MiB"], 4),
+            fmt(row["peak fwd+bwd MiB"], 4),
+            row["err out"],
+            row["err grads"],
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Targets", ""] + targets(results)
-    lines += ["", "## Autotune choices of ours", "", "key (N, head_dim, mask, dropout, dtypes...) -> config", ""]
+    lines += [
+        "",
+        "## Autotune choices of ours",
+        "",
+        "key (N, head_dim, mask, dropout, dtypes...) -> config",
+        "",
+    ]
     for name in ("_attn_fwd", "_attn_bwd_dkdv", "_attn_bwd_dq"):
         for key, config in getattr(fak, name).cache.items():
             lines.append(f"- {name} {key}: {config}")
@@ -272,23 +298,32 @@ def targets(results):
             if "fwd+bwd" in auto:
                 speedup = auto["fwd+bwd"] / ours_row["fwd+bwd"]
                 verdict = "PASS" if speedup >= 2 else "FAIL"
-                lines.append(f"- {case}: fwd+bwd {speedup:.2f}x SDPA auto (target >= 2x): {verdict}")
+                lines.append(
+                    f"- {case}: fwd+bwd {speedup:.2f}x SDPA auto (target >= 2x): {verdict}"
+                )
             else:
                 lines.append(f"- {case}: SDPA auto did not run ({auto.get('error')})")
         if not masked and length >= 4096:
             fwd, bwd = tflops(ours_row, "fwd"), tflops(ours_row, "bwd")
             verdict = "PASS" if fwd >= 400 and bwd >= 250 else "FAIL"
-            lines.append(f"- {case}: forward {fwd:.0f} TFLOP/s (target >= 400), "
-                         f"backward {bwd:.0f} TFLOP/s (target >= 250): {verdict}")
+            lines.append(
+                f"- {case}: forward {fwd:.0f} TFLOP/s (target >= 400), "
+                f"backward {bwd:.0f} TFLOP/s (target >= 250): {verdict}"
+            )
     return lines
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", required=True, help="markdown file to write")
     parser.add_argument("--only", choices=["electra", "long"], help="one group of shapes")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="tiny shapes on CPU through the Triton interpreter: checks this script, not speed")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="tiny shapes on CPU through the Triton interpreter: checks this script, not speed",
+    )
     args = parser.parse_args()
     if args.dry_run:
         global DTYPE

@@ -33,7 +33,12 @@ def stripped_lines(files):
     from keras_electra.data.documents import TextFormat, read_documents
 
     lines = TextFormat("sentence-per-line")
-    return [line for path in files for document in read_documents(path, lines, strip_gutenberg=True) for line in document]
+    return [
+        line
+        for path in files
+        for document in read_documents(path, lines, strip_gutenberg=True)
+        for line in document
+    ]
 
 
 def time_ours(vocab_file, out_dir):
@@ -41,7 +46,12 @@ def time_ours(vocab_file, out_dir):
 
     start = time.perf_counter()
     summary = build_pretraining_data(
-        CORPUS, out_dir, vocab_file=vocab_file, max_length=128, strip_gutenberg=True, workers=os.cpu_count(),
+        CORPUS,
+        out_dir,
+        vocab_file=vocab_file,
+        max_length=128,
+        strip_gutenberg=True,
+        workers=os.cpu_count(),
         progress=False,
     )
     return time.perf_counter() - start, summary
@@ -59,17 +69,26 @@ def time_hugging_face(vocab_file, lines):
 def table(megabytes, ours_seconds, hf_seconds):
     ours, hf = megabytes / ours_seconds, megabytes / hf_seconds
     rows = [
-        ("keras-electra `build_pretraining_data`, prose (read, strip, split, tokenize, pack, write)", ours_seconds, ours),
+        (
+            "keras-electra `build_pretraining_data`, prose (read, strip, split, tokenize, pack, write)",
+            ours_seconds,
+            ours,
+        ),
         ("HF `BertWordPieceTokenizer.encode_batch` (tokenize only)", hf_seconds, hf),
     ]
     lines = ["| pipeline | seconds (median) | MB/s | vs HF |", "|---|---|---|---|"]
-    lines += [f"| {name} | {seconds:.2f} | {rate:.2f} | {rate / hf:.2f}x |" for name, seconds, rate in rows]
+    lines += [
+        f"| {name} | {seconds:.2f} | {rate:.2f} | {rate / hf:.2f}x |"
+        for name, seconds, rate in rows
+    ]
     return "\n".join(lines)
 
 
 def main():
     if not CORPUS.is_dir():
-        sys.exit(f"{CORPUS}: corpus not found; this benchmark needs the shared Gutenberg books there")
+        sys.exit(
+            f"{CORPUS}: corpus not found; this benchmark needs the shared Gutenberg books there"
+        )
     from keras_electra.data import ElectraTokenizer
     from keras_electra.data.text_files import list_corpus_files
 

@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 os.environ.pop("TRITON_INTERPRET", None)  # before triton reads it: we want the GPU compiler
-os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # what a GPU run uses today; silences a warning
+os.environ.setdefault(
+    "TRITON_DEFAULT_FP_FUSION", "1"
+)  # what a GPU run uses today; silences a warning
 
 # Load the kernel file by path: this runs from a checkout, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernels"))
@@ -33,13 +35,19 @@ import flash_attention_kernels as fa  # noqa: E402
 
 # The driver reports warp_size 32 for every NVIDIA GPU; the compiler takes the
 # warp size from its options (default 32), so this matches a real launch.
-TARGETS = {"sm_90": (GPUTarget("cuda", 90, 32), 232448), "sm_80": (GPUTarget("cuda", 80, 32), 166912)}
+TARGETS = {
+    "sm_90": (GPUTarget("cuda", 90, 32), 232448),
+    "sm_80": (GPUTarget("cuda", 80, 32), 166912),
+}
 DTYPES = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "float64": "fp64"}
 KERNELS = {
     "fwd": (fa._attn_fwd, fa.FWD_CONFIGS),
     "bwd_dkdv": (fa._attn_bwd_dkdv, fa.DKDV_CONFIGS),
     "bwd_dq": (fa._attn_bwd_dq, fa.DQ_CONFIGS),
-    "bwd_preprocess": (fa._attn_bwd_preprocess, [triton.Config({"BLOCK_M": 128}, num_warps=4, num_stages=1)]),
+    "bwd_preprocess": (
+        fa._attn_bwd_preprocess,
+        [triton.Config({"BLOCK_M": 128}, num_warps=4, num_stages=1)],
+    ),
 }
 TENSORS = {"Q", "K", "V", "O", "DO", "DQ", "DK", "DV"}
 
@@ -73,10 +81,23 @@ def source(kernel, dtype, head_dim, has_mask, has_dropout, config):
             signature[name], divisible = "constexpr", False
         if divisible:
             attrs[(index,)] = [["tt.divisibility", 16]]
-    values = dict(HEAD_DIM=head_dim, HAS_MASK=has_mask, HAS_DROPOUT=has_dropout,
-                  PRECISION="ieee" if dtype in ("fp32", "fp64") else "tf32", **config.kwargs)
-    constexprs.update({name: values[name] for name in fn.arg_names if signature[name] == "constexpr" and name in values})
-    missing = [name for name in fn.arg_names if signature[name] == "constexpr" and name not in constexprs]
+    values = dict(
+        HEAD_DIM=head_dim,
+        HAS_MASK=has_mask,
+        HAS_DROPOUT=has_dropout,
+        PRECISION="ieee" if dtype in ("fp32", "fp64") else "tf32",
+        **config.kwargs,
+    )
+    constexprs.update(
+        {
+            name: values[name]
+            for name in fn.arg_names
+            if signature[name] == "constexpr" and name in values
+        }
+    )
+    missing = [
+        name for name in fn.arg_names if signature[name] == "constexpr" and name not in constexprs
+    ]
     assert not missing, f"no value for constexpr {missing} of {fn.__name__}"
     return triton.compiler.ASTSource(fn=fn, signature=signature, constexprs=constexprs, attrs=attrs)
 
@@ -103,8 +124,12 @@ def cases(arch, quick):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="each kernel and dtype once (about 20 s)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="each kernel and dtype once (about 20 s)"
+    )
     parser.add_argument("--arch", choices=sorted(TARGETS), action="append", help="default: all")
     args = parser.parse_args()
     assert not fa.INTERPRET, "TRITON_INTERPRET is set: this would not compile for the GPU"
@@ -115,14 +140,23 @@ def main():
         for name, dtype, head_dim, has_mask, has_dropout, configs in cases(arch, args.quick):
             fitting = []
             for config in configs:
-                label = (f"{arch} {name} {dtype} D={head_dim} mask={has_mask:d} dropout={has_dropout:d} "
-                         f"{config.kwargs} warps={config.num_warps} stages={config.num_stages}")
-                src = source(KERNELS[name][0], DTYPES[dtype], head_dim, has_mask, has_dropout, config)
+                label = (
+                    f"{arch} {name} {dtype} D={head_dim} mask={has_mask:d} dropout={has_dropout:d} "
+                    f"{config.kwargs} warps={config.num_warps} stages={config.num_stages}"
+                )
+                src = source(
+                    KERNELS[name][0], DTYPES[dtype], head_dim, has_mask, has_dropout, config
+                )
                 try:
                     compiled = triton.compile(
-                        src, target=target, options={"num_warps": config.num_warps, "num_stages": config.num_stages})
+                        src,
+                        target=target,
+                        options={"num_warps": config.num_warps, "num_stages": config.num_stages},
+                    )
                 except Exception as error:  # noqa: BLE001 - report every failing variant, then exit 1
-                    failures.append(f"{label}: {type(error).__name__}: {str(error).splitlines()[0][:300]}")
+                    failures.append(
+                        f"{label}: {type(error).__name__}: {str(error).splitlines()[0][:300]}"
+                    )
                     print("FAIL", failures[-1], flush=True)
                     continue
                 count += 1
@@ -130,12 +164,19 @@ def main():
                 shared = compiled.metadata.shared
                 if shared <= max_shared:
                     fitting.append(config)
-                print(f"ok   {label}: {len(compiled.asm['ptx']) // 1024} KiB PTX, cubin {len(compiled.asm['cubin'])} B, "
-                      f"shared {shared} B{'' if shared <= max_shared else ' (too much: autotune skips it)'}", flush=True)
+                print(
+                    f"ok   {label}: {len(compiled.asm['ptx']) // 1024} KiB PTX, cubin {len(compiled.asm['cubin'])} B, "
+                    f"shared {shared} B{'' if shared <= max_shared else ' (too much: autotune skips it)'}",
+                    flush=True,
+                )
             if not fitting:
-                failures.append(f"{arch} {name} {dtype} D={head_dim}: no config fits {max_shared} B of shared memory")
+                failures.append(
+                    f"{arch} {name} {dtype} D={head_dim}: no config fits {max_shared} B of shared memory"
+                )
                 print("FAIL", failures[-1], flush=True)
-    print(f"\n{count} kernels compiled to cubin in {time.time() - start:.0f} s; {len(failures)} failures")
+    print(
+        f"\n{count} kernels compiled to cubin in {time.time() - start:.0f} s; {len(failures)} failures"
+    )
     for failure in failures:
         print("  " + failure)
     return 1 if failures else 0

@@ -34,7 +34,9 @@ RESULT = Path(__file__).resolve().parent / "results" / "data_efficiency.md"
 def build(corpus, out, fmt, **options):
     from keras_electra.data import build_pretraining_data
 
-    return build_pretraining_data(corpus, out, max_length=128, format=fmt, progress=False, **options)
+    return build_pretraining_data(
+        corpus, out, max_length=128, format=fmt, progress=False, **options
+    )
 
 
 def efficiency_rows(folder):
@@ -55,8 +57,10 @@ def efficiency_rows(folder):
                 f"| {name} | {fmt} | {s['documents']:,} | {s['examples']:,} | {100 * s['non_padding_fraction']:.1f}% "
                 f"| {s['short_target_padding_percent']:.1f}% | {s['tokens_dropped_percent']:.2f}% | {s['text_tokens']:,} |"
             )
-    header = ("| corpus | format | documents | examples x 128 | non-padding | of which padding from short targets "
-              "| text tokens lost | text tokens |\n|---|---|---:|---:|---:|---:|---:|---:|")
+    header = (
+        "| corpus | format | documents | examples x 128 | non-padding | of which padding from short targets "
+        "| text tokens lost | text tokens |\n|---|---|---:|---:|---:|---:|---:|---:|"
+    )
     return header + "\n" + "\n".join(rows)
 
 
@@ -64,7 +68,12 @@ def write_scaled_corpus(path, megabytes):
     """The books, stripped, paragraphs shuffled with seed i in the i-th repetition, one document each."""
     from keras_electra.data.documents import DOCUMENT_MARKER, read_documents
 
-    paragraphs = [p for book in sorted(BOOKS.glob("*.txt")) for d in read_documents(book, strip_gutenberg=True) for p in d]
+    paragraphs = [
+        p
+        for book in sorted(BOOKS.glob("*.txt"))
+        for d in read_documents(book, strip_gutenberg=True)
+        for p in d
+    ]
     written, seed = 0, 0
     with open(path, "w", encoding="utf-8") as file:
         while written < megabytes * 1e6:
@@ -80,10 +89,14 @@ def scale_row(folder, megabytes):
 
     corpus = write_scaled_corpus(folder / "large.txt", megabytes)
     size = corpus.stat().st_size / 1e6
-    vocab = ElectraTokenizer.train(files=sorted(BOOKS.glob("*.txt")), vocab_size=30522).save_vocabulary(folder / "vocab.txt")
+    vocab = ElectraTokenizer.train(
+        files=sorted(BOOKS.glob("*.txt")), vocab_size=30522
+    ).save_vocabulary(folder / "vocab.txt")
     # A fresh process, so that its peak memory is the build's alone.
     child = [sys.executable, __file__, "--child", str(corpus), str(vocab), str(folder / "large")]
-    result = json.loads(subprocess.run(child, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+    result = json.loads(
+        subprocess.run(child, check=True, capture_output=True, text=True).stdout.splitlines()[-1]
+    )
     return (
         f"{size:,.0f} MB corpus (one file), prose, 2 workers: {result['examples']:,} examples, "
         f"{100 * result['non_padding_fraction']:.1f}% non-padding, {result['tokens_dropped']} tokens lost, "
@@ -100,7 +113,11 @@ def child_build(corpus, vocab, out):
         while not done.wait(0.2):
             for status in Path("/proc").glob("[0-9]*/status"):
                 try:
-                    fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+                    fields = dict(
+                        line.split(":", 1)
+                        for line in status.read_text().splitlines()
+                        if ":" in line
+                    )
                 except OSError:
                     continue  # the process ended
                 if fields.get("PPid", "").strip() == str(os.getpid()) and "VmHWM" in fields:
@@ -114,13 +131,26 @@ def child_build(corpus, vocab, out):
     done.set()
     sampler.join()
     main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({**summary, "seconds": seconds, "main_mb": main_mb, "worker_mb": max(peaks.values(), default=0)}))
+    print(
+        json.dumps(
+            {
+                **summary,
+                "seconds": seconds,
+                "main_mb": main_mb,
+                "worker_mb": max(peaks.values(), default=0),
+            }
+        )
+    )
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scale", type=float, default=0, metavar="MB", help="also build a corpus of this size")
-    parser.add_argument("--child", nargs=3, metavar=("CORPUS", "VOCAB", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--scale", type=float, default=0, metavar="MB", help="also build a corpus of this size"
+    )
+    parser.add_argument(
+        "--child", nargs=3, metavar=("CORPUS", "VOCAB", "OUT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         return child_build(*args.child)

@@ -22,12 +22,16 @@ VOCAB, POSITIONS, SEGMENTS = 30522, 512, 2
 # NVIDIA H200 SXM: dense bfloat16 tensor-core peak, memory, NVLink 4 bandwidth per GPU and direction.
 PEAK_BF16 = 989e12
 HBM_BYTES = 141e9
-NVLINK_BUS = 400e9  # all-reduce "bus bandwidth" (NCCL's busbw) assumed reachable on 8 x H200 over NVSwitch
+NVLINK_BUS = (
+    400e9  # all-reduce "bus bandwidth" (NCCL's busbw) assumed reachable on 8 x H200 over NVSwitch
+)
 
 
 def encoder_params(layers, hidden):
     ffn = 4 * hidden
-    per_layer = 4 * (hidden * hidden + hidden) + 2 * 2 * hidden + hidden * ffn + ffn + ffn * hidden + hidden
+    per_layer = (
+        4 * (hidden * hidden + hidden) + 2 * 2 * hidden + hidden * ffn + ffn + ffn * hidden + hidden
+    )
     return layers * per_layer
 
 
@@ -115,9 +119,16 @@ def estimate(size, devices, mfu, model_parallel):
         model_traffic = ring_m * (layers + head)
     communication = (data_traffic + model_traffic) / NVLINK_BUS
     return {
-        "params": params, "total": total, "state": state, "activations": activations, "flops": flops,
-        "compute_s": compute, "data_traffic": data_traffic, "model_traffic": model_traffic,
-        "communication_s": communication, "local_batch": local_batch,
+        "params": params,
+        "total": total,
+        "state": state,
+        "activations": activations,
+        "flops": flops,
+        "compute_s": compute,
+        "data_traffic": data_traffic,
+        "model_traffic": model_traffic,
+        "communication_s": communication,
+        "local_batch": local_batch,
     }
 
 
@@ -137,8 +148,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=8)
     parser.add_argument("--mfu", type=float, default=0.35, help="assumed for base and large")
-    parser.add_argument("--mfu-small", type=float, default=0.05, help="assumed for small (256-wide matmuls)")
-    parser.add_argument("--check", action="store_true", help="compare the parameter counts with built models")
+    parser.add_argument(
+        "--mfu-small", type=float, default=0.05, help="assumed for small (256-wide matmuls)"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="compare the parameter counts with built models"
+    )
     args = parser.parse_args()
     if args.check:
         check()
@@ -146,23 +161,33 @@ def main():
     for size in SIZES:
         c = SIZES[size]
         mfu = args.mfu_small if size == "small" else args.mfu
-        print(f"\n## {size}: batch {c['batch']} x {c['length']} tokens, {max_predictions(c)} predictions per "
-              f"sequence, MFU {mfu:.0%} assumed")
+        print(
+            f"\n## {size}: batch {c['batch']} x {c['length']} tokens, {max_predictions(c)} predictions per "
+            f"sequence, MFU {mfu:.0%} assumed"
+        )
         first = estimate(size, args.devices, mfu, 1)
-        print(", ".join(f"{name} {count / 1e6:.2f}M" for name, count in first["params"].items())
-              + f"; total {first['total'] / 1e6:.1f}M; {first['flops'] / 1e12:.1f} TFLOP per step")
-        print("| layout | batch per replica | weights+grads+AdamW GB | activations GB | traffic per device GB "
-              "| compute ms | communication ms |")
+        print(
+            ", ".join(f"{name} {count / 1e6:.2f}M" for name, count in first["params"].items())
+            + f"; total {first['total'] / 1e6:.1f}M; {first['flops'] / 1e12:.1f} TFLOP per step"
+        )
+        print(
+            "| layout | batch per replica | weights+grads+AdamW GB | activations GB | traffic per device GB "
+            "| compute ms | communication ms |"
+        )
         print("|---|---|---|---|---|---|---|")
         for M in (1, 2, 4):
             e = estimate(size, args.devices, mfu, M)
             name = "data x8" if M == 1 else f"data x{args.devices // M}, model x{M}"
-            print(f"| {name} | {e['local_batch']} | {e['state'] / gb:.2f} | {e['activations'] / gb:.1f} | "
-                  f"{(e['data_traffic'] + e['model_traffic']) / gb:.2f} | {e['compute_s'] * 1e3:.1f} | "
-                  f"{e['communication_s'] * 1e3:.1f} |")
+            print(
+                f"| {name} | {e['local_batch']} | {e['state'] / gb:.2f} | {e['activations'] / gb:.1f} | "
+                f"{(e['data_traffic'] + e['model_traffic']) / gb:.2f} | {e['compute_s'] * 1e3:.1f} | "
+                f"{e['communication_s'] * 1e3:.1f} |"
+            )
         one = flops_per_step(c) / (PEAK_BF16 * mfu)
-        print(f"one H200: {one * 1e3:.0f} ms per step of compute alone "
-              f"(activations {activation_bytes(c, c['batch']) / gb:.0f} GB at the full batch)")
+        print(
+            f"one H200: {one * 1e3:.0f} ms per step of compute alone "
+            f"(activations {activation_bytes(c, c['batch']) / gb:.0f} GB at the full batch)"
+        )
 
 
 if __name__ == "__main__":

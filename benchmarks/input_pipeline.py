@@ -52,8 +52,10 @@ def main():
         for i in range(2, args.train_steps + 2):
             float(pre.train_on_batch(train[i], return_dict=True)["loss"])
         training = args.train_steps * 32 / (time.perf_counter() - start)
-    line = (f"input pipeline {pipeline:,.0f} examples/s; ELECTRA-Small training ({keras.backend.backend()}) "
-            f"{training:,.1f} examples/s; ratio {pipeline / training:,.0f}x")
+    line = (
+        f"input pipeline {pipeline:,.0f} examples/s; ELECTRA-Small training ({keras.backend.backend()}) "
+        f"{training:,.1f} examples/s; ratio {pipeline / training:,.0f}x"
+    )
     print(line)
     if args.out:
         Path(args.out).write_text(line + "\n")

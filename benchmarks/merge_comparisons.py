@@ -20,7 +20,9 @@ def load(run):
     """A run's comparison.json, its data named by path (a run on the default corpus built it in RUN/data)."""
     path = Path(run) / "comparison.json"
     if not path.is_file():
-        raise SystemExit(f"{path}: not found (is {run} the --out folder of a finished `keras-electra compare`?)")
+        raise SystemExit(
+            f"{path}: not found (is {run} the --out folder of a finished `keras-electra compare`?)"
+        )
     result = json.loads(path.read_text())
     if result["settings"]["data"] == "default corpus":
         result["settings"]["data"] = str((Path(run) / "data").resolve())
@@ -33,28 +35,39 @@ def merged(run_dirs):
     for run, result in zip(run_dirs[1:], results[1:]):
         differing = [key for key in SAME if result["settings"][key] != first["settings"][key]]
         if differing or result["budget_flops"] != first["budget_flops"]:
-            raise SystemExit(f"{run}: not comparable with {run_dirs[0]} (differs in {differing or 'budget'})")
+            raise SystemExit(
+                f"{run}: not comparable with {run_dirs[0]} (differs in {differing or 'budget'})"
+            )
     rows = []
     for result in results:
         options = options_label(result["settings"])
-        rows += [{**run, "objective": f"{run['objective']} ({options})" if options else run["objective"]}
-                 for run in result["objectives"]]
+        rows += [
+            {**run, "objective": f"{run['objective']} ({options})" if options else run["objective"]}
+            for run in result["objectives"]
+        ]
     return {**first, "objectives": rows}
 
 
 def table(result):
-    lines = ["| setting | steps | held-out pretraining metrics | dev score, initial weights | "
-             "dev score along the way (step: score) | dev score, pretrained |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| setting | steps | held-out pretraining metrics | dev score, initial weights | "
+        "dev score along the way (step: score) | dev score, pretrained |",
+        "|---|---|---|---|---|---|",
+    ]
     for run in result["objectives"]:
         middle = "; ".join(f"{point['step']}: {score_text(point)}" for point in run["points"][1:-1])
-        lines.append(f"| {run['objective']} | {run['steps']:,} | {heldout_metrics(run)} | "
-                     f"{score_text(run['initial'])} | {middle} | {score_text(run['final'])} |")
+        lines.append(
+            f"| {run['objective']} | {run['steps']:,} | {heldout_metrics(run)} | "
+            f"{score_text(run['initial'])} | {middle} | {score_text(run['final'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="the markdown file to write; the plot goes beside it as .png")
+    parser.add_argument(
+        "out", type=Path, help="the markdown file to write; the plot goes beside it as .png"
+    )
     parser.add_argument("runs", nargs="+", help="output folders of `keras-electra compare`")
     args = parser.parse_args()
     result = merged(args.runs)

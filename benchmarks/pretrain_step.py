@@ -52,7 +52,9 @@ def prepare(workdir):
     from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
 
     corpus = write_stdlib_corpus(workdir / "stdlib_docs.txt")
-    build_pretraining_data(corpus, workdir / "data", max_length=LENGTH, vocab_size=30522, seed=0, progress=False)
+    build_pretraining_data(
+        corpus, workdir / "data", max_length=LENGTH, vocab_size=30522, seed=0, progress=False
+    )
     manifest = read_manifest(workdir / "data")
     pretrainer = ElectraPretrainer.from_size(
         "small", vocab_size=manifest["vocab_size"], seed=0, **special_token_arguments(manifest)
@@ -94,7 +96,10 @@ def run_ours(workdir, steps):
     pretrainer.fit(x, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[Clock()])
     times = list(np.diff(stamps))
     # Keras logs the running mean of the epoch; each step's own loss is the difference of sums.
-    losses = [(k + 1) * mean - k * previous for k, (mean, previous) in enumerate(zip(means, [0.0] + means))]
+    losses = [
+        (k + 1) * mean - k * previous
+        for k, (mean, previous) in enumerate(zip(means, [0.0] + means))
+    ]
     return times, losses, baseline
 
 
@@ -110,15 +115,24 @@ def run_huggingface(workdir, steps, masked_only):
     data = batches(workdir, steps)
     discriminator = ElectraForPreTraining.from_pretrained(workdir / "hf" / "discriminator")
     generator = ElectraForMaskedLM.from_pretrained(workdir / "hf" / "generator")
-    discriminator.train(), generator.train()  # from_pretrained returns them in eval mode: no dropout
-    generator.electra.embeddings = discriminator.electra.embeddings  # shared, as in the authors' training
+    (
+        discriminator.train(),
+        generator.train(),
+    )  # from_pretrained returns them in eval mode: no dropout
+    generator.electra.embeddings = (
+        discriminator.electra.embeddings
+    )  # shared, as in the authors' training
     generator.generator_lm_head.weight = discriminator.electra.embeddings.word_embeddings.weight
-    parameters = {id(p): (n, p) for model in (discriminator, generator) for n, p in model.named_parameters()}
+    parameters = {
+        id(p): (n, p) for model in (discriminator, generator) for n, p in model.named_parameters()
+    }
     decayed = [p for n, p in parameters.values() if not ("LayerNorm" in n or n.endswith("bias"))]
     others = [p for n, p in parameters.values() if "LayerNorm" in n or n.endswith("bias")]
     optimizer = torch.optim.AdamW(
         [{"params": decayed, "weight_decay": 0.01}, {"params": others, "weight_decay": 0.0}],
-        lr=LEARNING_RATE, betas=(0.9, 0.999), eps=1e-6,
+        lr=LEARNING_RATE,
+        betas=(0.9, 0.999),
+        eps=1e-6,
     )
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / WARMUP, 1.0) * max(0.0, (TOTAL - s) / (TOTAL - WARMUP))
@@ -149,11 +163,19 @@ def run_huggingface(workdir, steps, masked_only):
         masked = ids.clone()
         masked[rows, positions] = torch.where(to_mask, special["mask"], originals)
         if masked_only:
-            hidden = generator.electra(masked, attention_mask=pad, token_type_ids=segments).last_hidden_state
-            logits = generator.generator_lm_head(generator.generator_predictions(hidden[rows, positions]))
+            hidden = generator.electra(
+                masked, attention_mask=pad, token_type_ids=segments
+            ).last_hidden_state
+            logits = generator.generator_lm_head(
+                generator.generator_predictions(hidden[rows, positions])
+            )
         else:
-            logits = generator(masked, attention_mask=pad, token_type_ids=segments).logits[rows, positions]
-        mlm = torch.nn.functional.cross_entropy(logits.flatten(0, 1), originals.flatten(), reduction="none")
+            logits = generator(masked, attention_mask=pad, token_type_ids=segments).logits[
+                rows, positions
+            ]
+        mlm = torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1), originals.flatten(), reduction="none"
+        )
         mlm_loss = (mlm * weights.flatten()).sum() / weights.sum()
         gumbel = -torch.log(-torch.log(torch.rand(logits.shape).clamp(1e-9, 1.0)))
         sampled = torch.argmax(logits.detach() + gumbel, dim=-1)
@@ -161,7 +183,9 @@ def run_huggingface(workdir, steps, masked_only):
         corrupted[rows, positions] = torch.where(weights > 0, sampled, originals)
         labels = (corrupted != ids).float()
         disc_logits = discriminator(corrupted, attention_mask=pad, token_type_ids=segments).logits
-        disc = torch.nn.functional.binary_cross_entropy_with_logits(disc_logits, labels, reduction="none")
+        disc = torch.nn.functional.binary_cross_entropy_with_logits(
+            disc_logits, labels, reduction="none"
+        )
         disc_loss = (disc * pad).sum() / pad.sum()
         loss = mlm_loss + 50.0 * disc_loss
         optimizer.zero_grad()
@@ -179,7 +203,9 @@ def child(participant, workdir, steps):
         import torch
 
         torch.set_num_threads(2)
-        times, losses, baseline = run_huggingface(workdir, steps, masked_only=participant == "hf-masked")
+        times, losses, baseline = run_huggingface(
+            workdir, steps, masked_only=participant == "hf-masked"
+        )
     else:
         times, losses, baseline = run_ours(workdir, steps)
     timed = times[2:]
@@ -197,7 +223,9 @@ def main():
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--only", nargs="+", choices=PARTICIPANTS, default=list(PARTICIPANTS))
     parser.add_argument("--out", help="also write the table to this markdown file")
-    parser.add_argument("--child", nargs=2, metavar=("PARTICIPANT", "WORKDIR"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=2, metavar=("PARTICIPANT", "WORKDIR"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--prepare", metavar="WORKDIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.prepare:
@@ -208,8 +236,12 @@ def main():
         return
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        subprocess.run([sys.executable, __file__, "--prepare", tmp], env={**os.environ, "KERAS_BACKEND": "torch"},
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, __file__, "--prepare", tmp],
+            env={**os.environ, "KERAS_BACKEND": "torch"},
+            check=True,
+            capture_output=True,
+        )
         vocab_size = json.loads((workdir / "data" / "manifest.json").read_text())["vocab_size"]
         results = {}
         for participant in args.only:
@@ -217,7 +249,8 @@ def main():
             out = subprocess.run(
                 [sys.executable, __file__, "--steps", str(args.steps), "--child", participant, tmp],
                 env={**os.environ, "KERAS_BACKEND": backend, "OMP_NUM_THREADS": "2"},
-                capture_output=True, text=True,
+                capture_output=True,
+                text=True,
             )
             if out.returncode:
                 sys.exit(f"{participant} failed:\n{out.stderr[-3000:]}")

@@ -37,7 +37,10 @@ MASK_PROB = {"tiny": 0.15, "small": 0.15, "base": 0.15, "large": 0.25}
 def encoder_flops(tokens, length, layers, hidden, intermediate, embedding):
     """Forward matrix FLOPs of an encoder stack: projections, FFN, scores and mixing, and the
     embedding projection when the embedding width differs."""
-    per_layer = 2 * tokens * (4 * hidden * hidden + 2 * hidden * intermediate) + 4 * tokens * length * hidden
+    per_layer = (
+        2 * tokens * (4 * hidden * hidden + 2 * hidden * intermediate)
+        + 4 * tokens * length * hidden
+    )
     return layers * per_layer + (2 * tokens * embedding * hidden if embedding != hidden else 0)
 
 
@@ -46,11 +49,23 @@ def step_flops(config, batch, length, mask_prob):
     tokens = batch * length
     predictions = batch * int((mask_prob + 0.005) * length)
     forward = (
-        encoder_flops(tokens, length, config["num_layers"], config["hidden_dim"], config["intermediate_dim"],
-                      config["embedding_dim"])
+        encoder_flops(
+            tokens,
+            length,
+            config["num_layers"],
+            config["hidden_dim"],
+            config["intermediate_dim"],
+            config["embedding_dim"],
+        )
         + 2 * tokens * (config["hidden_dim"] ** 2 + config["hidden_dim"])  # discriminator head
-        + encoder_flops(tokens, length, config["num_layers"], config["generator_hidden_dim"],
-                        4 * config["generator_hidden_dim"], config["embedding_dim"])
+        + encoder_flops(
+            tokens,
+            length,
+            config["num_layers"],
+            config["generator_hidden_dim"],
+            4 * config["generator_hidden_dim"],
+            config["embedding_dim"],
+        )
         # generator head at the masked positions: dense to the embedding width, then the tied table
         + 2 * predictions * config["embedding_dim"] * (config["generator_hidden_dim"] + VOCAB)
     )
@@ -99,22 +114,43 @@ def run_huggingface(size, batch, length, steps, device):
     from keras_electra.models.presets import pretrainer_config
 
     config = pretrainer_config(size)
-    common = dict(vocab_size=VOCAB, embedding_size=config["embedding_dim"], max_position_embeddings=512,
-                  attn_implementation="sdpa")
-    discriminator = ElectraForPreTraining(ElectraConfig(
-        hidden_size=config["hidden_dim"], num_hidden_layers=config["num_layers"],
-        num_attention_heads=config["num_heads"], intermediate_size=config["intermediate_dim"], **common,
-    )).to(device)
+    common = dict(
+        vocab_size=VOCAB,
+        embedding_size=config["embedding_dim"],
+        max_position_embeddings=512,
+        attn_implementation="sdpa",
+    )
+    discriminator = ElectraForPreTraining(
+        ElectraConfig(
+            hidden_size=config["hidden_dim"],
+            num_hidden_layers=config["num_layers"],
+            num_attention_heads=config["num_heads"],
+            intermediate_size=config["intermediate_dim"],
+            **common,
+        )
+    ).to(device)
     generator_width = config["generator_hidden_dim"]
-    generator = ElectraForMaskedLM(ElectraConfig(
-        hidden_size=generator_width, num_hidden_layers=config["num_layers"],
-        num_attention_heads=max(1, generator_width // 64), intermediate_size=4 * generator_width, **common,
-    )).to(device)
+    generator = ElectraForMaskedLM(
+        ElectraConfig(
+            hidden_size=generator_width,
+            num_hidden_layers=config["num_layers"],
+            num_attention_heads=max(1, generator_width // 64),
+            intermediate_size=4 * generator_width,
+            **common,
+        )
+    ).to(device)
     generator.electra.embeddings = discriminator.electra.embeddings
     generator.generator_lm_head.weight = discriminator.electra.embeddings.word_embeddings.weight
-    parameters = list({id(p): p for m in (discriminator, generator) for p in m.parameters()}.values())
-    optimizer = torch.optim.AdamW(parameters, lr=2e-4, eps=1e-6, weight_decay=0.01, fused=device == "cuda")
-    x = {k: torch.as_tensor(v, dtype=torch.long, device=device) for k, v in synthetic_batch(batch, length).items()}
+    parameters = list(
+        {id(p): p for m in (discriminator, generator) for p in m.parameters()}.values()
+    )
+    optimizer = torch.optim.AdamW(
+        parameters, lr=2e-4, eps=1e-6, weight_decay=0.01, fused=device == "cuda"
+    )
+    x = {
+        k: torch.as_tensor(v, dtype=torch.long, device=device)
+        for k, v in synthetic_batch(batch, length).items()
+    }
     ids, pad, segments = x["token_ids"], x["padding_mask"], x["segment_ids"]
     predictions = int((MASK_PROB[size] + 0.005) * length)
     rows = torch.arange(batch, device=device)[:, None]
@@ -123,19 +159,31 @@ def run_huggingface(size, batch, length, steps, device):
     for _ in range(steps):
         start = time.perf_counter()
         # The masking of docs/electra.md, "Masking", without the special-token exclusions: the cost is the same.
-        positions = torch.rand(batch, length - 2, device=device).argsort(dim=-1)[:, :predictions] + 1
+        positions = (
+            torch.rand(batch, length - 2, device=device).argsort(dim=-1)[:, :predictions] + 1
+        )
         originals = ids[rows, positions]
         masked = ids.clone()
-        masked[rows, positions] = torch.where(torch.rand(positions.shape, device=device) < 0.85, 103, originals)
+        masked[rows, positions] = torch.where(
+            torch.rand(positions.shape, device=device) < 0.85, 103, originals
+        )
         with autocast:
-            hidden = generator.electra(masked, attention_mask=pad, token_type_ids=segments).last_hidden_state
-            logits = generator.generator_lm_head(generator.generator_predictions(hidden[rows, positions])).float()
+            hidden = generator.electra(
+                masked, attention_mask=pad, token_type_ids=segments
+            ).last_hidden_state
+            logits = generator.generator_lm_head(
+                generator.generator_predictions(hidden[rows, positions])
+            ).float()
             mlm_loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), originals.flatten())
             gumbel = -torch.log(-torch.log(torch.rand_like(logits).clamp(1e-9, 1.0)))
             corrupted = ids.clone()
             corrupted[rows, positions] = torch.argmax(logits.detach() + gumbel, dim=-1)
-            disc_logits = discriminator(corrupted, attention_mask=pad, token_type_ids=segments).logits.float()
-            disc_loss = torch.nn.functional.binary_cross_entropy_with_logits(disc_logits, (corrupted != ids).float())
+            disc_logits = discriminator(
+                corrupted, attention_mask=pad, token_type_ids=segments
+            ).logits.float()
+            disc_loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                disc_logits, (corrupted != ids).float()
+            )
             loss = mlm_loss + 50.0 * disc_loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -151,7 +199,7 @@ def child(participant, size, batch, length, steps, device):
         times = run_huggingface(size, batch, length, steps, device)
     else:
         times = run_ours(size, batch, length, steps, participant.removeprefix("ours-"), device)
-    return {"ms_per_step": 1000 * statistics.median(times[max(1, len(times) // 4):])}
+    return {"ms_per_step": 1000 * statistics.median(times[max(1, len(times) // 4) :])}
 
 
 def peak_flops(device):
@@ -167,7 +215,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--out", required=True, help="markdown file for the table")
-    parser.add_argument("--dry-run", action="store_true", help="the tiny size on the CPU, to check the script")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="the tiny size on the CPU, to check the script"
+    )
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -194,9 +244,23 @@ def main():
         results = {}
         for participant in PARTICIPANTS:
             out = subprocess.run(
-                [sys.executable, __file__, "--steps", str(args.steps), "--out", args.out,
-                 "--child", participant, size, str(batch), str(length), device],
-                env=env, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--steps",
+                    str(args.steps),
+                    "--out",
+                    args.out,
+                    "--child",
+                    participant,
+                    size,
+                    str(batch),
+                    str(length),
+                    device,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
             )
             if out.returncode:
                 print(f"{size} {participant} failed:\n{out.stderr[-3000:]}", flush=True)
@@ -207,8 +271,10 @@ def main():
             achieved = flops / (ms / 1000)
             mfu = f"{achieved / peak:.1%}" if peak else "n/a"
             ratio = f"{results['hf-sdpa'] / ms:.2f}x" if "hf-sdpa" in results else "n/a"
-            lines.append(f"| {size} | {batch} x {length} | {participant} | {ms:.1f} | {batch * 1000 / ms:.0f} | "
-                         f"{achieved / 1e12:.1f} | {mfu} | {ratio} |")
+            lines.append(
+                f"| {size} | {batch} x {length} | {participant} | {ms:.1f} | {batch * 1000 / ms:.0f} | "
+                f"{achieved / 1e12:.1f} | {mfu} | {ratio} |"
+            )
     table = "\n".join(lines)
     print(table)
     Path(args.out).write_text(table + "\n")

@@ -69,7 +69,9 @@ def bigram_auc(train, ids, labels, mask, unigram, alpha=0.5):
     p = np.maximum(unigram, 1e-9)
 
     def log_bigram(a, b):
-        return np.log((pairs.get((a, b), 0) + alpha * vocab * p[b]) / (left.get(a, 0) + alpha * vocab))
+        return np.log(
+            (pairs.get((a, b), 0) + alpha * vocab * p[b]) / (left.get(a, 0) + alpha * vocab)
+        )
 
     scores, truth = [], []
     for row, row_labels, row_mask in zip(ids, labels, mask):
@@ -86,12 +88,20 @@ def main():
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--length", type=int, default=None, help="cut the examples into windows this long")
-    parser.add_argument("--hidden", type=int, default=128, help="transformers' hidden width (heads of 64)")
+    parser.add_argument(
+        "--length", type=int, default=None, help="cut the examples into windows this long"
+    )
+    parser.add_argument(
+        "--hidden", type=int, default=128, help="transformers' hidden width (heads of 64)"
+    )
     args = parser.parse_args()
     manifest = read_manifest(args.data)
-    train = np.concatenate([np.asarray(s) for s in open_shards(args.data, "train", manifest)]).astype("int64")
-    heldout = np.concatenate([np.asarray(s) for s in open_shards(args.data, "heldout", manifest)]).astype("int64")
+    train = np.concatenate(
+        [np.asarray(s) for s in open_shards(args.data, "train", manifest)]
+    ).astype("int64")
+    heldout = np.concatenate(
+        [np.asarray(s) for s in open_shards(args.data, "heldout", manifest)]
+    ).astype("int64")
     if args.length:
         train, heldout = windows(train, args.length), windows(heldout, args.length)
     vocab = manifest["vocab_size"]
@@ -104,40 +114,71 @@ def main():
     keras.utils.set_random_seed(0)
 
     hidden, heads = args.hidden, max(1, args.hidden // 64)
-    sizes = dict(vocab_size=vocab, num_layers=2, num_heads=heads, hidden_dim=hidden, intermediate_dim=4 * hidden,
-                 embedding_dim=64)
+    sizes = dict(
+        vocab_size=vocab,
+        num_layers=2,
+        num_heads=heads,
+        hidden_dim=hidden,
+        intermediate_dim=4 * hidden,
+        embedding_dim=64,
+    )
     backbone = ElectraBackbone(**sizes, seed=0)
     head = ElectraDiscriminatorHead(hidden, seed=0)
     ours = keras.Model(backbone.input, head(backbone(backbone.input)["sequence_output"]))
     ours_optimizer = keras.optimizers.Adam(args.learning_rate)
-    theirs = ElectraForPreTraining(ElectraConfig(
-        vocab_size=vocab, embedding_size=64, hidden_size=hidden, num_hidden_layers=2, num_attention_heads=heads,
-        intermediate_size=4 * hidden, max_position_embeddings=512,
-    ))
+    theirs = ElectraForPreTraining(
+        ElectraConfig(
+            vocab_size=vocab,
+            embedding_size=64,
+            hidden_size=hidden,
+            num_hidden_layers=2,
+            num_attention_heads=heads,
+            intermediate_size=4 * hidden,
+            max_position_embeddings=512,
+        )
+    )
     theirs_optimizer = torch.optim.Adam(theirs.parameters(), lr=args.learning_rate)
     window = WindowDetector(vocab)
     window_optimizer = torch.optim.Adam(window.parameters(), lr=args.learning_rate)
 
     def bce(logits, labels, mask):
-        return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, weight=mask.float())
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, labels, weight=mask.float()
+        )
 
     held_ids, held_labels, held_mask = corrupt(heldout, unigram, rng, first_real_id)
     keep = held_mask.astype(bool)
-    print(f"bigram-count detector, held-out AUC {bigram_auc(train, held_ids, held_labels, held_mask, unigram):.3f}")
+    print(
+        f"bigram-count detector, held-out AUC {bigram_auc(train, held_ids, held_labels, held_mask, unigram):.3f}"
+    )
     print("step  ours   hugging face  window convolution")
     for step in range(1, args.steps + 1):
-        ids, labels, mask = corrupt(train[rng.integers(0, len(train), 32)], unigram, rng, first_real_id)
+        ids, labels, mask = corrupt(
+            train[rng.integers(0, len(train), 32)], unigram, rng, first_real_id
+        )
         inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": mask}
         for model, optimizer, forward in (
-            (ours, ours_optimizer, lambda: ours({k: torch.tensor(v) for k, v in inputs.items()}, training=True)),
-            (theirs, theirs_optimizer, lambda: theirs(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).logits),
+            (
+                ours,
+                ours_optimizer,
+                lambda: ours({k: torch.tensor(v) for k, v in inputs.items()}, training=True),
+            ),
+            (
+                theirs,
+                theirs_optimizer,
+                lambda: (
+                    theirs(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).logits
+                ),
+            ),
             (window, window_optimizer, lambda: window(torch.tensor(ids))),
         ):
             loss = bce(forward(), torch.tensor(labels), torch.tensor(mask))
             if model is ours:
                 ours.zero_grad()
                 loss.backward()
-                ours_optimizer.apply([v.value.grad for v in ours.trainable_variables], ours.trainable_variables)
+                ours_optimizer.apply(
+                    [v.value.grad for v in ours.trainable_variables], ours.trainable_variables
+                )
             else:
                 optimizer.zero_grad()
                 loss.backward()
@@ -145,9 +186,15 @@ def main():
         if step % args.every == 0:
             theirs.eval()  # no dropout when scoring, as `training=False` gives ours
             with torch.no_grad():
-                held = {"token_ids": held_ids, "segment_ids": np.zeros_like(held_ids), "padding_mask": held_mask}
+                held = {
+                    "token_ids": held_ids,
+                    "segment_ids": np.zeros_like(held_ids),
+                    "padding_mask": held_mask,
+                }
                 a = keras.ops.convert_to_numpy(ours(held, training=False))
-                b = theirs(input_ids=torch.tensor(held_ids), attention_mask=torch.tensor(held_mask)).logits.numpy()
+                b = theirs(
+                    input_ids=torch.tensor(held_ids), attention_mask=torch.tensor(held_mask)
+                ).logits.numpy()
                 c = window(torch.tensor(held_ids)).numpy()
             theirs.train()
             aucs = [roc_auc_score(held_labels[keep], logits[keep]) for logits in (a, b, c)]

@@ -38,7 +38,10 @@ def measure(size, steps, batch_size=32, length=128):
         float(logs["loss"])  # wait for the step to finish
         if step >= 2:
             times.append(time.perf_counter() - start)
-    return {"ms_per_step": 1000 * statistics.median(times), "tokens_per_s": batch_size * length / statistics.median(times)}
+    return {
+        "ms_per_step": 1000 * statistics.median(times),
+        "tokens_per_s": batch_size * length / statistics.median(times),
+    }
 
 
 def main():
@@ -58,19 +61,29 @@ def main():
             out = subprocess.run(
                 [sys.executable, __file__, "--child", size, "--steps", str(args.steps)],
                 env={**os.environ, "KERAS_BACKEND": backend},
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout
             results[backend] = json.loads(out.strip().splitlines()[-1])
         fastest = min(r["ms_per_step"] for r in results.values())
         for backend, r in results.items():
-            rows.append(f"| {size} | {backend} | {r['ms_per_step']:.0f} | {r['tokens_per_s']:.0f} | {fastest / r['ms_per_step']:.2f} |")
+            rows.append(
+                f"| {size} | {backend} | {r['ms_per_step']:.0f} | {r['tokens_per_s']:.0f} | {fastest / r['ms_per_step']:.2f} |"
+            )
     table = "\n".join(
-        ["| size | backend | ms/step | tokens/s | speed vs fastest |", "|---|---|---|---|---|", *rows]
+        [
+            "| size | backend | ms/step | tokens/s | speed vs fastest |",
+            "|---|---|---|---|---|",
+            *rows,
+        ]
     )
     print(table)
     if args.out:
         with open(args.out, "w") as f:
-            f.write(f"Batch 32 x length 128, float32, {os.cpu_count()} CPU cores, median of {args.steps} steps.\n\n{table}\n")
+            f.write(
+                f"Batch 32 x length 128, float32, {os.cpu_count()} CPU cores, median of {args.steps} steps.\n\n{table}\n"
+            )
 
 
 if __name__ == "__main__":

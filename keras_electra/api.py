@@ -16,7 +16,12 @@ from keras_electra.models import (
     attention,
     pretrainer_config,
 )
-from keras_electra.callbacks import NonFiniteLossGuard, PeriodicCheckpoint, StopOnInterrupt, latest_checkpoint
+from keras_electra.callbacks import (
+    NonFiniteLossGuard,
+    PeriodicCheckpoint,
+    StopOnInterrupt,
+    latest_checkpoint,
+)
 from keras_electra.data import ElectraTokenizer, read_conll2003, read_glue, read_squad
 from keras_electra.data.pretraining_dataset import PretrainingDataset
 from keras_electra.data.shuffled_batches import ShuffledBatches
@@ -29,7 +34,12 @@ from keras_electra.finetuning import (
     ElectraTokenClassifierPreprocessor,
     task_metrics,
 )
-from keras_electra.optimization import ElectraAdamW, WarmupLinearDecay, finetuning_optimizer, layer_decay_multipliers
+from keras_electra.optimization import (
+    ElectraAdamW,
+    WarmupLinearDecay,
+    finetuning_optimizer,
+    layer_decay_multipliers,
+)
 from keras_electra.pretraining import (
     OBJECTIVES,
     ElectraPretrainer,

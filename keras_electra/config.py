@@ -26,7 +26,12 @@ import os
 
 PLAIN_OPS_VARIABLE = "KERAS_ELECTRA_PLAIN_OPS"
 
-_fast_paths = os.environ.get(PLAIN_OPS_VARIABLE, "").strip().lower() not in ("1", "true", "yes", "on")
+_fast_paths = os.environ.get(PLAIN_OPS_VARIABLE, "").strip().lower() not in (
+    "1",
+    "true",
+    "yes",
+    "on",
+)
 
 
 def use_fast_paths(enabled: bool) -> None:

@@ -43,7 +43,11 @@ def _mask_args(mask, query):
 
 @torch.library.triton_op("keras_electra::flash_attention_forward", mutates_args=())
 def _forward(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    dropout_p: float,
     seed: torch.Tensor | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     B, N, H, D = q.shape
@@ -52,38 +56,111 @@ def _forward(
     mask, stride_mb, stride_mn = _mask_args(mask, q)
     grid = lambda meta: (triton.cdiv(N, meta["BLOCK_M"]), B * H)
     torch.library.wrap_triton(_attn_fwd)[grid](
-        q, k, v, o, lse, mask, q if seed is None else seed,
-        *q.stride(), *k.stride(), *v.stride(), *o.stride(), stride_mb, stride_mn,
-        H, N, dropout_p,
-        HEAD_DIM=D, HAS_MASK=mask is not q, HAS_DROPOUT=dropout_p > 0.0, PRECISION=_precision(q.dtype),
+        q,
+        k,
+        v,
+        o,
+        lse,
+        mask,
+        q if seed is None else seed,
+        *q.stride(),
+        *k.stride(),
+        *v.stride(),
+        *o.stride(),
+        stride_mb,
+        stride_mn,
+        H,
+        N,
+        dropout_p,
+        HEAD_DIM=D,
+        HAS_MASK=mask is not q,
+        HAS_DROPOUT=dropout_p > 0.0,
+        PRECISION=_precision(q.dtype),
     )
     return o, lse
 
 
 @torch.library.triton_op("keras_electra::flash_attention_backward", mutates_args=())
 def _backward(
-    do: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, o: torch.Tensor, lse: torch.Tensor,
-    mask: torch.Tensor | None, dropout_p: float, seed: torch.Tensor | None,
+    do: torch.Tensor,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    o: torch.Tensor,
+    lse: torch.Tensor,
+    mask: torch.Tensor | None,
+    dropout_p: float,
+    seed: torch.Tensor | None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     B, N, H, D = q.shape
     dq, dk, dv = q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
     delta = torch.empty_like(lse)
     mask, stride_mb, stride_mn = _mask_args(mask, q)
     seed = q if seed is None else seed
-    flags = dict(HEAD_DIM=D, HAS_MASK=mask is not q, HAS_DROPOUT=dropout_p > 0.0, PRECISION=_precision(q.dtype))
+    flags = dict(
+        HEAD_DIM=D,
+        HAS_MASK=mask is not q,
+        HAS_DROPOUT=dropout_p > 0.0,
+        PRECISION=_precision(q.dtype),
+    )
     pre_block = 16 if INTERPRET else 128
     torch.library.wrap_triton(_attn_bwd_preprocess)[(triton.cdiv(N, pre_block), B * H)](
-        o, do, delta, *o.stride(), *do.stride(), H, N, HEAD_DIM=D, BLOCK_M=pre_block,
+        o,
+        do,
+        delta,
+        *o.stride(),
+        *do.stride(),
+        H,
+        N,
+        HEAD_DIM=D,
+        BLOCK_M=pre_block,
     )
-    torch.library.wrap_triton(_attn_bwd_dkdv)[lambda meta: (triton.cdiv(N, meta["BLOCK_N"]), B * H)](
-        q, k, v, do, dk, dv, lse, delta, mask, seed,
-        *q.stride(), *k.stride(), *v.stride(), *do.stride(), *dk.stride(), stride_mb, stride_mn,
-        H, N, dropout_p, **flags,
+    torch.library.wrap_triton(_attn_bwd_dkdv)[
+        lambda meta: (triton.cdiv(N, meta["BLOCK_N"]), B * H)
+    ](
+        q,
+        k,
+        v,
+        do,
+        dk,
+        dv,
+        lse,
+        delta,
+        mask,
+        seed,
+        *q.stride(),
+        *k.stride(),
+        *v.stride(),
+        *do.stride(),
+        *dk.stride(),
+        stride_mb,
+        stride_mn,
+        H,
+        N,
+        dropout_p,
+        **flags,
     )
     torch.library.wrap_triton(_attn_bwd_dq)[lambda meta: (triton.cdiv(N, meta["BLOCK_M"]), B * H)](
-        q, k, v, do, dq, lse, delta, mask, seed,
-        *q.stride(), *k.stride(), *v.stride(), *do.stride(), *dq.stride(), stride_mb, stride_mn,
-        H, N, dropout_p, **flags,
+        q,
+        k,
+        v,
+        do,
+        dq,
+        lse,
+        delta,
+        mask,
+        seed,
+        *q.stride(),
+        *k.stride(),
+        *v.stride(),
+        *do.stride(),
+        *dq.stride(),
+        stride_mb,
+        stride_mn,
+        H,
+        N,
+        dropout_p,
+        **flags,
     )
     return dq, dk, dv
 
@@ -114,8 +191,10 @@ def flash_attention(query, key, value, padding_mask=None, dropout_rate=0.0, seed
     draws one on the tensors' device, without a host sync.
     """
     if query.dim() != 4 or query.shape != key.shape or query.shape != value.shape:
-        raise ValueError(f"expected q, k, v of one shape [batch, seq, heads, head_dim], got "
-                         f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
+        raise ValueError(
+            f"expected q, k, v of one shape [batch, seq, heads, head_dim], got "
+            f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
+        )
     if not query.dtype == key.dtype == value.dtype:
         raise ValueError(f"q, k, v dtypes differ: {query.dtype}, {key.dtype}, {value.dtype}")
     if query.shape[-1] not in HEAD_DIMS:
@@ -124,8 +203,10 @@ def flash_attention(query, key, value, padding_mask=None, dropout_rate=0.0, seed
         raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
     if padding_mask is not None:
         if padding_mask.shape != query.shape[:2]:
-            raise ValueError(f"padding_mask must be [batch, seq] = {tuple(query.shape[:2])}, "
-                             f"got {tuple(padding_mask.shape)}")
+            raise ValueError(
+                f"padding_mask must be [batch, seq] = {tuple(query.shape[:2])}, "
+                f"got {tuple(padding_mask.shape)}"
+            )
         if padding_mask.dtype != torch.bool:
             padding_mask = padding_mask != 0
     dropout_rate = float(dropout_rate)

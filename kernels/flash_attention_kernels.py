@@ -29,7 +29,8 @@ LOG2E = tl.constexpr(1.4426950408889634)  # softmax runs in base 2: exp(x) = exp
 
 def _configs(shapes):
     return [
-        triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s) for m, n, w, s in shapes
+        triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s)
+        for m, n, w, s in shapes
     ]
 
 
@@ -40,7 +41,9 @@ if INTERPRET:
 else:
     # The last config of each list is small enough for float32 at head_dim 128
     # on an A100 (benchmarks/compile_kernels.py checks that one always fits).
-    FWD_CONFIGS = _configs([(128, 64, 4, 3), (128, 64, 8, 3), (128, 128, 8, 3), (64, 64, 4, 3), (64, 32, 4, 2)])
+    FWD_CONFIGS = _configs(
+        [(128, 64, 4, 3), (128, 64, 8, 3), (128, 128, 8, 3), (64, 64, 4, 3), (64, 32, 4, 2)]
+    )
     # The dK/dV program iterates over queries: a wide key tile, a narrow query tile.
     DKDV_CONFIGS = _configs([(32, 128, 4, 3), (64, 128, 8, 3), (64, 64, 4, 3), (32, 64, 4, 2)])
     DQ_CONFIGS = _configs([(128, 32, 4, 3), (128, 64, 8, 3), (64, 64, 4, 3), (64, 32, 4, 2)])
@@ -84,17 +87,35 @@ def _rows_ptrs(X, rows, stride_n, stride_d, HEAD_DIM: tl.constexpr):
 
 @triton.jit
 def _load_rows(X, rows, stride_n, stride_d, N, HEAD_DIM: tl.constexpr):
-    return tl.load(_rows_ptrs(X, rows, stride_n, stride_d, HEAD_DIM), mask=rows[:, None] < N, other=0.0)
+    return tl.load(
+        _rows_ptrs(X, rows, stride_n, stride_d, HEAD_DIM), mask=rows[:, None] < N, other=0.0
+    )
 
 
 @triton.jit
 def _store_rows(X, rows, stride_n, stride_d, N, tile, HEAD_DIM: tl.constexpr):
-    tl.store(_rows_ptrs(X, rows, stride_n, stride_d, HEAD_DIM), tile.to(X.dtype.element_ty), mask=rows[:, None] < N)
+    tl.store(
+        _rows_ptrs(X, rows, stride_n, stride_d, HEAD_DIM),
+        tile.to(X.dtype.element_ty),
+        mask=rows[:, None] < N,
+    )
 
 
 @triton.jit
-def _load_keys(K, V, Mask, cols, stride_kn, stride_kd, stride_vn, stride_vd, stride_mn, N,
-               HEAD_DIM: tl.constexpr, HAS_MASK: tl.constexpr):
+def _load_keys(
+    K,
+    V,
+    Mask,
+    cols,
+    stride_kn,
+    stride_kd,
+    stride_vn,
+    stride_vd,
+    stride_mn,
+    N,
+    HEAD_DIM: tl.constexpr,
+    HAS_MASK: tl.constexpr,
+):
     """The k and v tiles of keys `cols`, and which of them may be attended to."""
     k = _load_rows(K, cols, stride_kn, stride_kd, N, HEAD_DIM)
     v = _load_rows(V, cols, stride_vn, stride_vd, N, HEAD_DIM)
@@ -105,7 +126,9 @@ def _load_keys(K, V, Mask, cols, stride_kn, stride_kd, stride_vn, stride_vd, str
 
 
 @triton.jit
-def _load_queries(Q, DO, LSE, Delta, rows, stride_qn, stride_qd, stride_don, stride_dod, N, HEAD_DIM: tl.constexpr):
+def _load_queries(
+    Q, DO, LSE, Delta, rows, stride_qn, stride_qd, stride_don, stride_dod, N, HEAD_DIM: tl.constexpr
+):
     """What the backward needs of query rows `rows`: q, dO, the forward's lse and delta."""
     q = _load_rows(Q, rows, stride_qn, stride_qd, N, HEAD_DIM)
     do = _load_rows(DO, rows, stride_don, stride_dod, N, HEAD_DIM)
@@ -146,9 +169,28 @@ def _drop(x, keep, dropout_p):
 
 
 @triton.jit
-def _attn_fwd_inner(q, rows, K, V, Mask, Seed, off_bh, stride_kn, stride_kd, stride_vn, stride_vd, stride_mn,
-                    N, dropout_p, HEAD_DIM: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DROPOUT: tl.constexpr,
-                    PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+def _attn_fwd_inner(
+    q,
+    rows,
+    K,
+    V,
+    Mask,
+    Seed,
+    off_bh,
+    stride_kn,
+    stride_kd,
+    stride_vn,
+    stride_vd,
+    stride_mn,
+    N,
+    dropout_p,
+    HEAD_DIM: tl.constexpr,
+    HAS_MASK: tl.constexpr,
+    HAS_DROPOUT: tl.constexpr,
+    PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     """The online softmax over every key tile: unnormalised output, row sums and row maxima (base 2)."""
     acc_ty: tl.constexpr = _acc_type(q.dtype)
     if HAS_DROPOUT:
@@ -158,8 +200,20 @@ def _attn_fwd_inner(q, rows, K, V, Mask, Seed, off_bh, stride_kn, stride_kd, str
     acc = tl.zeros([BLOCK_M, HEAD_DIM], acc_ty)
     for start_n in range(0, N, BLOCK_N):
         cols = start_n + tl.arange(0, BLOCK_N)
-        k, v, valid = _load_keys(K, V, Mask, cols, stride_kn, stride_kd, stride_vn, stride_vd, stride_mn, N,
-                                 HEAD_DIM, HAS_MASK)
+        k, v, valid = _load_keys(
+            K,
+            V,
+            Mask,
+            cols,
+            stride_kn,
+            stride_kd,
+            stride_vn,
+            stride_vd,
+            stride_mn,
+            N,
+            HEAD_DIM,
+            HAS_MASK,
+        )
         s = tl.where(valid[None, :], _scores(q, k, HEAD_DIM, PRECISION), float("-inf"))
         m_new = tl.maximum(m_i, tl.max(s, 1))
         # Until a row meets a valid key its max is -inf; subtracting 0 instead
@@ -169,7 +223,9 @@ def _attn_fwd_inner(q, rows, K, V, Mask, Seed, off_bh, stride_kn, stride_kd, str
         alpha = tl.exp2(m_i - m_safe)
         l_i = l_i * alpha + tl.sum(p, 1)  # the normaliser counts dropped entries too
         if HAS_DROPOUT:  # 1/(1 - p) for the kept ones is applied once, at the end
-            p = tl.where(_dropout_keep(seed, off_bh, rows[:, None], cols[None, :], N, dropout_p), p, 0.0)
+            p = tl.where(
+                _dropout_keep(seed, off_bh, rows[:, None], cols[None, :], N, dropout_p), p, 0.0
+            )
         acc = acc * alpha[:, None] + _dot(p.to(v.dtype), v, PRECISION)
         m_i = m_new
     return acc, l_i, m_i
@@ -178,22 +234,66 @@ def _attn_fwd_inner(q, rows, K, V, Mask, Seed, off_bh, stride_kn, stride_kd, str
 @triton.autotune(configs=FWD_CONFIGS, key=AUTOTUNE_KEY)
 @triton.jit
 def _attn_fwd(
-    Q, K, V, O, LSE, Mask, Seed,
-    stride_qb, stride_qn, stride_qh, stride_qd,
-    stride_kb, stride_kn, stride_kh, stride_kd,
-    stride_vb, stride_vn, stride_vh, stride_vd,
-    stride_ob, stride_on, stride_oh, stride_od,
-    stride_mb, stride_mn,
-    H, N, dropout_p,
-    HEAD_DIM: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DROPOUT: tl.constexpr, PRECISION: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    Q,
+    K,
+    V,
+    O,
+    LSE,
+    Mask,
+    Seed,
+    stride_qb,
+    stride_qn,
+    stride_qh,
+    stride_qd,
+    stride_kb,
+    stride_kn,
+    stride_kh,
+    stride_kd,
+    stride_vb,
+    stride_vn,
+    stride_vh,
+    stride_vd,
+    stride_ob,
+    stride_on,
+    stride_oh,
+    stride_od,
+    stride_mb,
+    stride_mn,
+    H,
+    N,
+    dropout_p,
+    HEAD_DIM: tl.constexpr,
+    HAS_MASK: tl.constexpr,
+    HAS_DROPOUT: tl.constexpr,
+    PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
 ):
     rows, off_bh, off_b, off_h = _tile_and_head(H, BLOCK_M)
-    q = _load_rows(_head(Q, stride_qb, stride_qh, off_b, off_h), rows, stride_qn, stride_qd, N, HEAD_DIM)
+    q = _load_rows(
+        _head(Q, stride_qb, stride_qh, off_b, off_h), rows, stride_qn, stride_qd, N, HEAD_DIM
+    )
     acc, l_i, m_i = _attn_fwd_inner(
-        q, rows, _head(K, stride_kb, stride_kh, off_b, off_h), _head(V, stride_vb, stride_vh, off_b, off_h),
-        Mask + off_b * stride_mb, Seed, off_bh, stride_kn, stride_kd, stride_vn, stride_vd, stride_mn,
-        N, dropout_p, HEAD_DIM, HAS_MASK, HAS_DROPOUT, PRECISION, BLOCK_M, BLOCK_N,
+        q,
+        rows,
+        _head(K, stride_kb, stride_kh, off_b, off_h),
+        _head(V, stride_vb, stride_vh, off_b, off_h),
+        Mask + off_b * stride_mb,
+        Seed,
+        off_bh,
+        stride_kn,
+        stride_kd,
+        stride_vn,
+        stride_vd,
+        stride_mn,
+        N,
+        dropout_p,
+        HEAD_DIM,
+        HAS_MASK,
+        HAS_DROPOUT,
+        PRECISION,
+        BLOCK_M,
+        BLOCK_N,
     )
     # Rows with no valid key have l_i = 0: output 0, and lse = +inf makes the
     # backward's recomputed probabilities exactly 0 as well.
@@ -203,7 +303,9 @@ def _attn_fwd(
     if HAS_DROPOUT:
         l_safe = l_safe * (1.0 - dropout_p)
     out = acc / l_safe[:, None]
-    _store_rows(_head(O, stride_ob, stride_oh, off_b, off_h), rows, stride_on, stride_od, N, out, HEAD_DIM)
+    _store_rows(
+        _head(O, stride_ob, stride_oh, off_b, off_h), rows, stride_on, stride_od, N, out, HEAD_DIM
+    )
     tl.store(_row_stats(LSE, off_bh, N) + rows, lse, mask=rows < N)
 
 
@@ -212,35 +314,97 @@ def _attn_fwd(
 
 @triton.jit
 def _attn_bwd_preprocess(
-    O, DO, Delta,
-    stride_ob, stride_on, stride_oh, stride_od,
-    stride_dob, stride_don, stride_doh, stride_dod,
-    H, N, HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr,
+    O,
+    DO,
+    Delta,
+    stride_ob,
+    stride_on,
+    stride_oh,
+    stride_od,
+    stride_dob,
+    stride_don,
+    stride_doh,
+    stride_dod,
+    H,
+    N,
+    HEAD_DIM: tl.constexpr,
+    BLOCK_M: tl.constexpr,
 ):
     rows, off_bh, off_b, off_h = _tile_and_head(H, BLOCK_M)
-    o = _load_rows(_head(O, stride_ob, stride_oh, off_b, off_h), rows, stride_on, stride_od, N, HEAD_DIM)
-    do = _load_rows(_head(DO, stride_dob, stride_doh, off_b, off_h), rows, stride_don, stride_dod, N, HEAD_DIM)
+    o = _load_rows(
+        _head(O, stride_ob, stride_oh, off_b, off_h), rows, stride_on, stride_od, N, HEAD_DIM
+    )
+    do = _load_rows(
+        _head(DO, stride_dob, stride_doh, off_b, off_h), rows, stride_don, stride_dod, N, HEAD_DIM
+    )
     acc_ty: tl.constexpr = _acc_type(o.dtype)
     delta = tl.sum(o.to(acc_ty) * do.to(acc_ty), 1)
     tl.store(_row_stats(Delta, off_bh, N) + rows, delta, mask=rows < N)
 
 
 @triton.jit
-def _bwd_prologue(Q, K, V, DO, LSE, Delta, Mask, stride_qb, stride_qh, stride_kb, stride_kh, stride_vb, stride_vh,
-                  stride_dob, stride_doh, stride_mb, H, N, BLOCK: tl.constexpr):
+def _bwd_prologue(
+    Q,
+    K,
+    V,
+    DO,
+    LSE,
+    Delta,
+    Mask,
+    stride_qb,
+    stride_qh,
+    stride_kb,
+    stride_kh,
+    stride_vb,
+    stride_vh,
+    stride_dob,
+    stride_doh,
+    stride_mb,
+    H,
+    N,
+    BLOCK: tl.constexpr,
+):
     """Both backward programs: their tile, batch and head, and every input moved to that (batch, head)."""
     positions, off_bh, off_b, off_h = _tile_and_head(H, BLOCK)
-    return (positions, off_bh, off_b, off_h,
-            _head(Q, stride_qb, stride_qh, off_b, off_h), _head(K, stride_kb, stride_kh, off_b, off_h),
-            _head(V, stride_vb, stride_vh, off_b, off_h), _head(DO, stride_dob, stride_doh, off_b, off_h),
-            _row_stats(LSE, off_bh, N), _row_stats(Delta, off_bh, N), Mask + off_b * stride_mb)
+    return (
+        positions,
+        off_bh,
+        off_b,
+        off_h,
+        _head(Q, stride_qb, stride_qh, off_b, off_h),
+        _head(K, stride_kb, stride_kh, off_b, off_h),
+        _head(V, stride_vb, stride_vh, off_b, off_h),
+        _head(DO, stride_dob, stride_doh, off_b, off_h),
+        _row_stats(LSE, off_bh, N),
+        _row_stats(Delta, off_bh, N),
+        Mask + off_b * stride_mb,
+    )
 
 
 @triton.jit
-def _attn_bwd_dkdv_inner(k, v, valid, cols, Q, DO, LSE, Delta, Seed, off_bh,
-                         stride_qn, stride_qd, stride_don, stride_dod, N, dropout_p,
-                         HEAD_DIM: tl.constexpr, HAS_DROPOUT: tl.constexpr, PRECISION: tl.constexpr,
-                         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+def _attn_bwd_dkdv_inner(
+    k,
+    v,
+    valid,
+    cols,
+    Q,
+    DO,
+    LSE,
+    Delta,
+    Seed,
+    off_bh,
+    stride_qn,
+    stride_qd,
+    stride_don,
+    stride_dod,
+    N,
+    dropout_p,
+    HEAD_DIM: tl.constexpr,
+    HAS_DROPOUT: tl.constexpr,
+    PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     """dK (unscaled) and dV of keys `cols` over every query tile, on transposed [keys, queries] tiles."""
     acc_ty: tl.constexpr = _acc_type(k.dtype)
     if HAS_DROPOUT:
@@ -251,9 +415,12 @@ def _attn_bwd_dkdv_inner(k, v, valid, cols, Q, DO, LSE, Delta, Seed, off_bh,
     end_m = tl.where(tl.max(valid.to(tl.int32), 0) > 0, N, 0)
     for start_m in range(0, end_m, BLOCK_M):
         rows = start_m + tl.arange(0, BLOCK_M)
-        q, do, lse, delta = _load_queries(Q, DO, LSE, Delta, rows, stride_qn, stride_qd, stride_don, stride_dod, N,
-                                          HEAD_DIM)
-        p_t = tl.where(valid[:, None], tl.exp2(_scores(k, q, HEAD_DIM, PRECISION) - lse[None, :]), 0.0)
+        q, do, lse, delta = _load_queries(
+            Q, DO, LSE, Delta, rows, stride_qn, stride_qd, stride_don, stride_dod, N, HEAD_DIM
+        )
+        p_t = tl.where(
+            valid[:, None], tl.exp2(_scores(k, q, HEAD_DIM, PRECISION) - lse[None, :]), 0.0
+        )
         dp_t = _dot(v, tl.trans(do), PRECISION)
         if HAS_DROPOUT:  # dV before dropping dp_t: an order that spills fewer registers
             keep = _dropout_keep(seed, off_bh, rows[None, :], cols[:, None], N, dropout_p)
@@ -269,39 +436,154 @@ def _attn_bwd_dkdv_inner(k, v, valid, cols, Q, DO, LSE, Delta, Seed, off_bh,
 @triton.autotune(configs=DKDV_CONFIGS, key=AUTOTUNE_KEY)
 @triton.jit
 def _attn_bwd_dkdv(
-    Q, K, V, DO, DK, DV, LSE, Delta, Mask, Seed,
-    stride_qb, stride_qn, stride_qh, stride_qd,
-    stride_kb, stride_kn, stride_kh, stride_kd,
-    stride_vb, stride_vn, stride_vh, stride_vd,
-    stride_dob, stride_don, stride_doh, stride_dod,
-    stride_dkb, stride_dkn, stride_dkh, stride_dkd,
-    stride_mb, stride_mn,
-    H, N, dropout_p,
-    HEAD_DIM: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DROPOUT: tl.constexpr, PRECISION: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    Q,
+    K,
+    V,
+    DO,
+    DK,
+    DV,
+    LSE,
+    Delta,
+    Mask,
+    Seed,
+    stride_qb,
+    stride_qn,
+    stride_qh,
+    stride_qd,
+    stride_kb,
+    stride_kn,
+    stride_kh,
+    stride_kd,
+    stride_vb,
+    stride_vn,
+    stride_vh,
+    stride_vd,
+    stride_dob,
+    stride_don,
+    stride_doh,
+    stride_dod,
+    stride_dkb,
+    stride_dkn,
+    stride_dkh,
+    stride_dkd,
+    stride_mb,
+    stride_mn,
+    H,
+    N,
+    dropout_p,
+    HEAD_DIM: tl.constexpr,
+    HAS_MASK: tl.constexpr,
+    HAS_DROPOUT: tl.constexpr,
+    PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
 ):
     cols, off_bh, off_b, off_h, Q, K, V, DO, LSE, Delta, Mask = _bwd_prologue(
-        Q, K, V, DO, LSE, Delta, Mask, stride_qb, stride_qh, stride_kb, stride_kh, stride_vb, stride_vh,
-        stride_dob, stride_doh, stride_mb, H, N, BLOCK_N,
+        Q,
+        K,
+        V,
+        DO,
+        LSE,
+        Delta,
+        Mask,
+        stride_qb,
+        stride_qh,
+        stride_kb,
+        stride_kh,
+        stride_vb,
+        stride_vh,
+        stride_dob,
+        stride_doh,
+        stride_mb,
+        H,
+        N,
+        BLOCK_N,
     )
-    k, v, valid = _load_keys(K, V, Mask, cols, stride_kn, stride_kd, stride_vn, stride_vd, stride_mn, N,
-                             HEAD_DIM, HAS_MASK)
+    k, v, valid = _load_keys(
+        K,
+        V,
+        Mask,
+        cols,
+        stride_kn,
+        stride_kd,
+        stride_vn,
+        stride_vd,
+        stride_mn,
+        N,
+        HEAD_DIM,
+        HAS_MASK,
+    )
     dk, dv = _attn_bwd_dkdv_inner(
-        k, v, valid, cols, Q, DO, LSE, Delta, Seed, off_bh, stride_qn, stride_qd, stride_don, stride_dod,
-        N, dropout_p, HEAD_DIM, HAS_DROPOUT, PRECISION, BLOCK_M, BLOCK_N,
+        k,
+        v,
+        valid,
+        cols,
+        Q,
+        DO,
+        LSE,
+        Delta,
+        Seed,
+        off_bh,
+        stride_qn,
+        stride_qd,
+        stride_don,
+        stride_dod,
+        N,
+        dropout_p,
+        HEAD_DIM,
+        HAS_DROPOUT,
+        PRECISION,
+        BLOCK_M,
+        BLOCK_N,
     )
     sm_scale: tl.constexpr = 1.0 / HEAD_DIM**0.5
-    _store_rows(_head(DK, stride_dkb, stride_dkh, off_b, off_h), cols, stride_dkn, stride_dkd, N, dk * sm_scale,
-                HEAD_DIM)
+    _store_rows(
+        _head(DK, stride_dkb, stride_dkh, off_b, off_h),
+        cols,
+        stride_dkn,
+        stride_dkd,
+        N,
+        dk * sm_scale,
+        HEAD_DIM,
+    )
     # DV is allocated like DK: its strides
-    _store_rows(_head(DV, stride_dkb, stride_dkh, off_b, off_h), cols, stride_dkn, stride_dkd, N, dv, HEAD_DIM)
+    _store_rows(
+        _head(DV, stride_dkb, stride_dkh, off_b, off_h),
+        cols,
+        stride_dkn,
+        stride_dkd,
+        N,
+        dv,
+        HEAD_DIM,
+    )
 
 
 @triton.jit
-def _attn_bwd_dq_inner(q, do, lse, delta, rows, K, V, Mask, Seed, off_bh,
-                       stride_kn, stride_kd, stride_vn, stride_vd, stride_mn, N, dropout_p,
-                       HEAD_DIM: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DROPOUT: tl.constexpr,
-                       PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+def _attn_bwd_dq_inner(
+    q,
+    do,
+    lse,
+    delta,
+    rows,
+    K,
+    V,
+    Mask,
+    Seed,
+    off_bh,
+    stride_kn,
+    stride_kd,
+    stride_vn,
+    stride_vd,
+    stride_mn,
+    N,
+    dropout_p,
+    HEAD_DIM: tl.constexpr,
+    HAS_MASK: tl.constexpr,
+    HAS_DROPOUT: tl.constexpr,
+    PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     """dQ (unscaled) of query rows `rows` over every key tile."""
     acc_ty: tl.constexpr = _acc_type(q.dtype)
     if HAS_DROPOUT:
@@ -309,12 +591,30 @@ def _attn_bwd_dq_inner(q, do, lse, delta, rows, K, V, Mask, Seed, off_bh,
     dq = tl.zeros([BLOCK_M, HEAD_DIM], acc_ty)
     for start_n in range(0, N, BLOCK_N):
         cols = start_n + tl.arange(0, BLOCK_N)
-        k, v, valid = _load_keys(K, V, Mask, cols, stride_kn, stride_kd, stride_vn, stride_vd, stride_mn, N,
-                                 HEAD_DIM, HAS_MASK)
-        p = tl.where(valid[None, :], tl.exp2(_scores(q, k, HEAD_DIM, PRECISION) - lse[:, None]), 0.0)
+        k, v, valid = _load_keys(
+            K,
+            V,
+            Mask,
+            cols,
+            stride_kn,
+            stride_kd,
+            stride_vn,
+            stride_vd,
+            stride_mn,
+            N,
+            HEAD_DIM,
+            HAS_MASK,
+        )
+        p = tl.where(
+            valid[None, :], tl.exp2(_scores(q, k, HEAD_DIM, PRECISION) - lse[:, None]), 0.0
+        )
         dp = _dot(do, tl.trans(v), PRECISION)
         if HAS_DROPOUT:
-            dp = _drop(dp, _dropout_keep(seed, off_bh, rows[:, None], cols[None, :], N, dropout_p), dropout_p)
+            dp = _drop(
+                dp,
+                _dropout_keep(seed, off_bh, rows[:, None], cols[None, :], N, dropout_p),
+                dropout_p,
+            )
         ds = p * (dp - delta[:, None])
         dq += _dot(ds.to(k.dtype), k, PRECISION)
     return dq
@@ -323,27 +623,103 @@ def _attn_bwd_dq_inner(q, do, lse, delta, rows, K, V, Mask, Seed, off_bh,
 @triton.autotune(configs=DQ_CONFIGS, key=AUTOTUNE_KEY)
 @triton.jit
 def _attn_bwd_dq(
-    Q, K, V, DO, DQ, LSE, Delta, Mask, Seed,
-    stride_qb, stride_qn, stride_qh, stride_qd,
-    stride_kb, stride_kn, stride_kh, stride_kd,
-    stride_vb, stride_vn, stride_vh, stride_vd,
-    stride_dob, stride_don, stride_doh, stride_dod,
-    stride_dqb, stride_dqn, stride_dqh, stride_dqd,
-    stride_mb, stride_mn,
-    H, N, dropout_p,
-    HEAD_DIM: tl.constexpr, HAS_MASK: tl.constexpr, HAS_DROPOUT: tl.constexpr, PRECISION: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    Q,
+    K,
+    V,
+    DO,
+    DQ,
+    LSE,
+    Delta,
+    Mask,
+    Seed,
+    stride_qb,
+    stride_qn,
+    stride_qh,
+    stride_qd,
+    stride_kb,
+    stride_kn,
+    stride_kh,
+    stride_kd,
+    stride_vb,
+    stride_vn,
+    stride_vh,
+    stride_vd,
+    stride_dob,
+    stride_don,
+    stride_doh,
+    stride_dod,
+    stride_dqb,
+    stride_dqn,
+    stride_dqh,
+    stride_dqd,
+    stride_mb,
+    stride_mn,
+    H,
+    N,
+    dropout_p,
+    HEAD_DIM: tl.constexpr,
+    HAS_MASK: tl.constexpr,
+    HAS_DROPOUT: tl.constexpr,
+    PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
 ):
     rows, off_bh, off_b, off_h, Q, K, V, DO, LSE, Delta, Mask = _bwd_prologue(
-        Q, K, V, DO, LSE, Delta, Mask, stride_qb, stride_qh, stride_kb, stride_kh, stride_vb, stride_vh,
-        stride_dob, stride_doh, stride_mb, H, N, BLOCK_M,
+        Q,
+        K,
+        V,
+        DO,
+        LSE,
+        Delta,
+        Mask,
+        stride_qb,
+        stride_qh,
+        stride_kb,
+        stride_kh,
+        stride_vb,
+        stride_vh,
+        stride_dob,
+        stride_doh,
+        stride_mb,
+        H,
+        N,
+        BLOCK_M,
     )
-    q, do, lse, delta = _load_queries(Q, DO, LSE, Delta, rows, stride_qn, stride_qd, stride_don, stride_dod, N,
-                                      HEAD_DIM)
+    q, do, lse, delta = _load_queries(
+        Q, DO, LSE, Delta, rows, stride_qn, stride_qd, stride_don, stride_dod, N, HEAD_DIM
+    )
     dq = _attn_bwd_dq_inner(
-        q, do, lse, delta, rows, K, V, Mask, Seed, off_bh, stride_kn, stride_kd, stride_vn, stride_vd, stride_mn,
-        N, dropout_p, HEAD_DIM, HAS_MASK, HAS_DROPOUT, PRECISION, BLOCK_M, BLOCK_N,
+        q,
+        do,
+        lse,
+        delta,
+        rows,
+        K,
+        V,
+        Mask,
+        Seed,
+        off_bh,
+        stride_kn,
+        stride_kd,
+        stride_vn,
+        stride_vd,
+        stride_mn,
+        N,
+        dropout_p,
+        HEAD_DIM,
+        HAS_MASK,
+        HAS_DROPOUT,
+        PRECISION,
+        BLOCK_M,
+        BLOCK_N,
     )
     sm_scale: tl.constexpr = 1.0 / HEAD_DIM**0.5
-    _store_rows(_head(DQ, stride_dqb, stride_dqh, off_b, off_h), rows, stride_dqn, stride_dqd, N, dq * sm_scale,
-                HEAD_DIM)
+    _store_rows(
+        _head(DQ, stride_dqb, stride_dqh, off_b, off_h),
+        rows,
+        stride_dqn,
+        stride_dqd,
+        N,
+        dq * sm_scale,
+        HEAD_DIM,
+    )

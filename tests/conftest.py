@@ -36,7 +36,9 @@ import keras_electra as ke
 BACKEND = keras.backend.backend()
 # Modules of pure Python and numpy (reading data, tokenizing, packing, metrics) behave the same on
 # every backend: they run once, in the JAX pass (tests/run_backends.py runs it beside the other two).
-backend_independent = pytest.mark.skipif(BACKEND != "jax", reason="backend-independent: runs in the JAX pass")
+backend_independent = pytest.mark.skipif(
+    BACKEND != "jax", reason="backend-independent: runs in the JAX pass"
+)
 VOCAB = 1000
 PAD, UNK, CLS, SEP, MASK = 0, 100, 101, 102, 103
 
@@ -81,6 +83,8 @@ WORDS = (
     "the cat sat on a mat while dogs ran around quickly and birds sang loudly over green hills "
     "under grey skies where rivers flow slowly toward distant seas full of silver fish"
 ).split()
+
+
 def write_corpus(folder, files=3, documents=5, seed=0):
     """Files of documents of random sentences from WORDS, blank lines between documents."""
     rng = random.Random(seed)

@@ -12,8 +12,14 @@ def eval_outputs(model, x):
     if isinstance(model, ke.ElectraPretrainer):
         positions = np.tile(np.arange(1, 4, dtype="int32"), (len(x["token_ids"]), 1))
         return {
-            "discriminator": ops.convert_to_numpy(model.discriminator(x, training=False)["sequence_output"]),
-            "generator": ops.convert_to_numpy(model.generator({**x, "mask_positions": positions}, training=False)),
-            "rtd": ops.convert_to_numpy(model.discriminator_head(model.discriminator(x)["sequence_output"])),
+            "discriminator": ops.convert_to_numpy(
+                model.discriminator(x, training=False)["sequence_output"]
+            ),
+            "generator": ops.convert_to_numpy(
+                model.generator({**x, "mask_positions": positions}, training=False)
+            ),
+            "rtd": ops.convert_to_numpy(
+                model.discriminator_head(model.discriminator(x)["sequence_output"])
+            ),
         }
     return {"discriminator": ops.convert_to_numpy(model(x, training=False)["sequence_output"])}

@@ -77,8 +77,15 @@ def numpy_backbone(backbone, inputs):
 def tiny_backbone(**overrides):
     """Two layers, E=8 < H=16 (so the embedding projection exists), unless `overrides` say otherwise."""
     config = dict(
-        vocab_size=64, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, embedding_dim=8,
-        max_sequence_length=16, dropout=0.1, seed=0,
+        vocab_size=64,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        embedding_dim=8,
+        max_sequence_length=16,
+        dropout=0.1,
+        seed=0,
     )
     return ke.ElectraBackbone(**{**config, **overrides})
 

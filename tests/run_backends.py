@@ -32,7 +32,16 @@ def run(backend, args):
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"keras-electra-tests-{backend}-") as basetemp:
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}", *args],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--basetemp={basetemp}",
+                *args,
+            ],
             env={**os.environ, "KERAS_BACKEND": backend, "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -40,9 +49,13 @@ def run(backend, args):
         )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     counts = {key: 0 for key in COUNTS}
-    for number, key in re.findall(r"(\d+) (passed|failed|skipped|error)", lines[-1] if lines else ""):
+    for number, key in re.findall(
+        r"(\d+) (passed|failed|skipped|error)", lines[-1] if lines else ""
+    ):
         counts[key] += int(number)
-    report(f"\n===== KERAS_BACKEND={backend}: {time.monotonic() - start:.0f} s =====\n{proc.stdout}")
+    report(
+        f"\n===== KERAS_BACKEND={backend}: {time.monotonic() - start:.0f} s =====\n{proc.stdout}"
+    )
     return proc.returncode, counts
 
 
@@ -50,9 +63,19 @@ def main():
     with ThreadPoolExecutor(JOBS) as pool:
         results = list(pool.map(lambda backend: run(backend, sys.argv[1:]), BACKENDS))
     totals = {key: sum(counts[key] for _, counts in results) for key in COUNTS}
-    failed = [f"{backend} (pytest exit {code})" for backend, (code, _) in zip(BACKENDS, results) if code != 0]
-    print(f"\nbackends: {', '.join(BACKENDS)}" + (f"; failing: {', '.join(failed)}" if failed else ""))
-    failures = totals["failed"] + totals["error"] + (len(failed) if not totals["failed"] + totals["error"] else 0)
+    failed = [
+        f"{backend} (pytest exit {code})"
+        for backend, (code, _) in zip(BACKENDS, results)
+        if code != 0
+    ]
+    print(
+        f"\nbackends: {', '.join(BACKENDS)}" + (f"; failing: {', '.join(failed)}" if failed else "")
+    )
+    failures = (
+        totals["failed"]
+        + totals["error"]
+        + (len(failed) if not totals["failed"] + totals["error"] else 0)
+    )
     print(f"tests: {totals['passed']} passed, {failures} failed, {totals['skipped']} skipped")
     return 1 if failed else 0
 

@@ -86,7 +86,9 @@ def test_triton_on_cpu_tensors_needs_the_interpreter(rng, monkeypatch):
         ke.attention(q, q, q, implementation="triton")
 
 
-@pytest.mark.skipif(BACKEND != "jax", reason="one backend suffices: the check runs before any tensor exists")
+@pytest.mark.skipif(
+    BACKEND != "jax", reason="one backend suffices: the check runs before any tensor exists"
+)
 def test_tensorflow_loaded_before_triton_falls_back_instead_of_aborting():
     # Importing triton 3.7-3.9 after TensorFlow aborts the process: the library
     # must notice and keep standard ops, warning once, never importing triton.
@@ -102,7 +104,10 @@ def test_tensorflow_loaded_before_triton_falls_back_instead_of_aborting():
         "print([str(w.message) for w in caught])\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "KERAS_BACKEND": "jax"},
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -47,8 +47,21 @@ def vocab_file(tmp_path_factory):
 
 
 def build_data_cli(capsys, corpus, out, vocab_file, *extra):
-    return run_cli(capsys, "build-data", "--corpus", corpus, "--vocab", vocab_file, "--out", out,
-                   "--max-length", 16, "--workers", 1, *extra)
+    return run_cli(
+        capsys,
+        "build-data",
+        "--corpus",
+        corpus,
+        "--vocab",
+        vocab_file,
+        "--out",
+        out,
+        "--max-length",
+        16,
+        "--workers",
+        1,
+        *extra,
+    )
 
 
 # --- corpus and build-data -------------------------------------------------------------------------
@@ -62,8 +75,9 @@ def build_data_cli(capsys, corpus, out, vocab_file, *extra):
     ],
     ids=["binary", "over-long line"],
 )
-def test_build_data_names_a_bad_corpus_file_and_writes_nothing(tmp_path, capsys, corpus, vocab_file, name,
-                                                               content, message):
+def test_build_data_names_a_bad_corpus_file_and_writes_nothing(
+    tmp_path, capsys, corpus, vocab_file, name, content, message
+):
     texts = tmp_path / "texts"
     shutil.copytree(corpus, texts)
     (texts / name).write_bytes(content)
@@ -82,8 +96,9 @@ def test_build_data_names_a_bad_corpus_file_and_writes_nothing(tmp_path, capsys,
         ("--seed", "-1", "argument --seed: expected an integer from 0 to"),
     ],
 )
-def test_build_data_names_a_bad_argument_and_writes_nothing(tmp_path, capsys, corpus, vocab_file, option, value,
-                                                            message):
+def test_build_data_names_a_bad_argument_and_writes_nothing(
+    tmp_path, capsys, corpus, vocab_file, option, value, message
+):
     code, _, err = build_data_cli(capsys, corpus, tmp_path / "data", vocab_file, option, value)
     assert code == 2 and message in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
@@ -104,19 +119,28 @@ def fail_second_save(monkeypatch, error):
     return names
 
 
-def test_disk_full_while_writing_shards_leaves_the_out_directory_as_it_was(tmp_path, capsys, monkeypatch, corpus,
-                                                                          vocab_file):
+def test_disk_full_while_writing_shards_leaves_the_out_directory_as_it_was(
+    tmp_path, capsys, monkeypatch, corpus, vocab_file
+):
     out = tmp_path / "data"
     out.mkdir()  # an empty --out is allowed, and must stay as it was
     names = fail_second_save(monkeypatch, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
     code, _, err = build_data_cli(capsys, corpus, out, vocab_file)
-    assert names[0].startswith(".train-00000.npy.tmp-")  # one shard was complete when the disk filled
+    assert names[0].startswith(
+        ".train-00000.npy.tmp-"
+    )  # one shard was complete when the disk filled
     assert code == 1 and "Traceback" not in err
-    assert "No space left on device" in err and "heldout.npy" in err and f"nothing written to --out {out}" in err
+    assert (
+        "No space left on device" in err
+        and "heldout.npy" in err
+        and f"nothing written to --out {out}" in err
+    )
     assert list(out.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["data"]
 
 
-def test_ctrl_c_during_build_data_leaves_nothing_and_says_so(tmp_path, capsys, monkeypatch, corpus, vocab_file):
+def test_ctrl_c_during_build_data_leaves_nothing_and_says_so(
+    tmp_path, capsys, monkeypatch, corpus, vocab_file
+):
     out = tmp_path / "data"
     names = fail_second_save(monkeypatch, KeyboardInterrupt())
     code, _, err = build_data_cli(capsys, corpus, out, vocab_file)
@@ -128,22 +152,42 @@ def test_ctrl_c_during_build_data_leaves_nothing_and_says_so(tmp_path, capsys, m
 @pytest.fixture(scope="module")
 def data_dir(corpus, vocab_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("built") / "data"
-    build_pretraining_data(corpus, out, vocab_file=vocab_file, max_length=16, workers=1, progress=False)
+    build_pretraining_data(
+        corpus, out, vocab_file=vocab_file, max_length=16, workers=1, progress=False
+    )
     return out
 
 
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (lambda d: (d / "train-00000.npy").write_bytes((d / "train-00000.npy").read_bytes()[:200]),
-         r"train-00000\.npy: not a readable \.npy array"),
-        (lambda d: (d / "heldout.npy").write_bytes(b"PK\x03\x04 not an array"),
-         r"heldout\.npy: not a readable \.npy array \(BadZipFile"),
-        (lambda d: (d / "heldout.npy").write_bytes(b""), r"heldout\.npy: not a readable \.npy array \(EOFError"),
-        (lambda d: np.savez(d / "heldout.npy", np.zeros(3)) or os.replace(d / "heldout.npy.npz", d / "heldout.npy"),
-         r"heldout\.npy: a \.npz archive, not a \.npy array"),
-        (lambda d: (d / "manifest.json").write_text('{"format": "keras-electra-pretraining-data", '),
-         r"manifest\.json: not valid JSON"),
+        (
+            lambda d: (d / "train-00000.npy").write_bytes(
+                (d / "train-00000.npy").read_bytes()[:200]
+            ),
+            r"train-00000\.npy: not a readable \.npy array",
+        ),
+        (
+            lambda d: (d / "heldout.npy").write_bytes(b"PK\x03\x04 not an array"),
+            r"heldout\.npy: not a readable \.npy array \(BadZipFile",
+        ),
+        (
+            lambda d: (d / "heldout.npy").write_bytes(b""),
+            r"heldout\.npy: not a readable \.npy array \(EOFError",
+        ),
+        (
+            lambda d: (
+                np.savez(d / "heldout.npy", np.zeros(3))
+                or os.replace(d / "heldout.npy.npz", d / "heldout.npy")
+            ),
+            r"heldout\.npy: a \.npz archive, not a \.npy array",
+        ),
+        (
+            lambda d: (d / "manifest.json").write_text(
+                '{"format": "keras-electra-pretraining-data", '
+            ),
+            r"manifest\.json: not valid JSON",
+        ),
     ],
     ids=["truncated shard", "zip bytes", "empty shard", "npz archive", "truncated manifest"],
 )
@@ -164,7 +208,9 @@ def test_disk_full_while_saving_a_checkpoint_keeps_the_previous_one(tmp_path, mo
     previous, kernel = path.read_bytes(), keras.ops.convert_to_numpy(model.layers[0].kernel)
     model.layers[0].kernel.assign(np.ones((3, 2)))
 
-    def disk_full(*args, **kwargs):  # the weights go in after metadata and config: a half-written zip
+    def disk_full(
+        *args, **kwargs
+    ):  # the weights go in after metadata and config: a half-written zip
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(zipfile.ZipFile, "writestr", disk_full)
@@ -172,7 +218,9 @@ def test_disk_full_while_saving_a_checkpoint_keeps_the_previous_one(tmp_path, mo
         save_model_atomic(model, path)
     monkeypatch.undo()
     assert path.read_bytes() == previous and [p.name for p in tmp_path.iterdir()] == [path.name]
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.saving.load_model(path).layers[0].kernel), kernel)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(keras.saving.load_model(path).layers[0].kernel), kernel
+    )
 
 
 @pytest.fixture
@@ -189,13 +237,17 @@ def truncated_run(tmp_path):
 
 @pytest.mark.parametrize("command", ["evaluate", "predict"])
 def test_a_truncated_keras_file_is_named_as_such(truncated_run, capsys, command):
-    arguments = ["--task", "sst2", "--data", truncated_run] if command == "evaluate" else ["a sentence"]
+    arguments = (
+        ["--task", "sst2", "--data", truncated_run] if command == "evaluate" else ["a sentence"]
+    )
     code, out, err = run_cli(capsys, command, "--model", truncated_run, *arguments)
     assert code == 2 and out == "" and "Traceback" not in err
     assert f"{truncated_run / 'model.keras'}: not a complete .keras file" in err
 
 
-def test_converting_a_truncated_keras_file_names_it_and_writes_nothing(truncated_run, tmp_path, capsys):
+def test_converting_a_truncated_keras_file_names_it_and_writes_nothing(
+    truncated_run, tmp_path, capsys
+):
     code, _, err = run_cli(capsys, "convert", truncated_run / "model.keras", tmp_path / "hf")
     assert code == 2 and str(truncated_run / "model.keras") in err and "Traceback" not in err
     assert not (tmp_path / "hf").exists() and not leftovers(tmp_path)
@@ -211,11 +263,17 @@ def huggingface_directory(tmp_path):
     return directory
 
 
-def test_a_vocabulary_larger_than_the_checkpoints_table_is_refused(huggingface_directory, tmp_path, capsys):
+def test_a_vocabulary_larger_than_the_checkpoints_table_is_refused(
+    huggingface_directory, tmp_path, capsys
+):
     vocab, config = huggingface_directory / "vocab.txt", huggingface_directory / "config.json"
-    code, _, err = run_cli(capsys, "convert", huggingface_directory, tmp_path / "out" / "backbone.keras")
+    code, _, err = run_cli(
+        capsys, "convert", huggingface_directory, tmp_path / "out" / "backbone.keras"
+    )
     assert code == 2 and "Traceback" not in err
-    assert f"{vocab}: 15 tokens, more than the 13 rows of the word-embedding table of {config}" in err
+    assert (
+        f"{vocab}: 15 tokens, more than the 13 rows of the word-embedding table of {config}" in err
+    )
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
 
 
@@ -237,16 +295,36 @@ def test_a_keras_file_with_a_larger_vocabulary_beside_it_is_not_exported(tmp_pat
 def test_finetuning_a_model_whose_vocabulary_is_larger_than_its_table_is_refused(tmp_path, capsys):
     # On JAX the extra ids would index past the table and train on NaN without a word.
     with_a_larger_vocabulary(tmp_path, "discriminator.keras")
-    code, _, err = run_cli(capsys, "finetune", "--task", "sst2", "--model", tmp_path, "--data", sst2(tmp_path),
-                           "--out", tmp_path / "ft")
+    code, _, err = run_cli(
+        capsys,
+        "finetune",
+        "--task",
+        "sst2",
+        "--model",
+        tmp_path,
+        "--data",
+        sst2(tmp_path),
+        "--out",
+        tmp_path / "ft",
+    )
     assert code == 2 and "Traceback" not in err and "14 tokens, more than the 13 rows" in err
     assert not (tmp_path / "ft").exists()
 
 
 def test_finetuning_a_truncated_model_names_it(truncated_run, tmp_path, capsys):
     (tmp_path / "discriminator.keras").write_bytes((truncated_run / "model.keras").read_bytes())
-    code, _, err = run_cli(capsys, "finetune", "--task", "sst2", "--model", tmp_path, "--data", sst2(tmp_path),
-                           "--out", tmp_path / "out")
+    code, _, err = run_cli(
+        capsys,
+        "finetune",
+        "--task",
+        "sst2",
+        "--model",
+        tmp_path,
+        "--data",
+        sst2(tmp_path),
+        "--out",
+        tmp_path / "out",
+    )
     assert code == 2 and "not a complete .keras file" in err and not (tmp_path / "out").exists()
 
 
@@ -261,28 +339,55 @@ def sst2(folder):
 
 @pytest.mark.parametrize("score", ["5.2", "-0.5"])
 def test_an_stsb_score_outside_0_to_5_names_the_line(tmp_path, score):
-    header = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore"
+    header = (
+        "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore"
+    )
     rows = ["0\tg\tf\ty\ti\ts\ts\ta\tb\t3.8", f"1\tg\tf\ty\ti\ts\ts\ta\tb\t{score}"]
     (tmp_path / "train.tsv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=re.escape(f"train.tsv, line 3: score '{score}' is outside [0, 5]")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"train.tsv, line 3: score '{score}' is outside [0, 5]")
+    ):
         read_glue("stsb", tmp_path, "train")
 
 
 @pytest.mark.parametrize(
     "data, location, reason",
     [
-        (squad_json([V1_QAS[0], {"id": "q3", "question": "Who?"}]), "data[0].paragraphs[0].qas[1]",
-         "KeyError: 'answers'"),
-        (squad_json([V1_QAS[0], {"id": "q3", "question": "Who?", "answers": [{"text": "B", "answer_start": "4"}]}]),
-         "data[0].paragraphs[0].qas[1]", "TypeError"),
-        (squad_json([V1_QAS[0], {"question": "Who?", "answers": []}]), "data[0].paragraphs[0].qas[1]",
-         "KeyError: 'id'"),
-        ({"version": "1.1", "data": [{"paragraphs": [{"qas": V1_QAS}]}]}, "data[0].paragraphs[0]",
-         "KeyError: 'context'"),
+        (
+            squad_json([V1_QAS[0], {"id": "q3", "question": "Who?"}]),
+            "data[0].paragraphs[0].qas[1]",
+            "KeyError: 'answers'",
+        ),
+        (
+            squad_json(
+                [
+                    V1_QAS[0],
+                    {
+                        "id": "q3",
+                        "question": "Who?",
+                        "answers": [{"text": "B", "answer_start": "4"}],
+                    },
+                ]
+            ),
+            "data[0].paragraphs[0].qas[1]",
+            "TypeError",
+        ),
+        (
+            squad_json([V1_QAS[0], {"question": "Who?", "answers": []}]),
+            "data[0].paragraphs[0].qas[1]",
+            "KeyError: 'id'",
+        ),
+        (
+            {"version": "1.1", "data": [{"paragraphs": [{"qas": V1_QAS}]}]},
+            "data[0].paragraphs[0]",
+            "KeyError: 'context'",
+        ),
     ],
     ids=["no answers", "start is a string", "no id", "no context"],
 )
 def test_a_malformed_squad_question_names_its_place(tmp_path, data, location, reason):
     path = write_json(tmp_path / "dev.json", data)
-    with pytest.raises(ValueError, match=re.escape(f"dev.json: not in SQuAD's layout at {location} ({reason}")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"dev.json: not in SQuAD's layout at {location} ({reason}")
+    ):
         read_squad(path)

@@ -22,13 +22,26 @@ from keras_electra.cli import arguments
 from keras_electra.cli.main import build_parser, main
 from keras_electra.data import build_pretraining_data
 
-pytestmark = pytest.mark.skipif(BACKEND != "torch", reason="command-line logic: tested in the torch pass")
+pytestmark = pytest.mark.skipif(
+    BACKEND != "torch", reason="command-line logic: tested in the torch pass"
+)
 
-PATHS = (arguments.existing_file, arguments.existing_dir, arguments.existing_path, arguments.existing_checkpoint)
+PATHS = (
+    arguments.existing_file,
+    arguments.existing_dir,
+    arguments.existing_path,
+    arguments.existing_checkpoint,
+)
 # Free text: no value is a bad one at the parser. DST is checked against SRC and --to by `convert` itself.
 FREE_TEXT = {
-    ("build-data", "--text-field"), ("build-data", "--document-marker"), ("build-data", "--language"),
-    ("evaluate", "--split"), ("predict", "texts"), ("fill-mask", "text"), ("detect", "text"), ("convert", "DST"),
+    ("build-data", "--text-field"),
+    ("build-data", "--document-marker"),
+    ("build-data", "--language"),
+    ("evaluate", "--split"),
+    ("predict", "texts"),
+    ("fill-mask", "text"),
+    ("detect", "text"),
+    ("convert", "DST"),
 }
 # A valid file of each file argument that is not a directory, from `inputs`: its bad copies keep its name.
 FILE_SAMPLES = {
@@ -55,9 +68,20 @@ PRINCIPAL_FILES = {
 }
 # Each command's arguments, all valid ({name} is a path under the inputs); a case replaces one.
 VALID = {
-    "build-data": {"--corpus": "{texts}", "--vocab": "{vocab}", "--out": "{out}", "--max-length": "16",
-                   "--workers": "1"},
-    "pretrain": {"--data": "{data}", "--size": "tiny", "--steps": "1", "--batch-size": "2", "--out": "{out}"},
+    "build-data": {
+        "--corpus": "{texts}",
+        "--vocab": "{vocab}",
+        "--out": "{out}",
+        "--max-length": "16",
+        "--workers": "1",
+    },
+    "pretrain": {
+        "--data": "{data}",
+        "--size": "tiny",
+        "--steps": "1",
+        "--batch-size": "2",
+        "--out": "{out}",
+    },
     "finetune": {"--task": "sst2", "--data": "{sst2}", "--model": "{pretrained}", "--out": "{out}"},
     "evaluate": {"--model": "{finetuned}", "--task": "sst2", "--data": "{sst2}"},
     "predict": {"--model": "{finetuned}", "texts": "a fine film"},
@@ -65,8 +89,14 @@ VALID = {
     "detect": {"--model": "{pretrain_run}", "text": "the cat sat"},
     # To Hugging Face: the one direction open to every kind of SRC.
     "convert": {"SRC": "{huggingface}", "DST": "{out}", "--to": "huggingface"},
-    "compare": {"--data": "{data}", "--task": "sst2", "--task-data": "{sst2}", "--budget-flops": "1e9",
-                "--batch-size": "2", "--out": "{out}"},
+    "compare": {
+        "--data": "{data}",
+        "--task": "sst2",
+        "--task-data": "{sst2}",
+        "--budget-flops": "1e9",
+        "--batch-size": "2",
+        "--out": "{out}",
+    },
 }
 BINARY = bytes(range(256)) * 8
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -84,8 +114,12 @@ def name_of(action):
 
 def walk():
     """(command, name, action) of every argument of every sub-command but --help."""
-    return [(command, name_of(action), action) for command, parser in sub_parsers().items()
-            for action in parser._actions if not isinstance(action, argparse._HelpAction)]
+    return [
+        (command, name_of(action), action)
+        for command, parser in sub_parsers().items()
+        for action in parser._actions
+        if not isinstance(action, argparse._HelpAction)
+    ]
 
 
 def is_flag(action):
@@ -108,29 +142,48 @@ def invalid_numbers(check):
 
         def excluded(x):
             return x < low or (x == low and not check.minimum_included) or x > high
+
     return sorted(values | {str(x) for x in (0, -1, 10**30) if excluded(x)})
 
 
-NUMBER_CASES = [(command, name, value) for command, name, action in walk()
-                if isinstance(action.type, (arguments.Integer, arguments.Real))
-                for value in invalid_numbers(action.type)]
+NUMBER_CASES = [
+    (command, name, value)
+    for command, name, action in walk()
+    if isinstance(action.type, (arguments.Integer, arguments.Real))
+    for value in invalid_numbers(action.type)
+]
 MISSING_AND_FILES = ("missing", "empty", "truncated", "binary")
-FILE_CASES = [(command, name, kind) for command, name, action in walk() if action.type in PATHS
-              for kind in MISSING_AND_FILES]
-DAMAGED_DIRECTORY_CASES = [(command, name, kind) for (command, name) in PRINCIPAL_FILES
-                           for kind in ("empty", "truncated", "binary")]
-OUTPUT_CASES = [(command, name) for command, name, action in walk() if action.type is arguments.output_dir]
+FILE_CASES = [
+    (command, name, kind)
+    for command, name, action in walk()
+    if action.type in PATHS
+    for kind in MISSING_AND_FILES
+]
+DAMAGED_DIRECTORY_CASES = [
+    (command, name, kind)
+    for (command, name) in PRINCIPAL_FILES
+    for kind in ("empty", "truncated", "binary")
+]
+OUTPUT_CASES = [
+    (command, name) for command, name, action in walk() if action.type is arguments.output_dir
+]
 
 
 def test_every_argument_is_checked_at_the_parser():
     """A new argument must be a choice, a flag, a checked number or path, or named free text here."""
-    unchecked = {(command, name) for command, name, action in walk()
-                 if not is_flag(action) and action.choices is None
-                 and not isinstance(action.type, (arguments.Integer, arguments.Real))
-                 and action.type not in (*PATHS, arguments.output_dir)}
+    unchecked = {
+        (command, name)
+        for command, name, action in walk()
+        if not is_flag(action)
+        and action.choices is None
+        and not isinstance(action.type, (arguments.Integer, arguments.Real))
+        and action.type not in (*PATHS, arguments.output_dir)
+    }
     assert unchecked == FREE_TEXT
     files = {(command, name) for command, name, action in walk() if action.type in PATHS}
-    directories = {(command, name) for command, name, action in walk() if action.type is arguments.existing_dir}
+    directories = {
+        (command, name) for command, name, action in walk() if action.type is arguments.existing_dir
+    }
     assert set(FILE_SAMPLES) == files - directories
     assert set(PRINCIPAL_FILES) <= files
     assert {command for command, _, _ in walk()} == set(VALID)
@@ -140,12 +193,20 @@ def test_the_limits_themselves_are_accepted():
     for command, name, action in walk():
         check = action.type
         if isinstance(check, arguments.Integer):
-            assert check(str(check.minimum)) == check.minimum and check(str(check.maximum)) == check.maximum
+            assert (
+                check(str(check.minimum)) == check.minimum
+                and check(str(check.maximum)) == check.maximum
+            )
             assert check.maximum < 10**30, (command, name)  # every count has a cap
         elif isinstance(check, arguments.Real):
-            low = check.minimum if check.minimum_included else math.nextafter(check.minimum, math.inf)
+            low = (
+                check.minimum if check.minimum_included else math.nextafter(check.minimum, math.inf)
+            )
             assert check(repr(low)) == low, (command, name)
-            assert check(repr(min(check.maximum, 1e30))) == min(check.maximum, 1e30), (command, name)
+            assert check(repr(min(check.maximum, 1e30))) == min(check.maximum, 1e30), (
+                command,
+                name,
+            )
 
 
 @pytest.fixture(scope="module")
@@ -159,13 +220,18 @@ def inputs(tmp_path_factory):
     (root / "vocab.txt").write_text("\n".join(words + SPECIALS) + "\n", encoding="utf-8")
     paths["vocab"] = root / "vocab.txt"
     rng = random.Random(0)
-    (root / "corpus.txt.gz").write_bytes(gzip.compress(" ".join(rng.choices(words, k=20_000)).encode()))
+    (root / "corpus.txt.gz").write_bytes(
+        gzip.compress(" ".join(rng.choices(words, k=20_000)).encode())
+    )
     paths["corpus_gz"] = root / "corpus.txt.gz"
     keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(root / "any.keras")
     for name in ("model", "discriminator"):
         paths[f"{name}_keras"] = shutil.copy(root / "any.keras", root / f"{name}.keras")
-    for folder, model_file in (("pretrained", "discriminator.keras"), ("finetuned", "model.keras"),
-                               ("pretrain_run", "pretrainer.keras")):
+    for folder, model_file in (
+        ("pretrained", "discriminator.keras"),
+        ("finetuned", "model.keras"),
+        ("pretrain_run", "pretrainer.keras"),
+    ):
         (root / folder).mkdir()
         shutil.copy(root / "any.keras", root / folder / model_file)
         tokenizer.save(root / folder)
@@ -173,13 +239,28 @@ def inputs(tmp_path_factory):
     (root / "finetuned" / "task.json").write_text('{"task": "sst2"}')
     (root / "sst2").mkdir()
     for split in ("train", "dev"):
-        (root / "sst2" / f"{split}.tsv").write_text("sentence\tlabel\na fine film\t1\na dull one\t0\n")
+        (root / "sst2" / f"{split}.tsv").write_text(
+            "sentence\tlabel\na fine film\t1\na dull one\t0\n"
+        )
     paths["sst2"] = root / "sst2"
     paths["data"] = root / "data"
-    build_pretraining_data(paths["texts"], paths["data"], vocab_file=root / "vocab.txt", max_length=16, workers=1,
-                           progress=False)
-    backbone = ke.ElectraBackbone(vocab_size=len(tokenizer.vocabulary), num_layers=1, num_heads=1, hidden_dim=8,
-                                  intermediate_dim=16, max_sequence_length=16, seed=0)
+    build_pretraining_data(
+        paths["texts"],
+        paths["data"],
+        vocab_file=root / "vocab.txt",
+        max_length=16,
+        workers=1,
+        progress=False,
+    )
+    backbone = ke.ElectraBackbone(
+        vocab_size=len(tokenizer.vocabulary),
+        num_layers=1,
+        num_heads=1,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=16,
+        seed=0,
+    )
     paths["huggingface"] = root / "huggingface"
     ke.save_huggingface(backbone, paths["huggingface"], tokenizer)
     return paths
@@ -189,7 +270,10 @@ def argv(command, inputs, out, replace, value):
     """VALID[command] as a command line, with argument `replace` given `value` (and its mutually
     exclusive partners left out)."""
     parser = sub_parsers()[command]
-    groups = [{name_of(action) for action in group._group_actions} for group in parser._mutually_exclusive_groups]
+    groups = [
+        {name_of(action) for action in group._group_actions}
+        for group in parser._mutually_exclusive_groups
+    ]
     partners = set().union(*(group for group in groups if replace in group)) - {replace}
     named = {**{k: v for k, v in VALID[command].items() if k not in partners}, replace: value}
     paths = {**{k: str(v) for k, v in inputs.items()}, "out": str(out)}
@@ -210,10 +294,14 @@ def check_refused(code, err, names, out, before, workspace):
     assert sorted(workspace.iterdir()) == before
 
 
-@pytest.mark.parametrize("command, name, value", NUMBER_CASES, ids=[f"{c} {n}={v}" for c, n, v in NUMBER_CASES])
+@pytest.mark.parametrize(
+    "command, name, value", NUMBER_CASES, ids=[f"{c} {n}={v}" for c, n, v in NUMBER_CASES]
+)
 def test_a_bad_number_is_refused_at_the_parser(command, name, value, inputs, tmp_path, capsys):
     out, before = tmp_path / "out", sorted(tmp_path.iterdir())
-    with pytest.raises(SystemExit) as exit_:  # at the parser: before any file is read or model built
+    with pytest.raises(
+        SystemExit
+    ) as exit_:  # at the parser: before any file is read or model built
         main(argv(command, inputs, out, name, value))
     err = capsys.readouterr().err
     check_refused(exit_.value.code, err, [f"argument {name}"], out, before, tmp_path)
@@ -224,22 +312,38 @@ def bad_file(folder, name, kind, valid):
     """`folder/name`: absent, empty, the first half of `valid`'s bytes, or binary."""
     path = folder / name
     if kind != "missing":
-        path.write_bytes({"empty": b"", "truncated": valid[: len(valid) // 2], "binary": BINARY}[kind])
+        path.write_bytes(
+            {"empty": b"", "truncated": valid[: len(valid) // 2], "binary": BINARY}[kind]
+        )
     return path
 
 
-@pytest.mark.parametrize("command, name, kind", FILE_CASES, ids=[f"{c} {n} {k}" for c, n, k in FILE_CASES])
-def test_a_missing_empty_truncated_or_binary_file_is_named(command, name, kind, inputs, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "command, name, kind", FILE_CASES, ids=[f"{c} {n} {k}" for c, n, k in FILE_CASES]
+)
+def test_a_missing_empty_truncated_or_binary_file_is_named(
+    command, name, kind, inputs, tmp_path, capsys
+):
     sample = inputs[FILE_SAMPLES.get((command, name), "model_keras")]
-    path = bad_file(tmp_path, sample.name if (command, name) in FILE_SAMPLES else "folder", kind, sample.read_bytes())
+    path = bad_file(
+        tmp_path,
+        sample.name if (command, name) in FILE_SAMPLES else "folder",
+        kind,
+        sample.read_bytes(),
+    )
     out, before = tmp_path / "out", sorted(tmp_path.iterdir())
     code, _, err = run_cli(capsys, *argv(command, inputs, out, name, str(path)))
     check_refused(code, err, [name, str(path)], out, before, tmp_path)
 
 
-@pytest.mark.parametrize("command, name, kind", DAMAGED_DIRECTORY_CASES,
-                         ids=[f"{c} {n} {k}" for c, n, k in DAMAGED_DIRECTORY_CASES])
-def test_a_directory_whose_file_is_damaged_names_the_file(command, name, kind, inputs, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "command, name, kind",
+    DAMAGED_DIRECTORY_CASES,
+    ids=[f"{c} {n} {k}" for c, n, k in DAMAGED_DIRECTORY_CASES],
+)
+def test_a_directory_whose_file_is_damaged_names_the_file(
+    command, name, kind, inputs, tmp_path, capsys
+):
     template, principal = PRINCIPAL_FILES[command, name]
     folder = tmp_path / "folder"
     shutil.copytree(inputs[template], folder)
@@ -256,5 +360,7 @@ def test_an_output_directory_that_is_a_file_is_refused(command, name, inputs, tm
     with pytest.raises(SystemExit) as exit_:
         main(argv(command, inputs, tmp_path / "elsewhere", name, str(out)))
     err = capsys.readouterr().err
-    assert exit_.value.code == 2 and f"argument {name}" in err and len(err.strip().splitlines()) == 1
+    assert (
+        exit_.value.code == 2 and f"argument {name}" in err and len(err.strip().splitlines()) == 1
+    )
     assert out.read_text() == "keep" and sorted(p.name for p in tmp_path.iterdir()) == ["out"]

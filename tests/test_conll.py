@@ -84,7 +84,15 @@ def test_iob1_to_iob2_rejects_a_malformed_tag(tag):
 
 def test_tag_list():
     assert CONLL2003_TAGS == (
-        "O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC",
+        "O",
+        "B-PER",
+        "I-PER",
+        "B-ORG",
+        "I-ORG",
+        "B-LOC",
+        "I-LOC",
+        "B-MISC",
+        "I-MISC",
     )
 
 

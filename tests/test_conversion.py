@@ -20,9 +20,19 @@ safetensors_torch = pytest.importorskip("safetensors.torch")
 # transpose, reshape or head split cannot pass by symmetry.
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(206)]
 DISCRIMINATOR = dict(
-    embedding_size=10, hidden_size=21, num_hidden_layers=2, num_attention_heads=3, intermediate_size=37
+    embedding_size=10,
+    hidden_size=21,
+    num_hidden_layers=2,
+    num_attention_heads=3,
+    intermediate_size=37,
 )
-GENERATOR = dict(embedding_size=10, hidden_size=15, num_hidden_layers=3, num_attention_heads=3, intermediate_size=23)
+GENERATOR = dict(
+    embedding_size=10,
+    hidden_size=15,
+    num_hidden_layers=3,
+    num_attention_heads=3,
+    intermediate_size=23,
+)
 HF_CLASSES = {
     "backbone": "ElectraModel",
     "pretraining": "ElectraForPreTraining",
@@ -35,14 +45,20 @@ KINDS = tuple(HF_CLASSES)
 NUM_LABELS = {"classifier": 3, "token-classifier": 5, "question-answerer": 2}
 TOLERANCE = 1e-4  # float32 parity with transformers (docs/electra.md, "Checkpoint layout")
 needs_tensorflow_pass = pytest.mark.skipif(
-    BACKEND != "tensorflow", reason="backend-independent weight reading (TensorFlow); runs in the tensorflow pass"
+    BACKEND != "tensorflow",
+    reason="backend-independent weight reading (TensorFlow); runs in the tensorflow pass",
 )
 
 
 def hf_config(tower=DISCRIMINATOR, **overrides):
     return transformers.ElectraConfig(
-        vocab_size=len(VOCAB), max_position_embeddings=40, type_vocab_size=2, hidden_act="gelu",
-        layer_norm_eps=1e-12, **tower, **overrides,
+        vocab_size=len(VOCAB),
+        max_position_embeddings=40,
+        type_vocab_size=2,
+        hidden_act="gelu",
+        layer_norm_eps=1e-12,
+        **tower,
+        **overrides,
     )
 
 
@@ -91,7 +107,9 @@ def our_outputs(model, kind, x):
     if kind == "backbone":
         return to_numpy(model(x)["sequence_output"])
     if kind == "generator":  # the MLM head at every position, as Hugging Face computes it
-        positions = np.tile(np.arange(x["token_ids"].shape[1], dtype="int32"), (len(x["token_ids"]), 1))
+        positions = np.tile(
+            np.arange(x["token_ids"].shape[1], dtype="int32"), (len(x["token_ids"]), 1)
+        )
         return to_numpy(model({**x, "mask_positions": positions}))
     return to_numpy(model(x))
 
@@ -183,7 +201,9 @@ def test_round_trip_is_exact(tmp_path, saved, tokenizer, kind):
 def test_exported_labels_and_tokenizer_load_in_transformers(tmp_path, tokenizer):
     tags = ["O", "B-LOC", "I-LOC"]
     pre = ke.ElectraTokenClassifierPreprocessor(tokenizer, sequence_length=12, label_names=tags)
-    backbone = ke.ElectraBackbone(len(VOCAB), 1, 3, 21, 37, embedding_dim=10, max_sequence_length=40)
+    backbone = ke.ElectraBackbone(
+        len(VOCAB), 1, 3, 21, 37, embedding_dim=10, max_sequence_length=40
+    )
     ke.save_huggingface(ke.ElectraTokenClassifier(backbone, len(tags), pre), tmp_path)
     assert transformers.ElectraConfig.from_pretrained(tmp_path).id2label == dict(enumerate(tags))
     theirs = transformers.AutoTokenizer.from_pretrained(tmp_path)
@@ -195,7 +215,9 @@ def test_tokenizer_from_transformers_files(tmp_path):
     cased = ke.ElectraTokenizer(VOCAB, lowercase=False)
     cased.save(tmp_path)
     theirs = transformers.AutoTokenizer.from_pretrained(tmp_path)
-    theirs.save_pretrained(tmp_path / "theirs")  # recent transformers write tokenizer.json, no vocab.txt
+    theirs.save_pretrained(
+        tmp_path / "theirs"
+    )  # recent transformers write tokenizer.json, no vocab.txt
     for directory in (tmp_path, tmp_path / "theirs"):
         loaded = ke.load_huggingface_tokenizer(directory)
         assert loaded.vocabulary == VOCAB and loaded.lowercase is False
@@ -203,7 +225,9 @@ def test_tokenizer_from_transformers_files(tmp_path):
 
 
 def test_classifier_with_the_authors_head_has_no_huggingface_class(tmp_path):
-    backbone = ke.ElectraBackbone(len(VOCAB), 1, 3, 21, 37, embedding_dim=10, max_sequence_length=40)
+    backbone = ke.ElectraBackbone(
+        len(VOCAB), 1, 3, 21, 37, embedding_dim=10, max_sequence_length=40
+    )
     with pytest.raises(ValueError, match="head='electra'"):
         ke.save_huggingface(ke.ElectraClassifier(backbone, 2), tmp_path)
     assert not any(tmp_path.iterdir())
@@ -218,7 +242,12 @@ def pair(tmp_path_factory, tokenizer):
     discriminator = hf_model("pretraining", seed=1)
     generator = hf_model("generator", seed=2, tower=GENERATOR)
     with torch.no_grad():
-        for name in ("word_embeddings", "position_embeddings", "token_type_embeddings", "LayerNorm"):
+        for name in (
+            "word_embeddings",
+            "position_embeddings",
+            "token_type_embeddings",
+            "LayerNorm",
+        ):
             getattr(generator.electra.embeddings, name).load_state_dict(
                 getattr(discriminator.electra.embeddings, name).state_dict()
             )
@@ -231,13 +260,17 @@ def pair(tmp_path_factory, tokenizer):
 
 def pretrainer_outputs(pretrainer, x):
     """The discriminator's replaced-token logits and the generator's MLM logits at every position."""
-    disc_logits = to_numpy(pretrainer.discriminator_head(pretrainer.discriminator(x)["sequence_output"]))
+    disc_logits = to_numpy(
+        pretrainer.discriminator_head(pretrainer.discriminator(x)["sequence_output"])
+    )
     return disc_logits, our_outputs(pretrainer.generator, "generator", x)
 
 
 def test_pretrainer_from_released_pair(tmp_path, pair):
     discriminator, generator, folder = pair
-    pretrainer = ke.load_huggingface_pretrainer(folder / "discriminator", folder / "generator", seed=3)
+    pretrainer = ke.load_huggingface_pretrainer(
+        folder / "discriminator", folder / "generator", seed=3
+    )
     assert pretrainer.generator.backbone.embedding is pretrainer.discriminator.embedding
     assert pretrainer.special_token_ids["mask_token_id"] == VOCAB.index("[MASK]")
     assert (pretrainer.generator_hidden_dim, pretrainer.generator_num_layers) == (15, 3)
@@ -260,10 +293,16 @@ def test_pretrainer_from_released_pair(tmp_path, pair):
 def test_pair_with_different_embeddings_is_refused(tmp_path, pair):
     _, generator, folder = pair
     shutil.copytree(folder / "generator", tmp_path / "generator")
-    state = {k: v.clone() for k, v in generator.state_dict().items() if k != "generator_lm_head.weight"}
+    state = {
+        k: v.clone() for k, v in generator.state_dict().items() if k != "generator_lm_head.weight"
+    }
     state["electra.embeddings.position_embeddings.weight"][3] += 1.0
-    safetensors_torch.save_file(state, tmp_path / "generator" / "model.safetensors", metadata={"format": "pt"})
-    with pytest.raises(ValueError, match="electra.embeddings.position_embeddings.weight differs .* share"):
+    safetensors_torch.save_file(
+        state, tmp_path / "generator" / "model.safetensors", metadata={"format": "pt"}
+    )
+    with pytest.raises(
+        ValueError, match="electra.embeddings.position_embeddings.weight differs .* share"
+    ):
         ke.load_huggingface_pretrainer(folder / "discriminator", tmp_path / "generator")
 
 
@@ -279,22 +318,45 @@ def broken_copy(directory, destination, config_changes=None, state_change=None):
     if state_change:
         state = safetensors_torch.load_file(destination / "model.safetensors")
         state_change(state)
-        safetensors_torch.save_file(state, destination / "model.safetensors", metadata={"format": "pt"})
+        safetensors_torch.save_file(
+            state, destination / "model.safetensors", metadata={"format": "pt"}
+        )
     return destination
 
 
 BROKEN = {
-    "missing key": (None, lambda s: s.pop("electra.encoder.layer.1.output.LayerNorm.bias"),
-                    "missing electra.encoder.layer.1.output.LayerNorm.bias"),
-    "wrong shape": (None, lambda s: s.update({"classifier.out_proj.weight": torch.zeros(4, 21)}),
-                    r"classifier.out_proj.weight has shape \(4, 21\).* needs \(3, 21\)"),
-    "fewer layers in config": ({"num_hidden_layers": 1}, None, "unexpected electra.encoder.layer.1"),
-    "wider config": ({"hidden_size": 24, "num_attention_heads": 4}, None,
-                     r"electra.embeddings_project.weight has shape \(21, 10\).* needs \(24, 10\)"),
+    "missing key": (
+        None,
+        lambda s: s.pop("electra.encoder.layer.1.output.LayerNorm.bias"),
+        "missing electra.encoder.layer.1.output.LayerNorm.bias",
+    ),
+    "wrong shape": (
+        None,
+        lambda s: s.update({"classifier.out_proj.weight": torch.zeros(4, 21)}),
+        r"classifier.out_proj.weight has shape \(4, 21\).* needs \(3, 21\)",
+    ),
+    "fewer layers in config": (
+        {"num_hidden_layers": 1},
+        None,
+        "unexpected electra.encoder.layer.1",
+    ),
+    "wider config": (
+        {"hidden_size": 24, "num_attention_heads": 4},
+        None,
+        r"electra.embeddings_project.weight has shape \(21, 10\).* needs \(24, 10\)",
+    ),
     "other activation": ({"hidden_act": "gelu_new"}, None, "hidden_act='gelu_new'"),
-    "two dropout rates": ({"attention_probs_dropout_prob": 0.2}, None, "attention_probs_dropout_prob=0.2"),
+    "two dropout rates": (
+        {"attention_probs_dropout_prob": 0.2},
+        None,
+        "attention_probs_dropout_prob=0.2",
+    ),
     "not electra": ({"model_type": "bert"}, None, "model_type='bert'"),
-    "unknown architecture": ({"architectures": ["ElectraForMultipleChoice"]}, None, "ElectraForMultipleChoice"),
+    "unknown architecture": (
+        {"architectures": ["ElectraForMultipleChoice"]},
+        None,
+        "ElectraForMultipleChoice",
+    ),
 }
 
 
@@ -373,7 +435,11 @@ def authors_variables(discriminator, generator):
                 ("output/dense", "output.dense"),
             ):
                 dense(f"{tf_layer}/{tf_name}", state, f"{hf_layer}.{hf_name}")
-            layer_norm(f"{tf_layer}/attention/output/LayerNorm", state, f"{hf_layer}.attention.output.LayerNorm")
+            layer_norm(
+                f"{tf_layer}/attention/output/LayerNorm",
+                state,
+                f"{hf_layer}.attention.output.LayerNorm",
+            )
             layer_norm(f"{tf_layer}/output/LayerNorm", state, f"{hf_layer}.output.LayerNorm")
     state = hf_state(discriminator)
     for table in ("word_embeddings", "position_embeddings", "token_type_embeddings"):
@@ -394,7 +460,9 @@ def write_tf1_checkpoint(prefix, variables):
     import tensorflow as tf
 
     with tf.Graph().as_default():
-        tf_variables = {name: tf.compat.v1.Variable(value, name=name) for name, value in variables.items()}
+        tf_variables = {
+            name: tf.compat.v1.Variable(value, name=name) for name, value in variables.items()
+        }
         saver = tf.compat.v1.train.Saver(var_list=tf_variables)
         with tf.compat.v1.Session() as session:
             session.run(tf.compat.v1.global_variables_initializer())
@@ -411,7 +479,9 @@ def test_tf1_checkpoint(tmp_path, pair):
         "electra/encoder/layer_0/output/dense/kernel/adam_m": np.zeros((37, 21), "float32"),
     }
     prefix = write_tf1_checkpoint(tmp_path / "model.ckpt-1000", {**variables, **extras})
-    pretrainer = ke.load_tf1_checkpoint(tmp_path, num_heads=3, generator_num_heads=3)  # the directory: latest
+    pretrainer = ke.load_tf1_checkpoint(
+        tmp_path, num_heads=3, generator_num_heads=3
+    )  # the directory: latest
     x = batch()
     disc_logits, mlm_logits = pretrainer_outputs(pretrainer, x)
     assert max_difference(disc_logits, hf_outputs(discriminator, x)) <= TOLERANCE
@@ -424,7 +494,9 @@ def test_tf1_checkpoint(tmp_path, pair):
 
     del variables["generator/encoder/layer_2/intermediate/dense/bias"]
     broken = write_tf1_checkpoint(tmp_path / "broken" / "model.ckpt-5", variables)
-    with pytest.raises(ValueError, match="no variable generator/encoder/layer_2/intermediate/dense/bias"):
+    with pytest.raises(
+        ValueError, match="no variable generator/encoder/layer_2/intermediate/dense/bias"
+    ):
         ke.load_tf1_checkpoint(broken, num_heads=3, generator_num_heads=3)
 
 
@@ -435,7 +507,12 @@ def test_tf1_checkpoint(tmp_path, pair):
 def test_keras_hub_backbone():
     keras_hub = pytest.importorskip("keras_hub")
     theirs = keras_hub.models.ElectraBackbone(
-        vocab_size=len(VOCAB), num_layers=2, num_heads=3, hidden_dim=21, embedding_dim=10, intermediate_dim=37,
+        vocab_size=len(VOCAB),
+        num_layers=2,
+        num_heads=3,
+        hidden_dim=21,
+        embedding_dim=10,
+        intermediate_dim=37,
         max_sequence_length=40,
     )
     rng = np.random.default_rng(0)

@@ -31,7 +31,9 @@ safetensors_numpy = pytest.importorskip("safetensors.numpy")
 def released(tmp_path_factory):
     """A discriminator and generator pair sharing embeddings, each directory with its vocabulary, as on the Hub.
     One attention head per tower: the authors' rule max(1, H // 64), which a TF1 checkpoint relies on."""
-    discriminator = hf_model("pretraining", seed=1, tower={**GENERATOR, "hidden_size": 21, "num_attention_heads": 1})
+    discriminator = hf_model(
+        "pretraining", seed=1, tower={**GENERATOR, "hidden_size": 21, "num_attention_heads": 1}
+    )
     generator = hf_model("generator", seed=2, tower={**GENERATOR, "num_attention_heads": 1})
     generator.electra.embeddings.load_state_dict(discriminator.electra.embeddings.state_dict())
     folder = tmp_path_factory.mktemp("released")
@@ -46,10 +48,16 @@ def test_discriminator_to_keras_and_back(tmp_path, released):
     discriminator, _, folder = released
     out = tmp_path / "converted" / "discriminator.keras"
     assert main(["convert", str(folder / "discriminator"), str(out)]) == 0
-    assert sorted(p.name for p in out.parent.iterdir()) == ["discriminator.keras", "tokenizer_config.json", "vocab.txt"]
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "discriminator.keras",
+        "tokenizer_config.json",
+        "vocab.txt",
+    ]
     x = batch()
     logits = to_numpy(keras.saving.load_model(out)(x))
-    np.testing.assert_array_equal(logits, to_numpy(ke.load_huggingface(folder / "discriminator")(x)))
+    np.testing.assert_array_equal(
+        logits, to_numpy(ke.load_huggingface(folder / "discriminator")(x))
+    )
 
     back = tmp_path / "back"
     assert main(["convert", str(out), str(back)]) == 0
@@ -69,16 +77,27 @@ def test_pair_to_a_pretraining_run_and_back(tmp_path, released, capsys):
     _, _, folder = released
     run = tmp_path / "run"
     discriminator, generator = str(folder / "discriminator"), str(folder / "generator")
-    assert main(["convert", discriminator, str(run / "pretrainer.keras"), "--generator", generator]) == 0
-    assert isinstance(keras.saving.load_model(run / "pretrainer.keras", compile=False), ke.ElectraPretrainer)
+    assert (
+        main(["convert", discriminator, str(run / "pretrainer.keras"), "--generator", generator])
+        == 0
+    )
+    assert isinstance(
+        keras.saving.load_model(run / "pretrainer.keras", compile=False), ke.ElectraPretrainer
+    )
     # The run directory is what `fill-mask` and `detect` read.
     assert main(["fill-mask", "--model", str(run), "--top-k", "2", "w3 [MASK] w5"]) == 0
     assert "[MASK] 1:" in capsys.readouterr().out
 
     assert main(["convert", str(run / "pretrainer.keras"), str(tmp_path / "pair")]) == 0
     summary = json.loads((tmp_path / "pair" / "summary.json").read_text())
-    assert summary["models"] == {"discriminator": "ElectraForPreTraining", "generator": "ElectraForMaskedLM"}
-    assert isinstance(transformers.ElectraForMaskedLM.from_pretrained(tmp_path / "pair" / "generator"), torch.nn.Module)
+    assert summary["models"] == {
+        "discriminator": "ElectraForPreTraining",
+        "generator": "ElectraForMaskedLM",
+    }
+    assert isinstance(
+        transformers.ElectraForMaskedLM.from_pretrained(tmp_path / "pair" / "generator"),
+        torch.nn.Module,
+    )
 
 
 @needs_tensorflow_pass
@@ -86,7 +105,9 @@ def test_tf1_checkpoint_straight_to_huggingface(tmp_path, released):
     discriminator, generator, _ = released
     variables = authors_variables(discriminator, generator)
     prefix = write_tf1_checkpoint(tmp_path / "electra_small" / "model.ckpt-7", variables)
-    ke.ElectraTokenizer(VOCAB).save(tmp_path / "electra_small")  # the authors ship vocab.txt beside the checkpoint
+    ke.ElectraTokenizer(VOCAB).save(
+        tmp_path / "electra_small"
+    )  # the authors ship vocab.txt beside the checkpoint
     assert main(["convert", prefix, str(tmp_path / "hf"), "--to", "huggingface"]) == 0
     summary = json.loads((tmp_path / "hf" / "summary.json").read_text())
     assert summary["source_format"] == "tf1" and summary["tokenizer"] is True
@@ -101,11 +122,18 @@ def test_tf1_checkpoint_straight_to_huggingface(tmp_path, released):
 def test_keras_hub_preset_to_keras(tmp_path):
     keras_hub = pytest.importorskip("keras_hub")
     theirs = keras_hub.models.ElectraBackbone(
-        vocab_size=len(VOCAB), num_layers=1, num_heads=3, hidden_dim=21, embedding_dim=10, intermediate_dim=37,
+        vocab_size=len(VOCAB),
+        num_layers=1,
+        num_heads=3,
+        hidden_dim=21,
+        embedding_dim=10,
+        intermediate_dim=37,
         max_sequence_length=40,
     )
     theirs.save_to_preset(tmp_path / "preset")
-    assert main(["convert", str(tmp_path / "preset"), str(tmp_path / "out" / "backbone.keras")]) == 0
+    assert (
+        main(["convert", str(tmp_path / "preset"), str(tmp_path / "out" / "backbone.keras")]) == 0
+    )
     loaded = keras.saving.load_model(tmp_path / "out" / "backbone.keras")
     assert isinstance(loaded, ke.ElectraBackbone)
     for a, b in zip(loaded.weights, ke.load_keras_hub(theirs).weights, strict=True):
@@ -116,10 +144,16 @@ def test_keras_hub_preset_to_keras(tmp_path):
     "arguments,message",
     [
         (["{hf}", "{out}/model.keras", "--model", "pretrainer"], "--generator DIR"),
-        (["{hf}", "{out}/model.keras", "--model", "question-answerer"], "missing qa_outputs.weight"),
+        (
+            ["{hf}", "{out}/model.keras", "--model", "question-answerer"],
+            "missing qa_outputs.weight",
+        ),
         (["{hf}", "{out}/model"], "--to keras writes a .keras file"),
         (["{tmp}", "{out}/model.keras"], "not a Hugging Face directory"),
-        (["{tmp}/nothing", "{out}/model.keras"], "argument SRC: {tmp}/nothing: no such file or folder"),
+        (
+            ["{tmp}/nothing", "{out}/model.keras"],
+            "argument SRC: {tmp}/nothing: no such file or folder",
+        ),
         (["{hf}", "{hf}/../discriminator/vocab.txt", "--to", "huggingface"], "exists"),
     ],
 )
@@ -140,7 +174,9 @@ def test_a_truncated_safetensors_file_is_named(tmp_path, released, capsys, damag
     weights = tmp_path / damaged / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     out = tmp_path / "run" / "pretrainer.keras"
-    code, _, err = run_cli(capsys, "convert", tmp_path / "discriminator", out, "--generator", tmp_path / "generator")
+    code, _, err = run_cli(
+        capsys, "convert", tmp_path / "discriminator", out, "--generator", tmp_path / "generator"
+    )
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert f"{weights}: not a complete safetensors file" in err
     assert not (tmp_path / "run").exists()

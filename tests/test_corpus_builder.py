@@ -30,7 +30,9 @@ def vocab_file(corpus, tmp_path_factory):
 
 
 # Small shards and a 1-in-10 held-out split, so that the tiny corpus spans several shards.
-SMALL = dict(max_length=MAX_LENGTH, examples_per_shard=10, heldout_fraction=0.1, workers=1, progress=False)
+SMALL = dict(
+    max_length=MAX_LENGTH, examples_per_shard=10, heldout_fraction=0.1, workers=1, progress=False
+)
 
 
 def build(corpus, out_dir, vocab_file, **kwargs):
@@ -56,13 +58,17 @@ def assert_valid_data_dir(data_dir, corpus):
     manifest = read_manifest(data_dir)
     tokenizer = ElectraTokenizer.from_vocab_file(data_dir / "vocab.txt")
     special = manifest["special_token_ids"]
-    assert manifest["format"] == "keras-electra-pretraining-data" and manifest["format_version"] == 1
+    assert (
+        manifest["format"] == "keras-electra-pretraining-data" and manifest["format_version"] == 1
+    )
     assert manifest["library_version"] == __version__ and manifest["max_length"] == MAX_LENGTH
     assert manifest["vocab_size"] == tokenizer.vocab_size and manifest["dtype"] == "uint16"
     assert manifest["vocab_sha256"] == tokenizer.vocabulary_hash()
     assert special == dict(pad=0, unk=1, cls=2, sep=3, mask=4)
     shards = open_shards(data_dir)
-    assert [shard.shape for shard in shards] == [(e["examples"], MAX_LENGTH) for e in manifest["shards"]]
+    assert [shard.shape for shard in shards] == [
+        (e["examples"], MAX_LENGTH) for e in manifest["shards"]
+    ]
     assert len(shards) > 1 and all(shard.dtype == np.uint16 for shard in shards)
     counts = manifest["counts"]
     heldout = manifest["heldout"]["examples"]
@@ -88,7 +94,9 @@ def assert_valid_data_dir(data_dir, corpus):
 def test_build_with_vocab_file(data_dir, corpus, vocab_file):
     assert_valid_data_dir(data_dir, corpus)
     assert (data_dir / "vocab.txt").read_bytes() == vocab_file.read_bytes()
-    assert sorted(path.name for path in data_dir.parent.iterdir()) == ["data"], "no temporary left behind"
+    assert sorted(path.name for path in data_dir.parent.iterdir()) == ["data"], (
+        "no temporary left behind"
+    )
 
 
 def test_build_with_trained_vocab(corpus, tmp_path):
@@ -98,7 +106,9 @@ def test_build_with_trained_vocab(corpus, tmp_path):
     assert summary["mb_per_second"] > 0
 
 
-def test_same_seed_same_bytes_for_any_workers_and_other_seed_differs(corpus, vocab_file, data_dir, tmp_path):
+def test_same_seed_same_bytes_for_any_workers_and_other_seed_differs(
+    corpus, vocab_file, data_dir, tmp_path
+):
     def shard_bytes(folder):
         return {path.name: path.read_bytes() for path in sorted(folder.glob("*.npy"))}
 
@@ -111,7 +121,9 @@ def test_same_seed_same_bytes_for_any_workers_and_other_seed_differs(corpus, voc
 
 
 def test_one_heldout_example_even_when_fewer_than_k(tmp_path, vocab_file):
-    (tmp_path / "two.txt").write_text(f"the cat sat.\n{DOCUMENT_MARKER}\nthe dog ran.\n", encoding="utf-8")
+    (tmp_path / "two.txt").write_text(
+        f"the cat sat.\n{DOCUMENT_MARKER}\nthe dog ran.\n", encoding="utf-8"
+    )
     build(tmp_path / "two.txt", tmp_path / "data", vocab_file, heldout_fraction=0.01)
     manifest = read_manifest(tmp_path / "data")
     assert manifest["heldout"]["examples"] == 1
@@ -141,7 +153,11 @@ def test_bad_file_error_names_file_and_line_and_leaves_nothing(corpus, vocab_fil
     (texts / "zz_bad.txt").write_bytes(b"a fine line\n\xff\xfe not utf-8\n")
     out = tmp_path / "out"
     # workers=2 runs the files in worker processes: their errors must arrive intact.
-    arguments = dict(vocab_file=vocab_file, workers=2) if vocab == "file" else dict(vocab_size=200, workers=1)
+    arguments = (
+        dict(vocab_file=vocab_file, workers=2)
+        if vocab == "file"
+        else dict(vocab_size=200, workers=1)
+    )
     with pytest.raises(ValueError, match=r"zz_bad\.txt, line 2: not valid UTF-8"):
         build_pretraining_data(texts, out, max_length=MAX_LENGTH, progress=False, **arguments)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["texts"]
@@ -173,7 +189,9 @@ def test_exactly_one_vocabulary_argument(corpus, tmp_path, vocab):
 
 
 def test_read_manifest_errors_name_the_file(data_dir, tmp_path):
-    with pytest.raises(FileNotFoundError, match=re.escape(f"{tmp_path}: no manifest.json: not a keras-elec")):
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(f"{tmp_path}: no manifest.json: not a keras-elec")
+    ):
         read_manifest(tmp_path)
 
     def broken_copy(name):
@@ -183,7 +201,9 @@ def test_read_manifest_errors_name_the_file(data_dir, tmp_path):
 
     copy = broken_copy("missing_shard")
     (copy / "train-00001.npy").unlink()
-    with pytest.raises(FileNotFoundError, match=r"train-00001\.npy: listed in .*manifest\.json but missing"):
+    with pytest.raises(
+        FileNotFoundError, match=r"train-00001\.npy: listed in .*manifest\.json but missing"
+    ):
         read_manifest(copy)
 
     copy = broken_copy("other_vocab")
@@ -234,5 +254,7 @@ def test_real_books(tmp_path):
     assert manifest["strip_gutenberg"] and manifest["counts"]["files"] == 2
     rows = all_rows(tmp_path / "data")
     assert rows.shape == (summary["examples"], 64)
-    text = ElectraTokenizer.from_vocab_file(tmp_path / "data" / "vocab.txt").decode(rows[:50].ravel())
+    text = ElectraTokenizer.from_vocab_file(tmp_path / "data" / "vocab.txt").decode(
+        rows[:50].ravel()
+    )
     assert "gutenberg" not in text.lower()

@@ -33,13 +33,24 @@ def frequency_vocabulary(paths, size):
         chars.update(c for c in text if not c.isspace())
     chars = sorted(chars)
     common = sorted(words, key=lambda w: (-words[w], w))[: size - 5 - 2 * len(chars)]
-    return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, *("##" + c for c in chars),
-            *[w for w in common if len(w) > 1]]
+    return [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        *chars,
+        *("##" + c for c in chars),
+        *[w for w in common if len(w) > 1],
+    ]
 
 
 def rows_in_order(data_dir, every=100):
     """All examples in the order they were packed: every `every`-th (1 / heldout_fraction) went to heldout.npy."""
-    train, heldout = np.concatenate(open_shards(data_dir)), np.concatenate(open_shards(data_dir, "heldout"))
+    train, heldout = (
+        np.concatenate(open_shards(data_dir)),
+        np.concatenate(open_shards(data_dir, "heldout")),
+    )
     total = len(train) + len(heldout)
     is_heldout = (np.arange(total) + 1) % every == 0
     rows = np.empty((total, train.shape[1]), train.dtype)
@@ -57,14 +68,23 @@ def prose_corpus(folder, files=3, paragraphs=60, seed=0):
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     for index in range(files):
+
         def paragraph():
-            sentences = [" ".join(rng.choice(WORDS, rng.integers(3, 40))).capitalize() + rng.choice([".", "!", "?"])
-                         for _ in range(rng.integers(1, 6))]
+            sentences = [
+                " ".join(rng.choice(WORDS, rng.integers(3, 40))).capitalize()
+                + rng.choice([".", "!", "?"])
+                for _ in range(rng.integers(1, 6))
+            ]
             text = f'"{sentences[0]}" said Mr. Smith. ' + " ".join(sentences[1:])
             words = text.split()
-            return "\n".join(" ".join(words[i : i + 9]) for i in range(0, len(words), 9))  # wrapped at 9 words
+            return "\n".join(
+                " ".join(words[i : i + 9]) for i in range(0, len(words), 9)
+            )  # wrapped at 9 words
+
         halves = ["\n\n".join(paragraph() for _ in range(paragraphs)) for _ in range(2)]
-        (folder / f"file{index}.txt").write_text(f"\n{DOCUMENT_MARKER}\n".join(halves) + "\n", encoding="utf-8")
+        (folder / f"file{index}.txt").write_text(
+            f"\n{DOCUMENT_MARKER}\n".join(halves) + "\n", encoding="utf-8"
+        )
     return folder
 
 
@@ -72,7 +92,10 @@ def prose_corpus(folder, files=3, paragraphs=60, seed=0):
 def corpus(tmp_path_factory):
     folder = prose_corpus(tmp_path_factory.mktemp("prose") / "texts")
     vocab = tmp_path_factory.mktemp("vocab") / "vocab.txt"
-    vocab.write_text("".join(t + "\n" for t in frequency_vocabulary(sorted(folder.iterdir()), 300)), encoding="utf-8")
+    vocab.write_text(
+        "".join(t + "\n" for t in frequency_vocabulary(sorted(folder.iterdir()), 300)),
+        encoding="utf-8",
+    )
     return folder, vocab
 
 
@@ -80,21 +103,37 @@ def test_sentence_per_line_reproduces_the_authors_examples_exactly(tmp_path):
     """The digest of the examples that build_pretraining_data made of these two books before prose
     existed (commit 2f30a72, whose only format was sentence-per-line): the authors' mode is unchanged."""
     books = [shared_data("corpus", "gutenberg_books", name) for name in BOOKS]
-    (tmp_path / "vocab.txt").write_text("".join(t + "\n" for t in frequency_vocabulary(books, 2000)), encoding="utf-8")
+    (tmp_path / "vocab.txt").write_text(
+        "".join(t + "\n" for t in frequency_vocabulary(books, 2000)), encoding="utf-8"
+    )
     options = dict(vocab_file=tmp_path / "vocab.txt", max_length=64, strip_gutenberg=True, **QUIET)
-    summary = build_pretraining_data(books, tmp_path / "data", format="sentence-per-line", workers=1, **options)
-    rows = np.concatenate(open_shards(tmp_path / "data") + open_shards(tmp_path / "data", "heldout"))
+    summary = build_pretraining_data(
+        books, tmp_path / "data", format="sentence-per-line", workers=1, **options
+    )
+    rows = np.concatenate(
+        open_shards(tmp_path / "data") + open_shards(tmp_path / "data", "heldout")
+    )
     assert rows.shape == (3194, 64) and summary["text_tokens"] == 121_764
-    assert hashlib.sha256(rows.tobytes()).hexdigest() == "42d1fdd102e7066ea0620c369f64c56ec428155a856c7943496c2892380b0315"
+    assert (
+        hashlib.sha256(rows.tobytes()).hexdigest()
+        == "42d1fdd102e7066ea0620c369f64c56ec428155a856c7943496c2892380b0315"
+    )
     # The authors' truncation loses text, and the summary says how much.
     assert summary["truncated_examples"] == 836 and summary["tokens_dropped"] > 0
-    assert summary["tokens_in_examples"] == text_tokens(rows, ElectraTokenizer.from_vocab_file(tmp_path / "vocab.txt")).total()
+    assert (
+        summary["tokens_in_examples"]
+        == text_tokens(rows, ElectraTokenizer.from_vocab_file(tmp_path / "vocab.txt")).total()
+    )
 
 
-def test_prose_loses_no_text_and_the_summary_counts_what_the_shards_hold(corpus, tmp_path, monkeypatch):
+def test_prose_loses_no_text_and_the_summary_counts_what_the_shards_hold(
+    corpus, tmp_path, monkeypatch
+):
     folder, vocab = corpus
     monkeypatch.setattr(text_files, "CHUNK_BYTES", 8192)  # several chunks a file
-    summary = build_pretraining_data(folder, tmp_path / "data", vocab_file=vocab, max_length=32, workers=1, **QUIET)
+    summary = build_pretraining_data(
+        folder, tmp_path / "data", vocab_file=vocab, max_length=32, workers=1, **QUIET
+    )
     tokenizer = ElectraTokenizer.from_vocab_file(vocab)
     rows = rows_in_order(tmp_path / "data")
     texts = [path.read_text().replace(DOCUMENT_MARKER, " ") for path in sorted(folder.iterdir())]
@@ -117,7 +156,9 @@ def test_same_bytes_for_any_worker_count_with_many_chunks(corpus, tmp_path, monk
     options = dict(vocab_file=vocab, max_length=32, **QUIET)
     for workers in (1, 2, 3):
         build_pretraining_data(folder, tmp_path / f"w{workers}", workers=workers, **options)
-    digests = {w: [p.read_bytes() for p in sorted((tmp_path / f"w{w}").glob("*.npy"))] for w in (1, 2, 3)}
+    digests = {
+        w: [p.read_bytes() for p in sorted((tmp_path / f"w{w}").glob("*.npy"))] for w in (1, 2, 3)
+    }
     assert digests[1] == digests[2] == digests[3]
     build_pretraining_data(folder, tmp_path / "seed1", workers=2, seed=1, **options)
     assert not np.array_equal(rows_in_order(tmp_path / "seed1"), rows_in_order(tmp_path / "w1"))
@@ -130,13 +171,26 @@ def test_jsonl_and_compressed_files_build_as_their_plain_text(corpus, tmp_path):
     texts = [path.read_text() for path in sorted(folder.iterdir())]
     (mixed / "a.txt.gz").write_bytes(gzip.compress(texts[0].encode()))
     (mixed / "b.txt.bz2").write_bytes(bz2.compress(texts[1].encode()))
-    records = [{"id": i, "content": half.replace("\n\n", "\n")} for i, half in enumerate(texts[2].split(DOCUMENT_MARKER))]
-    (mixed / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(
-        "".join(json.dumps(r) + "\n" for r in records).encode()))
-    summary = build_pretraining_data(mixed, tmp_path / "data", vocab_file=vocab, max_length=32, text_field="content",
-                                     workers=2, **QUIET)
+    records = [
+        {"id": i, "content": half.replace("\n\n", "\n")}
+        for i, half in enumerate(texts[2].split(DOCUMENT_MARKER))
+    ]
+    (mixed / "c.jsonl.zst").write_bytes(
+        zstandard.ZstdCompressor().compress("".join(json.dumps(r) + "\n" for r in records).encode())
+    )
+    summary = build_pretraining_data(
+        mixed,
+        tmp_path / "data",
+        vocab_file=vocab,
+        max_length=32,
+        text_field="content",
+        workers=2,
+        **QUIET,
+    )
     tokenizer = ElectraTokenizer.from_vocab_file(vocab)
-    expected = collections.Counter(t for text in texts for t in tokenizer.encode(text.replace(DOCUMENT_MARKER, " ")))
+    expected = collections.Counter(
+        t for text in texts for t in tokenizer.encode(text.replace(DOCUMENT_MARKER, " "))
+    )
     assert text_tokens(rows_in_order(tmp_path / "data"), tokenizer) == expected
     assert summary["files"] == 3 and summary["documents"] == 6 and summary["tokens_dropped"] == 0
 
@@ -147,14 +201,23 @@ def test_a_truncated_gz_file_is_named_and_nothing_is_written(corpus, tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "cut.txt.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"cut\.txt\.gz, line \d+: damaged or truncated \.gz file"):
-        build_pretraining_data(tmp_path / "in", tmp_path / "data", vocab_file=vocab, workers=2, **QUIET)
+        build_pretraining_data(
+            tmp_path / "in", tmp_path / "data", vocab_file=vocab, workers=2, **QUIET
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
 
 def test_real_books_as_prose_fill_the_examples(tmp_path):
     books = [shared_data("corpus", "gutenberg_books", name) for name in BOOKS]
-    summary = build_pretraining_data(books, tmp_path / "data", vocab_size=4000, max_length=128,
-                                     strip_gutenberg=True, workers=2, **QUIET)
+    summary = build_pretraining_data(
+        books,
+        tmp_path / "data",
+        vocab_size=4000,
+        max_length=128,
+        strip_gutenberg=True,
+        workers=2,
+        **QUIET,
+    )
     assert summary["documents"] == 2 and summary["tokens_dropped"] == 0
     # What padding is left comes from the authors' short targets (5% of examples) and the two books' ends.
     assert summary["non_padding_fraction"] >= 0.95

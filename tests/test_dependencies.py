@@ -26,11 +26,16 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(BACKEND == "tensorflow", reason="checks the backends that do not need TensorFlow")
+@pytest.mark.skipif(
+    BACKEND == "tensorflow", reason="checks the backends that do not need TensorFlow"
+)
 def test_trains_without_tensorflow():
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env={**os.environ, "KERAS_BACKEND": BACKEND},
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", SCRIPT],
+        env={**os.environ, "KERAS_BACKEND": BACKEND},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("trained []")
@@ -44,7 +49,12 @@ def test_every_package_is_installed():
     import tomllib
 
     root = Path(__file__).resolve().parents[1]
-    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "keras_electra").rglob("__init__.py")}
+    listed = set(
+        tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(p.parent.relative_to(root).parts)
+        for p in (root / "keras_electra").rglob("__init__.py")
+    }
     assert found <= listed, f"missing from pyproject.toml: {sorted(found - listed)}"
     assert "keras_electra_kernels" in listed

@@ -85,11 +85,19 @@ def same_draws(batch):
 
     def draw(state, token_ids, padding_mask, logits):
         with keras.StatelessScope(state_mapping=[(seed.state, state)]):
-            masked = mask_tokens(token_ids, padding_mask, mask_token_id=103, excluded_ids=(0, 101, 102, 103),
-                                 num_predictions=5, seed=seed)
+            masked = mask_tokens(
+                token_ids,
+                padding_mask,
+                mask_token_id=103,
+                excluded_ids=(0, 101, 102, 103),
+                num_predictions=5,
+                seed=seed,
+            )
             return masked["positions"], masked["token_ids"], gumbel_sample(logits, seed)
 
-    logits = np.random.default_rng(0).normal(size=(len(batch["token_ids"]), 5, VOCAB)).astype("float32")
+    logits = (
+        np.random.default_rng(0).normal(size=(len(batch["token_ids"]), 5, VOCAB)).astype("float32")
+    )
     arguments = (seed.state.value, batch["token_ids"], batch["padding_mask"], logits)
     one = jax.jit(draw)(*arguments)
     mesh = Mesh(np.array(jax.devices()), ("batch",))
@@ -108,15 +116,21 @@ def train_steps(folder, name, batches):
     """
     kind, options = RUNS[name]
     start = time.time()
-    config = ke.pretrainer_config("tiny", **{k: v for k, v in MODEL.items() if k not in ("vocab_size", "seed")})
+    config = ke.pretrainer_config(
+        "tiny", **{k: v for k, v in MODEL.items() if k not in ("vocab_size", "seed")}
+    )
     keras.distribution.set_distribution(dist.distribution_for(kind, config=config, **options))
     try:
         num_shards, shard_index = dist.process_shard()
         pretrainer = new_pretrainer()
         steps = []
         for batch in batches:
-            local = {key: np.array_split(value, num_shards)[shard_index] for key, value in batch.items()}
-            history = pretrainer.fit(local, batch_size=BATCH // num_shards, epochs=1, shuffle=False, verbose=0)
+            local = {
+                key: np.array_split(value, num_shards)[shard_index] for key, value in batch.items()
+            }
+            history = pretrainer.fit(
+                local, batch_size=BATCH // num_shards, epochs=1, shuffle=False, verbose=0
+            )
             steps.append({metric: float(values[0]) for metric, values in history.history.items()})
         if dist.process_index() > 0:
             # Saving takes every process (a multi-process save alone on process 0 waits forever).
@@ -131,8 +145,11 @@ def train_steps(folder, name, batches):
         return {
             "steps": steps,
             "seconds": time.time() - start,
-            "shardings": {v.path: [str(axis) for axis in v.value.sharding.spec] for v in pretrainer.weights
-                          if hasattr(v.value.sharding, "spec")},
+            "shardings": {
+                v.path: [str(axis) for axis in v.value.sharding.spec]
+                for v in pretrainer.weights
+                if hasattr(v.value.sharding, "spec")
+            },
             "mesh": dict(sharding.mesh.shape) if hasattr(sharding, "mesh") else {},
         }
     finally:
@@ -141,8 +158,10 @@ def train_steps(folder, name, batches):
 
 def load_batches(folder):
     with np.load(folder / "batches.npz") as arrays:
-        return [{name: arrays[f"{name}_{i}"] for name in ("token_ids", "segment_ids", "padding_mask")}
-                for i in range(STEPS)]
+        return [
+            {name: arrays[f"{name}_{i}"] for name in ("token_ids", "segment_ids", "padding_mask")}
+            for i in range(STEPS)
+        ]
 
 
 def worker(folder, multi_process=False):
@@ -176,12 +195,19 @@ def distributed(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("distributed")
     rng = np.random.default_rng(0)
-    batches = [make_batch(rng, batch_size=BATCH, length=LENGTH, vocab_size=VOCAB) for _ in range(STEPS)]
-    np.savez(folder / "batches.npz", **{f"{k}_{i}": v for i, b in enumerate(batches) for k, v in b.items()})
+    batches = [
+        make_batch(rng, batch_size=BATCH, length=LENGTH, vocab_size=VOCAB) for _ in range(STEPS)
+    ]
+    np.savez(
+        folder / "batches.npz",
+        **{f"{k}_{i}": v for i, b in enumerate(batches) for k, v in b.items()},
+    )
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={DEVICES}".strip()
     env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": flags}
     with open(folder / "worker.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, __file__, str(folder)], env=env, stdout=log, stderr=log)
+        proc = subprocess.Popen(
+            [sys.executable, __file__, str(folder)], env=env, stdout=log, stderr=log
+        )
         try:
             one_device = train_steps(folder, "one_device", load_batches(folder))
             code = proc.wait(timeout=900)
@@ -218,11 +244,18 @@ def test_distributed_training_follows_the_one_device_trajectory(distributed, nam
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
     for step_one, step_other in zip(one, other):
         for metric in step_one:
-            np.testing.assert_allclose(step_other[metric], step_one[metric], rtol=1e-4, atol=1e-5, err_msg=metric)
-    with np.load(folder / "one_device_weights.npz") as a, np.load(folder / f"{name}_weights.npz") as b:
+            np.testing.assert_allclose(
+                step_other[metric], step_one[metric], rtol=1e-4, atol=1e-5, err_msg=metric
+            )
+    with (
+        np.load(folder / "one_device_weights.npz") as a,
+        np.load(folder / f"{name}_weights.npz") as b,
+    ):
         for key in a:
             np.testing.assert_allclose(b[key], a[key], atol=1e-5, err_msg=key)
-    print(f"\n{name}: max |difference| per step vs one device", trajectory_difference(results, name))
+    print(
+        f"\n{name}: max |difference| per step vs one device", trajectory_difference(results, name)
+    )
 
 
 @JAX_ONLY
@@ -273,7 +306,8 @@ def start_two_processes(command, logs, during=None):
     processes = []
     for index in range(2):
         env = {
-            **os.environ, "KERAS_BACKEND": "jax",
+            **os.environ,
+            "KERAS_BACKEND": "jax",
             "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={DEVICES // 2}",
             "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"localhost:{port}",
             "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
@@ -306,12 +340,19 @@ def test_two_processes_follow_the_one_device_trajectory(distributed):
     one = results["runs"]["one_device"]["steps"]
     for step_one, step_other in zip(one, record["steps"], strict=True):
         for metric in step_one:
-            np.testing.assert_allclose(step_other[metric], step_one[metric], rtol=1e-4, atol=1e-5, err_msg=metric)
-    with np.load(folder / "one_device_weights.npz") as a, np.load(folder / "two_processes_weights.npz") as b:
+            np.testing.assert_allclose(
+                step_other[metric], step_one[metric], rtol=1e-4, atol=1e-5, err_msg=metric
+            )
+    with (
+        np.load(folder / "one_device_weights.npz") as a,
+        np.load(folder / "two_processes_weights.npz") as b,
+    ):
         for key in a:
             np.testing.assert_allclose(b[key], a[key], atol=1e-5, err_msg=key)
-    print("\ntwo processes: max |difference| per step vs one device",
-          [max(abs(a[k] - b[k]) for k in a) for a, b in zip(one, record["steps"])])
+    print(
+        "\ntwo processes: max |difference| per step vs one device",
+        [max(abs(a[k] - b[k]) for k in a) for a, b in zip(one, record["steps"])],
+    )
 
 
 @JAX_ONLY
@@ -328,13 +369,37 @@ def test_pretrain_command_on_two_processes_matches_one_process(tmp_path):
 
     corpus = write_corpus(tmp_path / "texts", files=2, documents=25)
     data = tmp_path / "data"
-    build_pretraining_data(corpus, data, max_length=32, vocab_size=200, heldout_fraction=0.2, workers=1,
-                           progress=False)
-    arguments = ["pretrain", "--data", str(data), "--size", "tiny", "--steps", "4", "--batch-size", "8",
-                 "--log-every", "2", "--save-every", "2"]
+    build_pretraining_data(
+        corpus, data, max_length=32, vocab_size=200, heldout_fraction=0.2, workers=1, progress=False
+    )
+    arguments = [
+        "pretrain",
+        "--data",
+        str(data),
+        "--size",
+        "tiny",
+        "--steps",
+        "4",
+        "--batch-size",
+        "8",
+        "--log-every",
+        "2",
+        "--save-every",
+        "2",
+    ]
     start_two_processes(
-        [sys.executable, "-m", "keras_electra", *arguments, "--distribution", "model", "--model-parallel", "4",
-         "--out", str(tmp_path / "two")],
+        [
+            sys.executable,
+            "-m",
+            "keras_electra",
+            *arguments,
+            "--distribution",
+            "model",
+            "--model-parallel",
+            "4",
+            "--out",
+            str(tmp_path / "two"),
+        ],
         tmp_path,
         during=lambda: main([*arguments, "--distribution", "data", "--out", str(tmp_path / "one")]),
     )
@@ -347,15 +412,22 @@ def test_pretrain_command_on_two_processes_matches_one_process(tmp_path):
     for one, *others in zip(*histories, strict=True):
         for other in others:
             for column in one:
-                np.testing.assert_allclose(float(other[column]), float(one[column]), rtol=1e-4, atol=1e-5,
-                                           err_msg=column)
-    one, two = (keras.saving.load_model(tmp_path / run / "discriminator.keras") for run in ("one", "two"))
+                np.testing.assert_allclose(
+                    float(other[column]), float(one[column]), rtol=1e-4, atol=1e-5, err_msg=column
+                )
+    one, two = (
+        keras.saving.load_model(tmp_path / run / "discriminator.keras") for run in ("one", "two")
+    )
     for a, b in zip(one.weights, two.weights, strict=True):
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(b), keras.ops.convert_to_numpy(a), atol=1e-5)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(b), keras.ops.convert_to_numpy(a), atol=1e-5
+        )
 
 
 def test_layout_map_shards_encoder_kernels_and_embedding_tables(tiny_pretrainer):
-    mesh = keras.distribution.DeviceMesh((2, 4), ["batch", "model"], devices=[f"cpu:{i}" for i in range(8)])
+    mesh = keras.distribution.DeviceMesh(
+        (2, 4), ["batch", "model"], devices=[f"cpu:{i}" for i in range(8)]
+    )
     with pytest.warns(UserWarning, match="splits attention heads"):  # tiny: 2 and 1 heads
         layouts = dist.layout_map(tiny_pretrainer, mesh)
     sharded = {}
@@ -366,19 +438,37 @@ def test_layout_map_shards_encoder_kernels_and_embedding_tables(tiny_pretrainer)
             sharded[variable.path] = layout.axes
             for size, axis in zip(variable.shape, layout.axes):
                 assert axis is None or size % 4 == 0, variable.path
-    names = {path.split("/", 1)[-1] if path.startswith("encoder_layer") else path for path in sharded}
+    names = {
+        path.split("/", 1)[-1] if path.startswith("encoder_layer") else path for path in sharded
+    }
     assert names == {
-        "embedding/token_embedding/embeddings", "embedding/position_embedding/embeddings",
-        "embedding/segment_embedding/embeddings", "attention/query/kernel", "attention/query/bias",
-        "attention/key/kernel", "attention/key/bias", "attention/value/kernel", "attention/value/bias",
-        "attention/output/kernel", "intermediate_dense/kernel", "intermediate_dense/bias", "output_dense/kernel",
+        "embedding/token_embedding/embeddings",
+        "embedding/position_embedding/embeddings",
+        "embedding/segment_embedding/embeddings",
+        "attention/query/kernel",
+        "attention/query/bias",
+        "attention/key/kernel",
+        "attention/key/bias",
+        "attention/value/kernel",
+        "attention/value/bias",
+        "attention/output/kernel",
+        "intermediate_dense/kernel",
+        "intermediate_dense/bias",
+        "output_dense/kernel",
     }
     # A backbone (a saved discriminator) has the same paths; two devices keep its two heads whole.
-    two = keras.distribution.DeviceMesh((4, 2), ["batch", "model"], devices=[f"cpu:{i}" for i in range(8)])
+    two = keras.distribution.DeviceMesh(
+        (4, 2), ["batch", "model"], devices=[f"cpu:{i}" for i in range(8)]
+    )
     backbone_layouts = dist.layout_map(tiny_pretrainer.discriminator, two)
-    assert backbone_layouts["encoder_layer_1/attention/key/kernel"].axes == (None, "model")  # split by heads
+    assert backbone_layouts["encoder_layer_1/attention/key/kernel"].axes == (
+        None,
+        "model",
+    )  # split by heads
     assert backbone_layouts["encoder_layer_1/attention/output/kernel"].axes == ("model", None)
-    three = keras.distribution.DeviceMesh((1, 3), ["batch", "model"], devices=["cpu:0", "cpu:1", "cpu:2"])
+    three = keras.distribution.DeviceMesh(
+        (1, 3), ["batch", "model"], devices=["cpu:0", "cpu:1", "cpu:2"]
+    )
     with pytest.raises(ValueError, match="divisible by 3"):
         dist.layout_map(tiny_pretrainer.get_config(), three)
 
@@ -387,7 +477,11 @@ def test_the_suggested_model_parallel_degree_keeps_heads_whole():
     # Heads (discriminator, generator): tiny 2 and 1, small 4 and 1, base 12 and 4, large 16 and 4.
     sizes = {size: ke.pretrainer_config(size) for size in ("tiny", "small", "base", "large")}
     assert {size: dist.suggested_model_parallel(config, 8) for size, config in sizes.items()} == {
-        "tiny": 1, "small": 1, "base": 4, "large": 4}
+        "tiny": 1,
+        "small": 1,
+        "base": 4,
+        "large": 4,
+    }
     assert dist.suggested_model_parallel(sizes["large"], 2) == 2
     assert dist.suggested_model_parallel(sizes["base"], 6) == 2
 
@@ -399,23 +493,31 @@ def test_each_process_reads_its_slice_of_every_global_batch(tmp_path):
 
     corpus = write_corpus(tmp_path / "texts", files=2, documents=6)
     data = tmp_path / "data"
-    build_pretraining_data(corpus, data, max_length=24, vocab_size=200, heldout_fraction=0.2, workers=1,
-                           progress=False)
+    build_pretraining_data(
+        corpus, data, max_length=24, vocab_size=200, heldout_fraction=0.2, workers=1, progress=False
+    )
     whole = PretrainingDataset(data, 8, num_batches=5, seed=1)
-    parts = [PretrainingDataset(data, 8, num_batches=5, seed=1, num_shards=4, shard_index=i) for i in range(4)]
+    parts = [
+        PretrainingDataset(data, 8, num_batches=5, seed=1, num_shards=4, shard_index=i)
+        for i in range(4)
+    ]
     for index in range(5):
         joined = np.concatenate([part[index]["token_ids"] for part in parts])
         np.testing.assert_array_equal(joined, whole[index]["token_ids"])
         assert len(parts[1][index]["token_ids"]) == 2
     heldout = PretrainingDataset(data, 4, split="heldout", shuffle=False)
     kept = PretrainingDataset(data, 4, split="heldout", shuffle=False, drop_remainder=True)
-    assert len(kept) == heldout.num_examples // 4 and all(len(kept[i]["token_ids"]) == 4 for i in range(len(kept)))
+    assert len(kept) == heldout.num_examples // 4 and all(
+        len(kept[i]["token_ids"]) == 4 for i in range(len(kept))
+    )
     with pytest.raises(ValueError, match="multiple of num_shards"):
         PretrainingDataset(data, 6, num_shards=4, shard_index=0)
     assert dist.process_shard(None) == (1, 0)
 
 
-@pytest.mark.skipif(BACKEND == "jax", reason="the error for the backends without keras.distribution")
+@pytest.mark.skipif(
+    BACKEND == "jax", reason="the error for the backends without keras.distribution"
+)
 def test_distribution_needs_the_jax_backend(capsys):
     from keras_electra.cli.main import main
 

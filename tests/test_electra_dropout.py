@@ -35,9 +35,14 @@ def test_seeded_masks_repeat_and_successive_calls_differ():
 
 def test_gradient_is_the_scaled_mask():
     variable = keras.Variable(np.full((16, 64), 2.0, "float32"))
-    (grad,) = gradients(lambda: keras.ops.sum(dropout(variable.value, 0.25, keras.random.SeedGenerator(1))), [variable])
+    (grad,) = gradients(
+        lambda: keras.ops.sum(dropout(variable.value, 0.25, keras.random.SeedGenerator(1))),
+        [variable],
+    )
     # The same seed draws the same mask outside the differentiation.
-    expected = (to_numpy(dropout(keras.ops.ones((16, 64)), 0.25, keras.random.SeedGenerator(1))) != 0) / 0.75
+    expected = (
+        to_numpy(dropout(keras.ops.ones((16, 64)), 0.25, keras.random.SeedGenerator(1))) != 0
+    ) / 0.75
     assert 0 < (expected == 0).mean() < 0.5
     np.testing.assert_allclose(grad, expected, rtol=1e-6)
 
@@ -50,7 +55,9 @@ def test_layer_is_identity_unless_training_and_survives_saving(tmp_path):
     inputs = keras.Input((32,))
     model = keras.Model(inputs, layer(inputs))
     restored = round_trip(model, tmp_path / "m.keras").layers[-1]
-    assert type(restored) is ke.models.ElectraDropout and restored.rate == 0.4 and restored.seed == 5
+    assert (
+        type(restored) is ke.models.ElectraDropout and restored.rate == 0.4 and restored.seed == 5
+    )
     with pytest.raises(ValueError, match="noise_shape"):
         ke.models.ElectraDropout(0.1, noise_shape=(1, 32))
 
@@ -107,4 +114,6 @@ def test_tensors_past_the_counters_range_take_keras_draws(monkeypatch):
     logits = np.random.default_rng(0).normal(size=(4, 3, 20)).astype("float32")
     uniform = to_numpy(keras.random.uniform(logits.shape, seed=keras.random.SeedGenerator(6)))
     expected = np.argmax(logits - np.log(-np.log(uniform + 1e-9) + 1e-9), axis=-1)
-    np.testing.assert_array_equal(to_numpy(gumbel_sample(logits, keras.random.SeedGenerator(6))), expected)
+    np.testing.assert_array_equal(
+        to_numpy(gumbel_sample(logits, keras.random.SeedGenerator(6))), expected
+    )

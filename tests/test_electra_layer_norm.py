@@ -67,9 +67,12 @@ def test_gradients_match_finite_differences():
     variable = keras.Variable(x.astype("float32"))
     weights_tensor = keras.ops.convert_to_tensor(weights.astype("float32"))
     got = gradients(
-        lambda: keras.ops.sum(layer(variable.value) * weights_tensor), [variable, layer.gamma, layer.beta]
+        lambda: keras.ops.sum(layer(variable.value) * weights_tensor),
+        [variable, layer.gamma, layer.beta],
     )
-    expected = numeric_gradients(x.astype("float32"), gamma.astype("float32"), beta.astype("float32"), weights)
+    expected = numeric_gradients(
+        x.astype("float32"), gamma.astype("float32"), beta.astype("float32"), weights
+    )
     for name, g, e in zip(("x", "gamma", "beta"), got, expected):
         np.testing.assert_allclose(g, e, atol=2e-4, rtol=1e-4, err_msg=name)
 
@@ -95,7 +98,10 @@ def test_half_precision_computes_in_float32():
     x_rounded = to_numpy(keras.ops.cast(keras.ops.cast(x, "bfloat16"), "float32"))
     # bfloat16 keeps 8 bits of mantissa: the output's own rounding only.
     np.testing.assert_allclose(
-        to_numpy(keras.ops.cast(y, "float32")), reference(x_rounded, gamma, beta), atol=0.05, rtol=1e-2
+        to_numpy(keras.ops.cast(y, "float32")),
+        reference(x_rounded, gamma, beta),
+        atol=0.05,
+        rtol=1e-2,
     )
 
 

@@ -8,8 +8,15 @@ from conftest import BACKEND, VOCAB, gradients, make_batch
 import keras_electra as ke
 
 METRICS = {
-    "loss", "mlm_loss", "mlm_accuracy", "disc_loss", "disc_accuracy",
-    "disc_precision", "disc_recall", "disc_auc", "replaced_fraction",
+    "loss",
+    "mlm_loss",
+    "mlm_accuracy",
+    "disc_loss",
+    "disc_accuracy",
+    "disc_precision",
+    "disc_recall",
+    "disc_auc",
+    "replaced_fraction",
 }
 
 
@@ -40,7 +47,8 @@ def test_gradients_flow_as_the_reference_says(rng, tiny_pretrainer):
     shared_ids = {id(v) for v in shared}
     generator_only = [v for v in pre.generator.trainable_weights if id(v) not in shared_ids]
     discriminator_only = [
-        v for v in pre.discriminator.trainable_weights + pre.discriminator_head.trainable_weights
+        v
+        for v in pre.discriminator.trainable_weights + pre.discriminator_head.trainable_weights
         if id(v) not in shared_ids
     ]
     variables = shared + generator_only + discriminator_only
@@ -51,6 +59,7 @@ def test_gradients_flow_as_the_reference_says(rng, tiny_pretrainer):
             if part == "mlm":
                 return ke.mlm_loss(out["mlm_logits"], out["mlm_labels"], out["mlm_weights"])
             return ke.discriminator_loss(out["disc_logits"], out["disc_labels"], x["padding_mask"])
+
         return fn
 
     def nonzero(g):
@@ -97,8 +106,12 @@ def test_fit_lowers_the_loss_on_a_fixed_batch(rng, jit_compile):
 def test_same_seed_gives_identical_losses(rng):
     x = make_batch(rng, batch_size=8, length=24)
     # One layer per tower: seeding does not depend on depth, and each run compiles its own step.
-    runs = [fit_losses(ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=s, num_layers=1), x, 3)
-            for s in (5, 5, 6)]
+    runs = [
+        fit_losses(
+            ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=s, num_layers=1), x, 3
+        )
+        for s in (5, 5, 6)
+    ]
     assert runs[0] == runs[1]
     assert runs[0]["loss"] != runs[2]["loss"]
 
@@ -117,7 +130,11 @@ def test_default_compile_uses_the_reference_optimizer(tiny_pretrainer):
     assert isinstance(opt, ke.ElectraAdamW)
     schedule = opt.get_config()["learning_rate"]
     assert schedule["class_name"] == "WarmupLinearDecay"
-    assert schedule["config"] == {"peak_learning_rate": 5e-4, "warmup_steps": 10_000, "total_steps": 1_000_000}
+    assert schedule["config"] == {
+        "peak_learning_rate": 5e-4,
+        "warmup_steps": 10_000,
+        "total_steps": 1_000_000,
+    }
 
 
 def test_compile_builds_the_optimizer_so_the_first_fit_traces_its_step_once(rng):
@@ -125,7 +142,10 @@ def test_compile_builds_the_optimizer_so_the_first_fit_traces_its_step_once(rng)
     pre.compile()
     assert pre.optimizer.built
     slots = {v.path for v in pre.optimizer.variables}
-    assert all(any(s.endswith(f"{v.path.replace('/', '_')}_momentum") for s in slots) for v in pre.trainable_variables)
+    assert all(
+        any(s.endswith(f"{v.path.replace('/', '_')}_momentum") for s in slots)
+        for v in pre.trainable_variables
+    )
     traces = []
     step = pre.train_step
     pre.train_step = lambda *args: (traces.append(args), step(*args))[1]
@@ -134,8 +154,11 @@ def test_compile_builds_the_optimizer_so_the_first_fit_traces_its_step_once(rng)
     assert len(traces) == {"tensorflow": 1, "jax": 1, "torch": 2}[BACKEND]
 
 
-@pytest.mark.skipif(BACKEND != "torch", reason="which generator a step draws from is the same on every backend: "
-                    "tested in the torch pass (tests/test_resume.py checks the consequence on each backend)")
+@pytest.mark.skipif(
+    BACKEND != "torch",
+    reason="which generator a step draws from is the same on every backend: "
+    "tested in the torch pass (tests/test_resume.py checks the consequence on each backend)",
+)
 def test_evaluation_repeats_its_draws_and_never_shifts_trainings(rng):
     x = make_batch(rng, batch_size=8, length=16)
 
@@ -143,7 +166,10 @@ def test_evaluation_repeats_its_draws_and_never_shifts_trainings(rng):
         pre = ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=5)
         pre.compile(learning_rate=1e-3, warmup_steps=1, total_steps=100)
         pre.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
-        scores = [pre.evaluate(x, batch_size=8, verbose=0, return_dict=True) for _ in range(evaluate_between)]
+        scores = [
+            pre.evaluate(x, batch_size=8, verbose=0, return_dict=True)
+            for _ in range(evaluate_between)
+        ]
         pre.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
         return pre, scores
 
@@ -151,4 +177,6 @@ def test_evaluation_repeats_its_draws_and_never_shifts_trainings(rng):
     evaluated, (first, second) = trained(2)
     assert first == second  # the same held-out masks and samples each time
     for a, b in zip(plain.weights, evaluated.weights):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path)
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path
+        )

@@ -47,7 +47,9 @@ def references(vocab_file, lowercase):
     folder = str(vocab_file.parent)
     tokenizers = [cls.from_pretrained(folder, do_lower_case=lowercase) for cls in classes if cls]
     vocab_size = ElectraTokenizer.from_vocab_file(vocab_file).vocab_size
-    assert [len(tokenizer.get_vocab()) for tokenizer in tokenizers] == [vocab_size] * len(tokenizers)
+    assert [len(tokenizer.get_vocab()) for tokenizer in tokenizers] == [vocab_size] * len(
+        tokenizers
+    )
     return tokenizers
 
 
@@ -89,12 +91,15 @@ def test_encode_batch_matches_encode(vocab_file):
 
 
 def uncased(text):
-    stripped = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    stripped = "".join(
+        c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"
+    )
     return " ".join(stripped.lower().split())
 
 
 @pytest.mark.parametrize(
-    "text", ["The cat sat on the mat", "  Alice   was beginning\tto get tired\n", "Café déjà vu, naïve"]
+    "text",
+    ["The cat sat on the mat", "  Alice   was beginning\tto get tired\n", "Café déjà vu, naïve"],
 )
 def test_decode_inverts_encode(vocab_file, text):
     tokenizer = ElectraTokenizer.from_vocab_file(vocab_file)
@@ -120,7 +125,9 @@ def test_literal_special_tokens_in_text_stay_text(vocab_file):
 
 
 def test_train_puts_specials_first_and_accepts_texts():
-    tokenizer = ElectraTokenizer.train(texts=["hello world", "hello there"], vocab_size=100, min_frequency=1)
+    tokenizer = ElectraTokenizer.train(
+        texts=["hello world", "hello there"], vocab_size=100, min_frequency=1
+    )
     assert tokenizer.vocabulary[:5] == SPECIALS
     ids = [tokenizer.pad_token_id, tokenizer.unk_token_id, tokenizer.cls_token_id]
     assert ids + [tokenizer.sep_token_id, tokenizer.mask_token_id] == [0, 1, 2, 3, 4]
@@ -154,7 +161,10 @@ def write_vocab(tmp_path, data):
     [
         (b"", ["my_vocab.txt", "empty"]),
         ("\n".join(SPECIALS).encode() + b"\nok\n\xff\xfe\n", ["my_vocab.txt", "line 7", "UTF-8"]),
-        ("\n".join(SPECIALS + ["cat", "dog", "cat"]).encode(), ["my_vocab.txt", "line 6 and line 8"]),
+        (
+            "\n".join(SPECIALS + ["cat", "dog", "cat"]).encode(),
+            ["my_vocab.txt", "line 6 and line 8"],
+        ),
         (b"[PAD]\n[UNK]\n[SEP]\nword\n", ["my_vocab.txt", "[CLS] [MASK]"]),
     ],
     ids=["empty", "not-utf8", "duplicate", "missing-specials"],

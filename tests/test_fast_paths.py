@@ -77,7 +77,9 @@ def test_the_environment_variable_turns_them_off(value, enabled):
     # Read once, when keras_electra is imported: a fresh process.
     script = "import keras_electra; print(keras_electra.config.fast_paths_enabled())"
     env = {**os.environ, config.PLAIN_OPS_VARIABLE: value}
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip().splitlines()[-1] == enabled, out.stderr
 
 
@@ -111,7 +113,10 @@ def test_jax_layer_norm_matches_keras_values_and_gradients():
     weights = keras.ops.convert_to_tensor(rng.normal(size=(4, 8, 32)).astype("float32"))
     variables = [x, norm.gamma, norm.beta]
     fast, plain = (
-        (to_numpy(f(norm, x.value)), *gradients(lambda f=f: keras.ops.sum(f(norm, x.value) * weights), variables))
+        (
+            to_numpy(f(norm, x.value)),
+            *gradients(lambda f=f: keras.ops.sum(f(norm, x.value) * weights), variables),
+        )
         for f in (layer_norm.jax_layer_norm, layer_norm.plain_layer_norm)
     )
     for a, b, name in zip(fast, plain, ("values", "x", "gamma", "beta")):
@@ -148,7 +153,8 @@ def test_fast_dropout_keeps_one_minus_rate_and_its_gradient_is_the_scaled_mask(r
 def test_counter_uniform_is_uniform_like_keras_and_repeats_for_a_seed():
     shape = (256, 1024)
     fast, again, other = (
-        to_numpy(random_bits.counter_uniform(keras.random.SeedGenerator(s), shape)).ravel() for s in (5, 5, 6)
+        to_numpy(random_bits.counter_uniform(keras.random.SeedGenerator(s), shape)).ravel()
+        for s in (5, 5, 6)
     )
     plain = to_numpy(random_bits.plain_uniform(keras.random.SeedGenerator(5), shape)).ravel()
     np.testing.assert_array_equal(fast, again)
@@ -164,18 +170,29 @@ def test_counter_uniform_is_uniform_like_keras_and_repeats_for_a_seed():
 def adamw_after_steps(steps=3):
     """The weights and moments of a small model after `steps` updates of ElectraAdamW from fixed gradients,
     with decayed and spared variables, two learning-rate multipliers and global-norm clipping at work."""
-    model = keras.Sequential([
-        keras.Input((5,), dtype="int32"),
-        keras.layers.Embedding(10, 8, embeddings_initializer=keras.initializers.RandomNormal(seed=0)),
-        ke.ElectraLayerNorm(),
-        keras.layers.Dense(3, kernel_initializer=keras.initializers.RandomNormal(seed=1)),
-    ])
-    optimizer = ke.ElectraAdamW(learning_rate=1e-2, weight_decay=0.1, global_clipnorm=1.0,
-                                learning_rate_multipliers={"dense": 0.5})
+    model = keras.Sequential(
+        [
+            keras.Input((5,), dtype="int32"),
+            keras.layers.Embedding(
+                10, 8, embeddings_initializer=keras.initializers.RandomNormal(seed=0)
+            ),
+            ke.ElectraLayerNorm(),
+            keras.layers.Dense(3, kernel_initializer=keras.initializers.RandomNormal(seed=1)),
+        ]
+    )
+    optimizer = ke.ElectraAdamW(
+        learning_rate=1e-2,
+        weight_decay=0.1,
+        global_clipnorm=1.0,
+        learning_rate_multipliers={"dense": 0.5},
+    )
     rng = np.random.default_rng(0)
     variables = model.trainable_variables
     for _ in range(steps):
-        grads = [keras.ops.convert_to_tensor(rng.normal(0, 3, v.shape).astype("float32")) for v in variables]
+        grads = [
+            keras.ops.convert_to_tensor(rng.normal(0, 3, v.shape).astype("float32"))
+            for v in variables
+        ]
         optimizer.apply(grads, variables)
     return [(v.path, to_numpy(v)) for v in variables + optimizer.variables]
 
@@ -193,9 +210,14 @@ def test_torch_multi_tensor_adamw_matches_the_per_variable_update(switch):
 @only_on("torch")
 def test_torch_clipping_matches_keras_clip_by_global_norm():
     rng = np.random.default_rng(2)
-    grads = [keras.ops.convert_to_tensor(rng.normal(0, 5, shape).astype("float32")) for shape in ((8, 3), (5,))]
+    grads = [
+        keras.ops.convert_to_tensor(rng.normal(0, 5, shape).astype("float32"))
+        for shape in ((8, 3), (5,))
+    ]
     optimizer = ke.pretraining_optimizer()
-    for fast, plain in zip(adamw.torch_clip_gradients(optimizer, grads), adamw.plain_clip_gradients(optimizer, grads)):
+    for fast, plain in zip(
+        adamw.torch_clip_gradients(optimizer, grads), adamw.plain_clip_gradients(optimizer, grads)
+    ):
         np.testing.assert_allclose(to_numpy(fast), to_numpy(plain), rtol=1e-6)
 
 
@@ -207,7 +229,9 @@ def adamw_update(optimizer, gradient):
     variable alone can hide a wrong scale: Adam's first step is about sign(gradient) * learning rate)."""
     variable = keras.Variable(np.zeros((3, 1), "float32"))
     optimizer.apply([gradient], [variable])
-    return np.concatenate([to_numpy(v) for v in (variable, optimizer._momentums[0], optimizer._velocities[0])])
+    return np.concatenate(
+        [to_numpy(v) for v in (variable, optimizer._momentums[0], optimizer._velocities[0])]
+    )
 
 
 def repeated_embedding_slices():
@@ -226,7 +250,9 @@ def test_keras_adamw_still_squares_repeated_embedding_slices_before_summing(clip
 
     slices = repeated_embedding_slices()
     sparse, dense = (
-        adamw_update(keras.optimizers.AdamW(learning_rate=0.1, weight_decay=0.0, global_clipnorm=clipnorm), g)
+        adamw_update(
+            keras.optimizers.AdamW(learning_rate=0.1, weight_decay=0.0, global_clipnorm=clipnorm), g
+        )
         for g in (slices, tf.convert_to_tensor(slices))
     )
     assert not np.allclose(sparse, dense, rtol=1e-3), (
@@ -240,7 +266,9 @@ def test_electra_adamw_updates_repeated_embedding_slices_as_the_dense_gradient()
     import tensorflow as tf
 
     slices = repeated_embedding_slices()
-    sparse, dense = (adamw_update(ke.pretraining_optimizer(), g) for g in (slices, tf.convert_to_tensor(slices)))
+    sparse, dense = (
+        adamw_update(ke.pretraining_optimizer(), g) for g in (slices, tf.convert_to_tensor(slices))
+    )
     np.testing.assert_allclose(sparse, dense, rtol=1e-6)
 
 
@@ -248,7 +276,9 @@ def test_electra_adamw_updates_repeated_embedding_slices_as_the_dense_gradient()
 def test_keras_torch_truncated_normal_still_escapes_two_standard_deviations():
     """Keras' torch `truncated_normal` keeps the first of four draws in range, or the fourth out of it: about
     4 values in a million escape. If this fails, Keras has fixed that: `StrictTruncatedNormal`'s clip can go."""
-    draws = to_numpy(keras.random.truncated_normal((1024, 4096), seed=0))  # about 18 escapes expected
+    draws = to_numpy(
+        keras.random.truncated_normal((1024, 4096), seed=0)
+    )  # about 18 escapes expected
     assert (np.abs(draws) >= 2).any(), (
         "Keras' torch truncated_normal now stays within 2 standard deviations: "
         "remove StrictTruncatedNormal's clip (keras_electra/models/seeds.py) and this test"
@@ -261,5 +291,7 @@ def test_keras_functional_models_still_drop_their_dtype():
     """If this fails, a functional model keeps `dtype=`: `ElectraBackbone` and `ElectraGenerator` can stop
     setting `dtype_policy` themselves after building their graphs."""
     inputs = keras.Input(shape=(3,))
-    model = keras.Model(inputs, keras.layers.Dense(2, dtype="mixed_bfloat16")(inputs), dtype="mixed_bfloat16")
+    model = keras.Model(
+        inputs, keras.layers.Dense(2, dtype="mixed_bfloat16")(inputs), dtype="mixed_bfloat16"
+    )
     assert model.dtype_policy.name != "mixed_bfloat16", "Keras now keeps a functional model's dtype"

@@ -21,7 +21,9 @@ from keras_electra.cli.main import main
 
 # The commands' logic is the same on every backend: tested once, in the fastest pass. Training,
 # prediction and saving of the task models run on every backend in test_task_models.py.
-pytestmark = pytest.mark.skipif(BACKEND != "torch", reason="command-line logic: tested in the torch pass")
+pytestmark = pytest.mark.skipif(
+    BACKEND != "torch", reason="command-line logic: tested in the torch pass"
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SST2_TRAIN_EXAMPLES = 3000  # 2 epochs of batch 32: 188 steps
@@ -59,10 +61,17 @@ def pretrained(tmp_path_factory):
 
     sst2 = read_glue("sst2", shared_data("glue", "SST-2"), "train")
     stsb = read_glue("stsb", shared_data("glue", "STS-B"), "train")
-    tokenizer = ElectraTokenizer.train(texts=[*sst2.text_a, *stsb.text_a, *stsb.text_b], vocab_size=4000)
+    tokenizer = ElectraTokenizer.train(
+        texts=[*sst2.text_a, *stsb.text_a, *stsb.text_b], vocab_size=4000
+    )
     backbone = ElectraBackbone(
-        vocab_size=tokenizer.vocab_size, num_layers=2, num_heads=2, hidden_dim=64, intermediate_dim=256,
-        max_sequence_length=128, seed=0,
+        vocab_size=tokenizer.vocab_size,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=64,
+        intermediate_dim=256,
+        max_sequence_length=128,
+        seed=0,
     )
     directory = tmp_path_factory.mktemp("pretrained")
     backbone.save(directory / "discriminator.keras")
@@ -73,9 +82,29 @@ def pretrained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def sst2_run(pretrained, tmp_path_factory):
     out = tmp_path_factory.mktemp("ft") / "sst2"
-    code = main(["finetune", "--task", "sst2", "--data", str(shared_data("glue", "SST-2")), "--model", str(pretrained),
-                 "--out", str(out), "--max-train-examples", str(SST2_TRAIN_EXAMPLES), "--epochs", "2",
-                 "--learning-rate", "1e-3", "--layer-decay", "1", "--max-length", "64"])
+    code = main(
+        [
+            "finetune",
+            "--task",
+            "sst2",
+            "--data",
+            str(shared_data("glue", "SST-2")),
+            "--model",
+            str(pretrained),
+            "--out",
+            str(out),
+            "--max-train-examples",
+            str(SST2_TRAIN_EXAMPLES),
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "1e-3",
+            "--layer-decay",
+            "1",
+            "--max-length",
+            "64",
+        ]
+    )
     assert code == 0
     return out
 
@@ -83,10 +112,31 @@ def sst2_run(pretrained, tmp_path_factory):
 @pytest.fixture(scope="module")
 def stsb_run(pretrained, tmp_path_factory):
     out = tmp_path_factory.mktemp("ft") / "stsb"
-    code = main(["finetune", "--task", "stsb", "--data", str(shared_data("glue", "STS-B")), "--model", str(pretrained),
-                 "--out", str(out), "--max-train-examples", str(STSB_TRAIN_EXAMPLES),
-                 "--max-dev-examples", str(STSB_DEV_EXAMPLES), "--epochs", "3", "--learning-rate", "1e-3",
-                 "--layer-decay", "1", "--max-length", "64"])
+    code = main(
+        [
+            "finetune",
+            "--task",
+            "stsb",
+            "--data",
+            str(shared_data("glue", "STS-B")),
+            "--model",
+            str(pretrained),
+            "--out",
+            str(out),
+            "--max-train-examples",
+            str(STSB_TRAIN_EXAMPLES),
+            "--max-dev-examples",
+            str(STSB_DEV_EXAMPLES),
+            "--epochs",
+            "3",
+            "--learning-rate",
+            "1e-3",
+            "--layer-decay",
+            "1",
+            "--max-length",
+            "64",
+        ]
+    )
     assert code == 0
     return out
 
@@ -97,17 +147,62 @@ def pretrain_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("pretrain")
     corpus = write_corpus(root / "texts", files=2, documents=10)
     data, run = root / "data", root / "run"
-    assert main(["build-data", "--corpus", str(corpus), "--vocab-size", "200", "--max-length", "32",
-                 "--heldout-fraction", "0.2", "--workers", "1", "--out", str(data)]) == 0
-    assert main(["pretrain", "--data", str(data), "--size", "tiny", "--steps", "4", "--log-every", "4",
-                 "--save-every", "1000", "--batch-size", "4", "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "build-data",
+                "--corpus",
+                str(corpus),
+                "--vocab-size",
+                "200",
+                "--max-length",
+                "32",
+                "--heldout-fraction",
+                "0.2",
+                "--workers",
+                "1",
+                "--out",
+                str(data),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "pretrain",
+                "--data",
+                str(data),
+                "--size",
+                "tiny",
+                "--steps",
+                "4",
+                "--log-every",
+                "4",
+                "--save-every",
+                "1000",
+                "--batch-size",
+                "4",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     return run
 
 
 def test_every_sub_command_has_help(capsys):
     """The fine-tuning and inspection commands (tests/test_cli.py covers build-data and pretrain)."""
     options = {
-        "finetune": ("--task", "--data", "--model", "--out", "--layer-decay", "--max-train-examples"),
+        "finetune": (
+            "--task",
+            "--data",
+            "--model",
+            "--out",
+            "--layer-decay",
+            "--max-train-examples",
+        ),
         "evaluate": ("--model", "--task", "--data", "--split"),
         "predict": ("--model", "texts"),
         "fill-mask": ("--model", "--top-k", "text"),
@@ -135,28 +230,60 @@ def test_finetune_refuses_a_used_out_directory_and_a_missing_model(tmp_path, cap
     used = tmp_path / "used"
     used.mkdir()
     (used / "keep.txt").write_text("x")
-    code, _, err = run_cli(capsys, "finetune", "--task", "sst2", "--data", tmp_path, "--model", tmp_path,
-                           "--out", used)
+    code, _, err = run_cli(
+        capsys, "finetune", "--task", "sst2", "--data", tmp_path, "--model", tmp_path, "--out", used
+    )
     assert code == 2 and "used" in err and "Traceback" not in err
     assert (used / "keep.txt").read_text() == "x"
     sst2 = shared_data("glue", "SST-2")
     missing = tmp_path / "no_model_here"
-    code, _, err = run_cli(capsys, "finetune", "--task", "sst2", "--data", sst2, "--model", missing,
-                           "--out", tmp_path / "ft")
+    code, _, err = run_cli(
+        capsys,
+        "finetune",
+        "--task",
+        "sst2",
+        "--data",
+        sst2,
+        "--model",
+        missing,
+        "--out",
+        tmp_path / "ft",
+    )
     assert code == 2 and "no_model_here" in err
 
 
 def test_finetune_refuses_a_max_length_past_the_position_table(pretrained, tmp_path, capsys):
     # The encoder has 128 positions: JAX would clamp the rest silently, TensorFlow fail mid-fit.
-    code, _, err = run_cli(capsys, "finetune", "--task", "sst2", "--data", shared_data("glue", "SST-2"),
-                           "--model", pretrained, "--out", tmp_path / "ft", "--max-train-examples", 8,
-                           "--max-length", 200)
-    assert code == 2 and "200" in err and "128" in err and "--max-length" in err and "Traceback" not in err
+    code, _, err = run_cli(
+        capsys,
+        "finetune",
+        "--task",
+        "sst2",
+        "--data",
+        shared_data("glue", "SST-2"),
+        "--model",
+        pretrained,
+        "--out",
+        tmp_path / "ft",
+        "--max-train-examples",
+        8,
+        "--max-length",
+        200,
+    )
+    assert (
+        code == 2
+        and "200" in err
+        and "128" in err
+        and "--max-length" in err
+        and "Traceback" not in err
+    )
     assert not (tmp_path / "ft" / "metrics.json").exists()
 
 
 def test_sst2_beats_the_majority_class_and_writes_every_artifact(sst2_run):
-    labels = np.array([int(row["label"]) for row in read_tsv(shared_data("glue", "SST-2", "dev.tsv"))])
+    labels = np.array(
+        [int(row["label"]) for row in read_tsv(shared_data("glue", "SST-2", "dev.tsv"))]
+    )
     majority = max(labels.mean(), 1 - labels.mean())
     metrics = json.loads((sst2_run / "metrics.json").read_text())
     print(f"sst2 dev accuracy {metrics['dev']['accuracy']:.4f}, majority class {majority:.4f}")
@@ -180,7 +307,9 @@ def test_stsb_correlates_and_its_pearson_is_the_saved_models(stsb_run):
     first, second = [r["sentence1"] for r in rows], [r["sentence2"] for r in rows]
     gold = np.array([float(r["score"]) for r in rows])
     metrics = json.loads((stsb_run / "metrics.json").read_text())
-    print(f"stsb dev pearson {metrics['dev']['pearson']:.4f}, spearman {metrics['dev']['spearman']:.4f}")
+    print(
+        f"stsb dev pearson {metrics['dev']['pearson']:.4f}, spearman {metrics['dev']['spearman']:.4f}"
+    )
     assert metrics["dev_examples"] == STSB_DEV_EXAMPLES and metrics["baseline"]["score"] == 0.0
     assert metrics["dev"]["pearson"] > 0.15
     model = keras.saving.load_model(stsb_run / "model.keras")
@@ -191,13 +320,17 @@ def test_stsb_correlates_and_its_pearson_is_the_saved_models(stsb_run):
 
 def test_evaluate_prints_the_finetune_accuracy_and_refuses_another_task(sst2_run, capsys):
     sst2 = shared_data("glue", "SST-2")
-    code, out, _ = run_cli(capsys, "evaluate", "--model", sst2_run, "--task", "sst2", "--data", sst2)
+    code, out, _ = run_cli(
+        capsys, "evaluate", "--model", sst2_run, "--task", "sst2", "--data", sst2
+    )
     assert code == 0
     printed = re.search(r"sst2 dev \(872 examples.*accuracy (\d\.\d{4})", out)
     assert printed, out
     metrics = json.loads((sst2_run / "metrics.json").read_text())
     assert float(printed.group(1)) == pytest.approx(metrics["dev"]["accuracy"], abs=6e-5)
-    code, out, err = run_cli(capsys, "evaluate", "--model", sst2_run, "--task", "cola", "--data", sst2)
+    code, out, err = run_cli(
+        capsys, "evaluate", "--model", sst2_run, "--task", "cola", "--data", sst2
+    )
     assert code == 2 and "cola" in err and "sst2" in err and "Traceback" not in err
 
 
@@ -211,7 +344,9 @@ def test_predict_labels_arguments_and_stdin_as_the_model_does(sst2_run, capsys, 
         assert re.fullmatch(r"[01] \((0\.[5-9]\d\d|1\.000)\)\t" + re.escape(text), line), line
 
     dev = [row["sentence"] for row in read_tsv(shared_data("glue", "SST-2", "dev.tsv"))[:20]]
-    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(dev[:10]) + "\n\n  \n" + "\n".join(dev[10:]) + "\n"))
+    monkeypatch.setattr(
+        sys, "stdin", io.StringIO("\n".join(dev[:10]) + "\n\n  \n" + "\n".join(dev[10:]) + "\n")
+    )
     code, out, _ = run_cli(capsys, "predict", "--model", sst2_run)
     assert code == 0
     lines = out.splitlines()
@@ -222,7 +357,10 @@ def test_predict_labels_arguments_and_stdin_as_the_model_does(sst2_run, capsys, 
 
 
 def test_predict_scores_pairs_and_names_an_input_without_a_tab(stsb_run, capsys):
-    pairs = ["a man is playing a guitar .\ta man plays the guitar .", "a dog runs .\tthe stock market fell ."]
+    pairs = [
+        "a man is playing a guitar .\ta man plays the guitar .",
+        "a dog runs .\tthe stock market fell .",
+    ]
     code, out, _ = run_cli(capsys, "predict", "--model", stsb_run, *pairs)
     assert code == 0
     lines = out.splitlines()
@@ -235,12 +373,14 @@ def test_predict_scores_pairs_and_names_an_input_without_a_tab(stsb_run, capsys)
 
 
 def test_fill_mask_prints_sorted_top_k_probabilities(pretrain_run, capsys):
-    code, out, _ = run_cli(capsys, "fill-mask", "--model", pretrain_run, "--top-k", "5", "the [MASK] sat")
+    code, out, _ = run_cli(
+        capsys, "fill-mask", "--model", pretrain_run, "--top-k", "5", "the [MASK] sat"
+    )
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "the [MASK] sat" and len(lines) == 2
     assert lines[1].startswith("  [MASK] 1: ")
-    guesses = re.findall(r"(\S+) (\d\.\d{3})(?:, |$)", lines[1][len("  [MASK] 1: "):])
+    guesses = re.findall(r"(\S+) (\d\.\d{3})(?:, |$)", lines[1][len("  [MASK] 1: ") :])
     assert len(guesses) == 5, lines[1]
     probabilities = [float(p) for _, p in guesses]
     assert probabilities == sorted(probabilities, reverse=True)
@@ -248,8 +388,13 @@ def test_fill_mask_prints_sorted_top_k_probabilities(pretrain_run, capsys):
     vocabulary = set((pretrain_run / "vocab.txt").read_text("utf-8").splitlines())
     assert all(token in vocabulary for token, _ in guesses)
 
-    code, out, _ = run_cli(capsys, "fill-mask", "--model", pretrain_run, "--top-k", "3", "[MASK] cat [MASK] .")
-    assert code == 0 and [line[:11] for line in out.splitlines()[1:]] == ["  [MASK] 1:", "  [MASK] 2:"]
+    code, out, _ = run_cli(
+        capsys, "fill-mask", "--model", pretrain_run, "--top-k", "3", "[MASK] cat [MASK] ."
+    )
+    assert code == 0 and [line[:11] for line in out.splitlines()[1:]] == [
+        "  [MASK] 1:",
+        "  [MASK] 2:",
+    ]
     code, _, err = run_cli(capsys, "fill-mask", "--model", pretrain_run, "no mask here")
     assert code == 2 and "[MASK]" in err
 
@@ -302,19 +447,48 @@ def test_fill_mask_and_detect_name_a_missing_run(tmp_path, capsys):
 
 def test_conll2003_smoke(pretrained, tmp_path, capsys):
     out = tmp_path / "conll"
-    code, stdout, _ = run_cli(capsys, "finetune", "--task", "conll2003", "--data", shared_data("conll2003"),
-                              "--model", pretrained, "--out", out, "--max-train-examples", 64,
-                              "--max-dev-examples", 32, "--epochs", 1, "--batch-size", 16, "--max-length", 64)
+    code, stdout, _ = run_cli(
+        capsys,
+        "finetune",
+        "--task",
+        "conll2003",
+        "--data",
+        shared_data("conll2003"),
+        "--model",
+        pretrained,
+        "--out",
+        out,
+        "--max-train-examples",
+        64,
+        "--max-dev-examples",
+        32,
+        "--epochs",
+        1,
+        "--batch-size",
+        16,
+        "--max-length",
+        64,
+    )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["train_examples"] == 64 and metrics["dev_examples"] == 32 and metrics["baseline"] is None
+    assert (
+        metrics["train_examples"] == 64
+        and metrics["dev_examples"] == 32
+        and metrics["baseline"] is None
+    )
     assert 0 <= metrics["dev"]["entity_f1"] <= 1
     assert "entity_f1" in stdout
-    code, stdout, _ = run_cli(capsys, "predict", "--model", out, "EU rejects German call to boycott British lamb .")
+    code, stdout, _ = run_cli(
+        capsys, "predict", "--model", out, "EU rejects German call to boycott British lamb ."
+    )
     assert code == 0
     tagged = stdout.splitlines()[0].split("\t")[0].split()
-    assert [item.rsplit("/", 1)[0] for item in tagged] == "EU rejects German call to boycott British lamb .".split()
-    print(f"conll2003 smoke: dev entity_f1 {metrics['dev']['entity_f1']:.4f}")  # after the last capsys read
+    assert [
+        item.rsplit("/", 1)[0] for item in tagged
+    ] == "EU rejects German call to boycott British lamb .".split()
+    print(
+        f"conll2003 smoke: dev entity_f1 {metrics['dev']['entity_f1']:.4f}"
+    )  # after the last capsys read
 
 
 def squad_subset(source, article, questions):
@@ -326,7 +500,10 @@ def squad_subset(source, article, questions):
         count += len(qas)
         if count == questions:
             break
-    return {"version": "1.1", "data": [{"title": source["data"][article]["title"], "paragraphs": paragraphs}]}
+    return {
+        "version": "1.1",
+        "data": [{"title": source["data"][article]["title"], "paragraphs": paragraphs}],
+    }
 
 
 def test_squad_smoke(pretrained, tmp_path, capsys):
@@ -339,9 +516,28 @@ def test_squad_smoke(pretrained, tmp_path, capsys):
     (data / "train-v1.1.json").write_text(json.dumps(squad_subset(source, 0, 64)), encoding="utf-8")
     (data / "dev-v1.1.json").write_text(json.dumps(squad_subset(source, 1, 32)), encoding="utf-8")
     out = tmp_path / "ft"
-    code, stdout, _ = run_cli(capsys, "finetune", "--task", "squad", "--data", data, "--model", pretrained,
-                              "--out", out, "--max-train-examples", 64, "--max-dev-examples", 32, "--epochs", 1,
-                              "--batch-size", 16, "--max-length", 64)
+    code, stdout, _ = run_cli(
+        capsys,
+        "finetune",
+        "--task",
+        "squad",
+        "--data",
+        data,
+        "--model",
+        pretrained,
+        "--out",
+        out,
+        "--max-train-examples",
+        64,
+        "--max-dev-examples",
+        32,
+        "--epochs",
+        1,
+        "--batch-size",
+        16,
+        "--max-length",
+        64,
+    )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["train_examples"] == 64 and metrics["dev_examples"] == 32
@@ -352,7 +548,9 @@ def test_squad_smoke(pretrained, tmp_path, capsys):
     assert code == 0
     answer = stdout.splitlines()[0].split("\t")[0]
     assert answer in context
-    print(f"squad smoke: dev exact_match {metrics['dev']['exact_match']:.4f}, f1 {metrics['dev']['f1']:.4f}")
+    print(
+        f"squad smoke: dev exact_match {metrics['dev']['exact_match']:.4f}, f1 {metrics['dev']['f1']:.4f}"
+    )
 
 
 def test_docstring_kind_needs_no_data_and_predicts_its_label_names(pretrain_run, tmp_path, capsys):
@@ -361,17 +559,38 @@ def test_docstring_kind_needs_no_data_and_predicts_its_label_names(pretrain_run,
 
     (train_x, _), (dev_x, dev_y) = docstring_kind_task()
     x, y = tasks.load_split("docstring-kind", None, "train")
-    assert sorted(x) == sorted(train_x) and set(y[:64]) == {0, 1}  # shuffled: the first 64 hold both kinds
+    assert sorted(x) == sorted(train_x) and set(y[:64]) == {
+        0,
+        1,
+    }  # shuffled: the first 64 hold both kinds
     out = tmp_path / "ft"
-    code, _, _ = run_cli(capsys, "finetune", "--task", "docstring-kind", "--model", pretrain_run, "--out", out,
-                         "--epochs", 1, "--max-train-examples", 64, "--max-dev-examples", 50)
+    code, _, _ = run_cli(
+        capsys,
+        "finetune",
+        "--task",
+        "docstring-kind",
+        "--model",
+        pretrain_run,
+        "--out",
+        out,
+        "--epochs",
+        1,
+        "--max-train-examples",
+        64,
+        "--max-dev-examples",
+        50,
+    )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     dev_x, dev_y = tasks.load_split("docstring-kind", None, "dev")
     assert metrics["baseline"]["score"] == np.mean(dev_y[:50] == np.bincount(y[:64]).argmax())
     model = keras.saving.load_model(out / "model.keras")
-    assert metrics["dev"]["accuracy"] == np.mean(np.argmax(model.predict(dev_x[:50], verbose=0), -1) == dev_y[:50])
+    assert metrics["dev"]["accuracy"] == np.mean(
+        np.argmax(model.predict(dev_x[:50], verbose=0), -1) == dev_y[:50]
+    )
     code, printed, _ = run_cli(capsys, "predict", "--model", out, dev_x[0])
     assert code == 0 and printed.split(" (")[0] in DOCSTRING_KINDS
-    code, _, err = run_cli(capsys, "finetune", "--task", "sst2", "--model", pretrain_run, "--out", tmp_path / "x")
+    code, _, err = run_cli(
+        capsys, "finetune", "--task", "sst2", "--model", pretrain_run, "--out", tmp_path / "x"
+    )
     assert code == 2 and "--data: required for --task sst2" in err and not (tmp_path / "x").exists()

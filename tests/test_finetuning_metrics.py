@@ -84,7 +84,10 @@ def test_entity_f1_is_conlleval_style():
         ("theatre anthem", "theatre anthem"),  # articles only as whole words
         ("A.B.C.", "abc"),  # punctuation goes before articles are looked for
         ("rock 'n' roll", "rock n roll"),
-        ("Broncos\u2019 win", "broncos\u2019 win"),  # only ASCII punctuation, as in the official script
+        (
+            "Broncos\u2019 win",
+            "broncos\u2019 win",
+        ),  # only ASCII punctuation, as in the official script
         ("  the  ", ""),
     ],
 )
@@ -130,7 +133,9 @@ def test_task_metrics_of_one_metric_tasks():
     assert task_metrics("cola", PREDICTIONS, LABELS) == pytest.approx(
         {"matthews_corrcoef": 1 / 6, "score": 1 / 6}
     )
-    assert task_metrics("rte", PREDICTIONS, LABELS) == pytest.approx({"accuracy": 3 / 5, "score": 3 / 5})
+    assert task_metrics("rte", PREDICTIONS, LABELS) == pytest.approx(
+        {"accuracy": 3 / 5, "score": 3 / 5}
+    )
 
 
 def test_task_metrics_average_two_metrics_for_the_headline():

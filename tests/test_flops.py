@@ -26,11 +26,17 @@ def full_config(size):
 
 
 def huggingface_model(cls, config, hidden_dim, num_layers, intermediate_dim):
-    return cls(transformers.ElectraConfig(
-        vocab_size=VOCAB, embedding_size=config["embedding_dim"], hidden_size=hidden_dim,
-        num_hidden_layers=num_layers, num_attention_heads=max(1, hidden_dim // 64),
-        intermediate_size=intermediate_dim, max_position_embeddings=512,
-    ))
+    return cls(
+        transformers.ElectraConfig(
+            vocab_size=VOCAB,
+            embedding_size=config["embedding_dim"],
+            hidden_size=hidden_dim,
+            num_hidden_layers=num_layers,
+            num_attention_heads=max(1, hidden_dim // 64),
+            intermediate_size=intermediate_dim,
+            max_position_embeddings=512,
+        )
+    )
 
 
 def measured(loss):
@@ -47,15 +53,32 @@ def test_the_count_matches_torch_on_the_huggingface_towers(size):
     ids = torch.tensor(rng.integers(5, VOCAB, (BATCH, LENGTH)))
     chosen = max_predictions(LENGTH, config["mask_prob"])
     positions = torch.tensor(np.stack([rng.permutation(LENGTH)[:chosen] for _ in range(BATCH)]))
-    discriminator = huggingface_model(transformers.ElectraForPreTraining, config, config["hidden_dim"],
-                                      config["num_layers"], config["intermediate_dim"])
-    generator = huggingface_model(transformers.ElectraForMaskedLM, config, config["generator_hidden_dim"],
-                                  config["generator_num_layers"], config["generator_intermediate_dim"])
+    discriminator = huggingface_model(
+        transformers.ElectraForPreTraining,
+        config,
+        config["hidden_dim"],
+        config["num_layers"],
+        config["intermediate_dim"],
+    )
+    generator = huggingface_model(
+        transformers.ElectraForMaskedLM,
+        config,
+        config["generator_hidden_dim"],
+        config["generator_num_layers"],
+        config["generator_intermediate_dim"],
+    )
 
-    bert = huggingface_model(transformers.ElectraForMaskedLM, config, config["hidden_dim"], config["num_layers"],
-                             config["intermediate_dim"])
+    bert = huggingface_model(
+        transformers.ElectraForMaskedLM,
+        config,
+        config["hidden_dim"],
+        config["num_layers"],
+        config["intermediate_dim"],
+    )
 
-    def masked_lm_loss(model, every_token=False):  # the chosen positions only, as ElectraMaskedLMHead gathers first
+    def masked_lm_loss(
+        model, every_token=False
+    ):  # the chosen positions only, as ElectraMaskedLMHead gathers first
         hidden = model.electra(ids).last_hidden_state
         if not every_token:
             hidden = torch.gather(hidden, 1, positions[..., None].expand(-1, -1, hidden.shape[-1]))
@@ -68,8 +91,11 @@ def test_the_count_matches_torch_on_the_huggingface_towers(size):
 
     electra = pretraining_step_flops({**config, "objective": "electra"}, BATCH, LENGTH)
     assert electra["encoder"] + electra["encoder_head"] == pytest.approx(
-        measured(lambda: discriminator(ids).logits.sum()), rel=0.02)
-    assert electra["generator"] == pytest.approx(measured(lambda: masked_lm_loss(generator)), rel=0.02)
+        measured(lambda: discriminator(ids).logits.sum()), rel=0.02
+    )
+    assert electra["generator"] == pytest.approx(
+        measured(lambda: masked_lm_loss(generator)), rel=0.02
+    )
     assert electra["total"] == electra["generator"] + electra["encoder"] + electra["encoder_head"]
     mlm = pretraining_step_flops({**config, "objective": "mlm"}, BATCH, LENGTH)
     assert mlm["generator"] == 0
@@ -80,4 +106,6 @@ def test_the_count_matches_torch_on_the_huggingface_towers(size):
     assert replace["generator"] == electra["generator"]
     assert replace["total"] - replace["generator"] == pytest.approx(mlm["total"], rel=0.02)
     all_tokens = pretraining_step_flops({**config, "objective": "all-tokens-mlm"}, BATCH, LENGTH)
-    assert all_tokens["total"] - all_tokens["generator"] == pytest.approx(measured(all_tokens_loss), rel=0.02)
+    assert all_tokens["total"] - all_tokens["generator"] == pytest.approx(
+        measured(all_tokens_loss), rel=0.02
+    )

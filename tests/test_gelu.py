@@ -37,8 +37,11 @@ def test_gradient_matches_the_derivative_of_the_definition(dtype, tolerance):
     np.testing.assert_allclose(np.asarray(got, "float32"), expected, atol=tolerance, rtol=tolerance)
 
 
-@pytest.mark.skipif(BACKEND != "tensorflow", reason="what the backward pass keeps is TensorFlow's concern "
-                    "(torch's GELU is one fused kernel, XLA chooses for JAX)")
+@pytest.mark.skipif(
+    BACKEND != "tensorflow",
+    reason="what the backward pass keeps is TensorFlow's concern "
+    "(torch's GELU is one fused kernel, XLA chooses for JAX)",
+)
 @pytest.mark.parametrize("activation, kept", [(gelu, 1), (keras.activations.gelu, 4)])
 def test_tensorflow_backward_keeps_only_the_input(activation, kept):
     """Counts the forward tensors of the feed-forward width that the gradient's ops read.
@@ -60,9 +63,12 @@ def test_tensorflow_backward_keeps_only_the_input(activation, kept):
     graph = step.get_concrete_function(x).graph
     forward_tensors_read_by_the_backward = {
         t.name
-        for op in graph.get_operations() if op.name.startswith("gradient_tape/")
+        for op in graph.get_operations()
+        if op.name.startswith("gradient_tape/")
         for t in op.inputs
         if not t.op.name.startswith("gradient_tape/") and t.shape.rank == 2 and t.shape[-1] == width
     }
     # One more for either: the activation's output, which the loss's square keeps.
-    assert len(forward_tensors_read_by_the_backward) == kept + 1, forward_tensors_read_by_the_backward
+    assert len(forward_tensors_read_by_the_backward) == kept + 1, (
+        forward_tensors_read_by_the_backward
+    )

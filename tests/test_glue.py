@@ -37,7 +37,10 @@ def test_sst2_header_bom_and_a_lone_quote_that_csv_quoting_would_swallow(tmp_pat
 
 
 def test_cola_has_no_header_and_four_columns(tmp_path):
-    rows = [["gj04", "1", "", "The sailors rode the breeze."], ["gj04", "0", "*", "Rope the stretch made."]]
+    rows = [
+        ["gj04", "1", "", "The sailors rode the breeze."],
+        ["gj04", "0", "*", "Rope the stretch made."],
+    ]
     write_tsv(tmp_path, "dev.tsv", rows)
     data = read_glue("cola", tmp_path, "dev")
     assert data.text_a == ["The sailors rode the breeze.", "Rope the stretch made."]
@@ -64,7 +67,10 @@ def test_mrpc_pairs_with_bom_and_quality_label(tmp_path):
 def test_stsb_scores_are_floats(tmp_path):
     header = ["index", "genre", "filename", "year", "old_index", "source1", "source2"]
     header += ["sentence1", "sentence2", "score"]
-    rows = [header, ["0", "main", "MSRvid", "2012", "0001", "none", "none", "A b.", "A c.", "3.800"]]
+    rows = [
+        header,
+        ["0", "main", "MSRvid", "2012", "0001", "none", "none", "A b.", "A c.", "3.800"],
+    ]
     write_tsv(tmp_path, "dev.tsv", rows)
     data = read_glue("stsb", tmp_path, "dev")
     assert data.labels == [3.8]
@@ -73,7 +79,16 @@ def test_stsb_scores_are_floats(tmp_path):
 
 def test_mnli_dev_means_dev_matched_and_the_label_is_the_last_column(tmp_path):
     header = ["index", "promptID", "pairID", "genre", "s1_bin", "s2_bin", "s1_parse", "s2_parse"]
-    header += ["sentence1", "sentence2", "label1", "label2", "label3", "label4", "label5", "gold_label"]
+    header += [
+        "sentence1",
+        "sentence2",
+        "label1",
+        "label2",
+        "label3",
+        "label4",
+        "label5",
+        "gold_label",
+    ]
     row = ["0", "1", "2", "fiction", "(", "(", "(", "(", "P.", "H.", "neutral", "neutral"]
     row += ["entailment", "neutral", "neutral", "neutral"]
     write_tsv(tmp_path, "dev_matched.tsv", [header, row])
@@ -122,13 +137,33 @@ SST2_HEADER = ["sentence", "label"]
 @pytest.mark.parametrize(
     "task, rows, message",
     [
-        ("sst2", [SST2_HEADER, ["good", "1"], ["no label here"]], r"train\.tsv, line 3: 1 tab-separated"),
+        (
+            "sst2",
+            [SST2_HEADER, ["good", "1"], ["no label here"]],
+            r"train\.tsv, line 3: 1 tab-separated",
+        ),
         ("sst2", [SST2_HEADER, ["good", "1"], ["bad", "1", "extra"]], r"train\.tsv, line 3: 3 tab"),
-        ("sst2", [SST2_HEADER, ["good", "positive"]], r"train\.tsv, line 2: unknown label 'positive'"),
-        ("rte", [["index", "sentence1", "sentence2", "label"], ["0", "a", "b", "maybe"]], r"line 2: unknown"),
-        ("cola", [["gj04", "1", "", "Fine."], ["gj04", "1", "No column 3."]], r"train\.tsv, line 2: 3 tab"),
+        (
+            "sst2",
+            [SST2_HEADER, ["good", "positive"]],
+            r"train\.tsv, line 2: unknown label 'positive'",
+        ),
+        (
+            "rte",
+            [["index", "sentence1", "sentence2", "label"], ["0", "a", "b", "maybe"]],
+            r"line 2: unknown",
+        ),
+        (
+            "cola",
+            [["gj04", "1", "", "Fine."], ["gj04", "1", "No column 3."]],
+            r"train\.tsv, line 2: 3 tab",
+        ),
         ("sst2", [SST2_HEADER, ["good", "1"], [""]], r"train\.tsv, line 3: 1 tab"),
-        ("sst2", [["text", "label"], ["good", "1"]], r"train\.tsv, line 1: header lacks column\(s\) 'sent"),
+        (
+            "sst2",
+            [["text", "label"], ["good", "1"]],
+            r"train\.tsv, line 1: header lacks column\(s\) 'sent",
+        ),
         ("sst2", [], r"train\.tsv: empty file, expected a header"),
     ],
 )
@@ -143,7 +178,9 @@ def test_stsb_rejects_a_score_that_is_not_a_finite_number(tmp_path, score):
     header = ["index", "genre", "filename", "year", "old_index", "source1", "source2"]
     header += ["sentence1", "sentence2", "score"]
     write_tsv(tmp_path, "train.tsv", [header, ["0", "g", "f", "y", "i", "s", "s", "a", "b", score]])
-    with pytest.raises(ValueError, match=rf"train\.tsv, line 2: score '{score}' is not a finite number"):
+    with pytest.raises(
+        ValueError, match=rf"train\.tsv, line 2: score '{score}' is not a finite number"
+    ):
         read_glue("stsb", tmp_path, "train")
 
 
@@ -166,7 +203,17 @@ def test_unknown_task_or_split(tmp_path):
 
 
 def test_glue_tasks_describe_all_nine_tasks():
-    assert sorted(GLUE_TASKS) == ["cola", "mnli", "mrpc", "qnli", "qqp", "rte", "sst2", "stsb", "wnli"]
+    assert sorted(GLUE_TASKS) == [
+        "cola",
+        "mnli",
+        "mrpc",
+        "qnli",
+        "qqp",
+        "rte",
+        "sst2",
+        "stsb",
+        "wnli",
+    ]
     assert GLUE_TASKS["stsb"].labels is None
     assert GLUE_TASKS["cola"].has_header is False
     assert all(task.has_header for name, task in GLUE_TASKS.items() if name != "cola")
@@ -209,7 +256,10 @@ def test_real_glue_row_counts_match_the_readme(task, split, rows):
 
 def test_real_glue_first_rows():
     sst2 = read_glue("sst2", shared_data("glue", "SST-2"), "dev")
-    assert (sst2.text_a[0], sst2.labels[0]) == ("it 's a charming and often affecting journey . ", 1)
+    assert (sst2.text_a[0], sst2.labels[0]) == (
+        "it 's a charming and often affecting journey . ",
+        1,
+    )
     rte = read_glue("rte", shared_data("glue", "RTE"), "dev")
     assert rte.text_b[0] == "Christopher Reeve had an accident."
     assert GLUE_TASKS["rte"].labels[rte.labels[0]] == "not_entailment"

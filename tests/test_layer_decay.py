@@ -16,9 +16,6 @@ NUM_LAYERS = 3
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
-
-
-
 def functional_task(dropout=0.1):
     """A backbone + Dense head, as a functional model."""
     backbone = tiny_backbone(vocab_size=60, num_layers=NUM_LAYERS, dropout=dropout)
@@ -76,13 +73,21 @@ def built_task(kind):
 def test_each_variable_gets_the_reference_multiplier(kind, authors_form):
     model, backbone = built_task(kind)
     if kind == "scoped":
-        assert backbone.encoder_layers[0].trainable_variables[0].path.startswith("scoped_task/encoder_layer_0/")
+        assert (
+            backbone.encoder_layers[0]
+            .trainable_variables[0]
+            .path.startswith("scoped_task/encoder_layer_0/")
+        )
     decay = 0.8
-    rules = layer_decay_multipliers(model if kind == "scoped" else backbone, decay, authors_form=authors_form)
+    rules = layer_decay_multipliers(
+        model if kind == "scoped" else backbone, decay, authors_form=authors_form
+    )
     optimizer = ke.ElectraAdamW(learning_rate_multipliers=rules)
     optimizer.build(model.trainable_variables)
     expected = expected_multipliers(model, backbone, decay, authors_form)
-    head = {id(v) for v in model.trainable_variables} - {id(v) for v in backbone.trainable_variables}
+    head = {id(v) for v in model.trainable_variables} - {
+        id(v) for v in backbone.trainable_variables
+    }
     assert len(head) == 2
     got = {}
     for index, v in enumerate(model.trainable_variables):
@@ -107,7 +112,9 @@ def test_decay_one_leaves_every_multiplier_at_one():
     assert {optimizer.learning_rate_multiplier(v) for v in model.trainable_variables} == {1.0}
 
 
-def numpy_adamw(params, grads_per_step, multipliers, decays, lr, wd, beta_1=0.9, beta_2=0.999, eps=1e-6):
+def numpy_adamw(
+    params, grads_per_step, multipliers, decays, lr, wd, beta_1=0.9, beta_2=0.999, eps=1e-6
+):
     """Keras' AdamW (bias-corrected), with each variable's learning rate
     scaled by its multiplier, weight decay included."""
     params = [p.astype("float64") for p in params]
@@ -132,7 +139,9 @@ def test_zero_gradient_step_decays_each_variable_by_its_multiplier():
     model, backbone = functional_task()
     decay, lr, wd = 0.5, 0.5, 0.1
     optimizer = ke.ElectraAdamW(
-        learning_rate=lr, weight_decay=wd, learning_rate_multipliers=layer_decay_multipliers(backbone, decay)
+        learning_rate=lr,
+        weight_decay=wd,
+        learning_rate_multipliers=layer_decay_multipliers(backbone, decay),
     )
     expected = expected_multipliers(model, backbone, decay, False)
     variables = model.trainable_variables
@@ -155,7 +164,9 @@ def test_steps_match_numpy_adamw_with_layer_multipliers(authors_form):
         learning_rate=lr,
         weight_decay=wd,
         epsilon=1e-6,
-        learning_rate_multipliers=layer_decay_multipliers(backbone, decay, authors_form=authors_form),
+        learning_rate_multipliers=layer_decay_multipliers(
+            backbone, decay, authors_form=authors_form
+        ),
     )
     variables = model.trainable_variables
     expected = expected_multipliers(model, backbone, decay, authors_form)
@@ -176,7 +187,9 @@ def test_steps_match_numpy_adamw_with_layer_multipliers(authors_form):
         got = to_numpy(v)
         # Keras computes Adam's bias correction from float32 betas (1 - 0.999
         # is off by 1e-5 relative): allow 1e-4 of the step's scale.
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4 * lr * expected[id(v)], err_msg=v.path)
+        np.testing.assert_allclose(
+            got, want, rtol=1e-5, atol=1e-4 * lr * expected[id(v)], err_msg=v.path
+        )
         # Two Adam steps move an element by at most ~2 lr * multiplier.
         step = np.max(np.abs(got - old))
         bound = lr * expected[id(v)] * (2.01 + 2 * wd * np.max(np.abs(old)))
@@ -194,7 +207,9 @@ def compiled_task(layer_decay=0.5, weight_decay=0.0, clipnorm=1.0):
         weight_decay=weight_decay,
         clipnorm=clipnorm,
     )
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     return model, backbone
 
 
@@ -219,10 +234,16 @@ def test_compiled_fit_steps_scale_each_layer():
     eps = 1e-6 / math.sqrt(1 - 0.999**2)
     for v, old, g in zip(variables, before, grads):
         want = old - lr * expected[id(v)] * g / (np.abs(g) + eps)
-        np.testing.assert_allclose(to_numpy(v), want, rtol=1e-5, atol=1e-3 * lr * expected[id(v)], err_msg=v.path)
+        np.testing.assert_allclose(
+            to_numpy(v), want, rtol=1e-5, atol=1e-3 * lr * expected[id(v)], err_msg=v.path
+        )
     # Each layer's largest move is (nearly) its own lr * multiplier.
     for layer in [backbone.embedding, *backbone.encoder_layers]:
-        step = max(np.max(np.abs(to_numpy(v) - old)) for v, old in zip(variables, before) if id(v) in {id(w) for w in layer.weights})
+        step = max(
+            np.max(np.abs(to_numpy(v) - old))
+            for v, old in zip(variables, before)
+            if id(v) in {id(w) for w in layer.weights}
+        )
         assert 0.95 < step / (lr * expected[id(layer.weights[0])]) <= 1.0001, layer.name
 
 
@@ -262,11 +283,19 @@ def test_finetuning_optimizer_settings():
     optimizer = finetuning_optimizer(None, 1e-4, total_steps=1000)
     config = optimizer.get_config()
     assert (config["beta_1"], config["beta_2"], config["epsilon"]) == (0.9, 0.999, 1e-6)
-    assert (config["weight_decay"], config["global_clipnorm"], config["clipnorm"]) == (0.0, 1.0, None)
+    assert (config["weight_decay"], config["global_clipnorm"], config["clipnorm"]) == (
+        0.0,
+        1.0,
+        None,
+    )
     assert config["learning_rate_multipliers"] == []
     schedule = optimizer._learning_rate
     assert isinstance(schedule, ke.WarmupLinearDecay)
-    assert (schedule.peak_learning_rate, schedule.warmup_steps, schedule.total_steps) == (1e-4, 100, 1000)
+    assert (schedule.peak_learning_rate, schedule.warmup_steps, schedule.total_steps) == (
+        1e-4,
+        100,
+        1000,
+    )
     assert finetuning_optimizer(None, 1e-4, 1000, clipnorm=None).global_clipnorm is None
     with pytest.raises(ValueError, match="authors_layer_decay"):
         finetuning_optimizer(None, 1e-4, 1000, authors_layer_decay=True)
@@ -319,4 +348,6 @@ def test_repeated_embedding_ids_update_like_dense_adam():
     optimizer.apply_gradients(zip(grads, [table.embeddings]))
     np.testing.assert_allclose(to_numpy(optimizer._momentums[0]).ravel(), [0, 0.2, 0], rtol=1e-5)
     np.testing.assert_allclose(to_numpy(optimizer._velocities[0]).ravel(), [0, 0.004, 0], rtol=1e-5)
-    np.testing.assert_allclose(to_numpy(table.embeddings).ravel(), [0, -2 / (2 + 1e-6 / math.sqrt(0.001)), 0], rtol=1e-5)
+    np.testing.assert_allclose(
+        to_numpy(table.embeddings).ravel(), [0, -2 / (2 + 1e-6 / math.sqrt(0.001)), 0], rtol=1e-5
+    )

@@ -54,18 +54,24 @@ def test_backbone_with_local_mixing_matches_numpy_bert(rng):
 
 
 def test_only_the_discriminator_mixes_and_training_moves_its_kernel(rng):
-    pre = ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=0, num_layers=1, local_mixing_window=3)
+    pre = ke.ElectraPretrainer.from_size(
+        "tiny", vocab_size=VOCAB, seed=0, num_layers=1, local_mixing_window=3
+    )
     assert pre.generator.backbone.local_mixing is None
     before = w(pre.discriminator.local_mixing.kernel)
     pre.compile(learning_rate=1e-3, warmup_steps=1, total_steps=100)
-    pre.fit(make_batch(rng, batch_size=4, length=16), batch_size=4, epochs=2, shuffle=False, verbose=0)
+    pre.fit(
+        make_batch(rng, batch_size=4, length=16), batch_size=4, epochs=2, shuffle=False, verbose=0
+    )
     assert np.abs(w(pre.discriminator.local_mixing.kernel) - before).max() > 1e-5
 
 
 def test_the_prior_logit_is_the_base_rate_of_replacements(rng):
     assert ke.replaced_token_prior_logit(0.15) == pytest.approx(math.log(0.15 / 0.85))
     bias = ke.replaced_token_prior_logit(0.15)
-    pre = ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=0, discriminator_output_bias=bias)
+    pre = ke.ElectraPretrainer.from_size(
+        "tiny", vocab_size=VOCAB, seed=0, discriminator_output_bias=bias
+    )
     assert w(pre.discriminator_head.dense_prediction.bias) == pytest.approx([bias])
     inputs = make_batch(rng, batch_size=4, length=32)
     hidden = pre.discriminator(inputs, training=False)["sequence_output"]
@@ -80,29 +86,53 @@ def test_the_cli_prior_follows_the_size_masking_rate():
     for size, rate in (("tiny", 0.15), ("large", 0.25)):  # the paper's masking rates (Table 6)
         args = parser.parse_args(["--discriminator-bias", "prior"])
         args.size = size
-        assert model_options(args)["discriminator_output_bias"] == pytest.approx(math.log(rate / (1 - rate)))
+        assert model_options(args)["discriminator_output_bias"] == pytest.approx(
+            math.log(rate / (1 - rate))
+        )
     args = parser.parse_args(["--local-mixing", "5", "--dropout", "0"])
     args.size = "tiny"
-    assert model_options(args) == {"local_mixing_window": 5, "discriminator_output_bias": 0.0, "dropout": 0.0}
+    assert model_options(args) == {
+        "local_mixing_window": 5,
+        "discriminator_output_bias": 0.0,
+        "dropout": 0.0,
+    }
 
 
 def test_options_survive_a_keras_file(tmp_path, rng):
-    pre = ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=0, local_mixing_window=3,
-                                         discriminator_output_bias=-1.5, dropout=0.0)
+    pre = ke.ElectraPretrainer.from_size(
+        "tiny",
+        vocab_size=VOCAB,
+        seed=0,
+        local_mixing_window=3,
+        discriminator_output_bias=-1.5,
+        dropout=0.0,
+    )
     inputs = make_batch(rng, batch_size=2, length=16)
     random_weights(pre.discriminator.local_mixing, rng)
     loaded = round_trip(pre, tmp_path / "pretrainer.keras")
-    assert (loaded.local_mixing_window, loaded.discriminator_output_bias, loaded.dropout) == (3, -1.5, 0.0)
-    np.testing.assert_array_equal(w(loaded.discriminator.local_mixing.kernel), w(pre.discriminator.local_mixing.kernel))
+    assert (loaded.local_mixing_window, loaded.discriminator_output_bias, loaded.dropout) == (
+        3,
+        -1.5,
+        0.0,
+    )
+    np.testing.assert_array_equal(
+        w(loaded.discriminator.local_mixing.kernel), w(pre.discriminator.local_mixing.kernel)
+    )
     encoder = round_trip(pre.discriminator, tmp_path / "discriminator.keras")
     for model in (loaded.discriminator, encoder):
-        np.testing.assert_allclose(to_numpy(model(inputs)["sequence_output"]),
-                                   to_numpy(pre.discriminator(inputs)["sequence_output"]), atol=1e-6)
+        np.testing.assert_allclose(
+            to_numpy(model(inputs)["sequence_output"]),
+            to_numpy(pre.discriminator(inputs)["sequence_output"]),
+            atol=1e-6,
+        )
 
 
 def test_huggingface_export_names_the_option_and_writes_nothing(tmp_path):
-    for model in (tiny_backbone(local_mixing_window=3), ke.ElectraClassifier(tiny_backbone(local_mixing_window=3), 2),
-                  ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=0, local_mixing_window=3)):
+    for model in (
+        tiny_backbone(local_mixing_window=3),
+        ke.ElectraClassifier(tiny_backbone(local_mixing_window=3), 2),
+        ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=0, local_mixing_window=3),
+    ):
         with pytest.raises(ValueError, match="local_mixing_window=3"):
             ke.save_huggingface(model, tmp_path / "hf")
         assert not (tmp_path / "hf").exists()

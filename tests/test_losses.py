@@ -22,16 +22,22 @@ def test_loss_matches_numpy(rng, tiny_pretrainer):
     x = make_batch(rng, batch_size=6, length=24)
     out = {k: to_numpy(v) for k, v in pre(x, training=True).items()}
     weights = out["mlm_weights"]
-    ce = -np.take_along_axis(log_softmax(out["mlm_logits"]), out["mlm_labels"][..., None], -1)[..., 0]
+    ce = -np.take_along_axis(log_softmax(out["mlm_logits"]), out["mlm_labels"][..., None], -1)[
+        ..., 0
+    ]
     mlm = (ce * weights).sum() / weights.sum()  # mean over the batch's chosen positions
     mask = x["padding_mask"]
     bce = sigmoid_cross_entropy(out["disc_logits"], out["disc_labels"])
     disc = (bce * mask).sum() / mask.sum()  # mean over all real tokens, [CLS]/[SEP] too
     total = pre.compute_loss(x, None, out)
     np.testing.assert_allclose(to_numpy(total), mlm + 50 * disc, rtol=1e-5)
-    np.testing.assert_allclose(to_numpy(ke.mlm_loss(out["mlm_logits"], out["mlm_labels"], weights)), mlm, rtol=1e-5)
     np.testing.assert_allclose(
-        to_numpy(ke.discriminator_loss(out["disc_logits"], out["disc_labels"], mask)), disc, rtol=1e-5
+        to_numpy(ke.mlm_loss(out["mlm_logits"], out["mlm_labels"], weights)), mlm, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        to_numpy(ke.discriminator_loss(out["disc_logits"], out["disc_labels"], mask)),
+        disc,
+        rtol=1e-5,
     )
 
 
@@ -47,7 +53,8 @@ def test_step_outputs_follow_the_rules(rng, tiny_pretrainer):
     assert ((gen_ids == ids) | (chosen & (gen_ids == MASK))).all()
     assert (gen_ids[chosen] == MASK).any() and (gen_ids[chosen] == ids[chosen]).any()
     np.testing.assert_array_equal(
-        out["mlm_labels"][out["mlm_weights"] > 0], np.take_along_axis(ids, out["mlm_positions"], 1)[out["mlm_weights"] > 0]
+        out["mlm_labels"][out["mlm_weights"] > 0],
+        np.take_along_axis(ids, out["mlm_positions"], 1)[out["mlm_weights"] > 0],
     )
     # The discriminator sees the original with chosen positions replaced by
     # samples, labelled 1 exactly where they differ.

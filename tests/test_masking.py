@@ -24,8 +24,12 @@ def expected_count(padding_mask, token_ids, mask_prob, num_predictions):
 def draw(batch, seed, mask_prob=0.15, num_predictions=None):
     length = batch["token_ids"].shape[1]
     out = ke.mask_tokens(
-        batch["token_ids"], batch["padding_mask"], mask_token_id=MASK, excluded_ids=EXCLUDED,
-        mask_prob=mask_prob, num_predictions=num_predictions or ke.max_predictions(length, mask_prob),
+        batch["token_ids"],
+        batch["padding_mask"],
+        mask_token_id=MASK,
+        excluded_ids=EXCLUDED,
+        mask_prob=mask_prob,
+        num_predictions=num_predictions or ke.max_predictions(length, mask_prob),
         seed=seed,
     )
     return to_numpy_dict(out)
@@ -40,7 +44,9 @@ def test_max_predictions_per_sequence():
 def test_masking_rules_over_many_draws(rng):
     batch = make_batch(rng, batch_size=48, length=128)
     batch["token_ids"][3, 5] = MASK  # an existing [MASK] is never chosen
-    batch["token_ids"][4, 1:-1] = np.where(batch["padding_mask"][4, 1:-1] > 0, SEP, PAD)  # no candidate
+    batch["token_ids"][4, 1:-1] = np.where(
+        batch["padding_mask"][4, 1:-1] > 0, SEP, PAD
+    )  # no candidate
     ids, mask = batch["token_ids"], batch["padding_mask"]
     want = expected_count(mask, ids, 0.15, 19)
     assert want[4] == 0 and (want > 1).any() and (want == 1).any()
@@ -56,7 +62,9 @@ def test_masking_rules_over_many_draws(rng):
             assert mask[row, positions].all()
             assert not np.isin(ids[row, positions], EXCLUDED).any()
         assert (out["positions"][~chosen] == 0).all()
-        np.testing.assert_array_equal(out["labels"][chosen], np.take_along_axis(ids, out["positions"], 1)[chosen])
+        np.testing.assert_array_equal(
+            out["labels"][chosen], np.take_along_axis(ids, out["positions"], 1)[chosen]
+        )
         # Only chosen positions change, and only to [MASK]: 0% random tokens.
         changed = out["token_ids"] != ids
         at_chosen = np.zeros_like(changed)
@@ -77,8 +85,12 @@ def test_positions_are_uniform_over_candidates(rng):
     counts = np.zeros(40)
     for _ in range(300):
         positions, weights = choose_positions(
-            batch["token_ids"], batch["padding_mask"], mask_prob=0.15, num_predictions=6,
-            excluded_ids=EXCLUDED, seed=seed,
+            batch["token_ids"],
+            batch["padding_mask"],
+            mask_prob=0.15,
+            num_predictions=6,
+            excluded_ids=EXCLUDED,
+            seed=seed,
         )
         np.add.at(counts, to_numpy(positions)[0][to_numpy(weights)[0] > 0], 1)
     assert counts.sum() == 300 * 6 and counts[np.setdiff1d(np.arange(40), candidates)].sum() == 0
@@ -107,10 +119,19 @@ def test_berts_corruption_is_80_10_10_with_random_tokens_from_the_whole_vocabula
     seed = keras.random.SeedGenerator(3)
     outcomes, random_ids = np.zeros(3), []
     for _ in range(20):
-        out = to_numpy_dict(ke.mask_tokens(
-            ids, batch["padding_mask"], mask_token_id=MASK, excluded_ids=EXCLUDED, num_predictions=19,
-            mask_token_rate=0.8, random_token_rate=0.1, vocab_size=VOCAB, seed=seed,
-        ))
+        out = to_numpy_dict(
+            ke.mask_tokens(
+                ids,
+                batch["padding_mask"],
+                mask_token_id=MASK,
+                excluded_ids=EXCLUDED,
+                num_predictions=19,
+                mask_token_rate=0.8,
+                random_token_rate=0.1,
+                vocab_size=VOCAB,
+                seed=seed,
+            )
+        )
         chosen = out["weights"] > 0
         written = np.take_along_axis(out["token_ids"], out["positions"], 1)[chosen]
         original = out["labels"][chosen]
@@ -127,8 +148,15 @@ def test_berts_corruption_is_80_10_10_with_random_tokens_from_the_whole_vocabula
 def test_random_tokens_need_the_vocabulary_size(rng):
     batch = make_batch(rng)
     with pytest.raises(ValueError, match="vocab_size"):
-        ke.mask_tokens(batch["token_ids"], batch["padding_mask"], mask_token_id=MASK, excluded_ids=EXCLUDED,
-                       num_predictions=4, random_token_rate=0.1, seed=0)
+        ke.mask_tokens(
+            batch["token_ids"],
+            batch["padding_mask"],
+            mask_token_id=MASK,
+            excluded_ids=EXCLUDED,
+            num_predictions=4,
+            random_token_rate=0.1,
+            seed=0,
+        )
 
 
 def to_numpy_dict(out):

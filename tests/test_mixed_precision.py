@@ -131,7 +131,11 @@ def test_pretrainer_trains_under_mixed_bfloat16_with_accumulation():
     weights move once every k=2 batches, and the loss still falls."""
     pre = tiny_pretrainer(dtype="mixed_bfloat16")
     check_pretrainer_dtypes(pre, "mixed_bfloat16")
-    pre.compile(optimizer=ke.pretraining_optimizer(2e-3, warmup_steps=0, total_steps=100, gradient_accumulation_steps=2))
+    pre.compile(
+        optimizer=ke.pretraining_optimizer(
+            2e-3, warmup_steps=0, total_steps=100, gradient_accumulation_steps=2
+        )
+    )
     assert isinstance(pre.optimizer, ke.ElectraAdamW)  # no loss scaling for bfloat16
     x = make_batch(np.random.default_rng(0), batch_size=4, length=16, min_tokens=10)
     losses = []
@@ -139,7 +143,9 @@ def test_pretrainer_trains_under_mixed_bfloat16_with_accumulation():
         before = weights(pre)
         losses.append(float(pre.train_on_batch(x, return_dict=True)["loss"]))
         moved = not same(weights(pre), before)
-        assert moved == (step % 2 == 0), f"batch {step}: the weights {'moved' if moved else 'did not move'}"
+        assert moved == (step % 2 == 0), (
+            f"batch {step}: the weights {'moved' if moved else 'did not move'}"
+        )
         assert int(to_numpy(pre.optimizer.iterations)) == step // 2
     assert np.isfinite(losses).all()
     assert np.mean(losses[-4:]) < 0.8 * losses[0], losses
@@ -164,7 +170,9 @@ def test_saved_backbone_keeps_its_policy_and_with_dtype_policy_changes_it(tmp_pa
     assert_computes_in(as_float32, "float32")
     assert as_float32(symbolic_batch())["sequence_output"].dtype == "float32"
     assert same(weights(as_float32), weights(loaded))
-    assert [v.path for v in as_float32.weights] == [v.path for v in loaded.weights]  # layer-decay rules match
+    assert [v.path for v in as_float32.weights] == [
+        v.path for v in loaded.weights
+    ]  # layer-decay rules match
     assert with_dtype_policy(loaded, "mixed_bfloat16") is loaded
 
 
@@ -181,7 +189,14 @@ def test_classifier_fine_tunes_under_mixed_precision_with_accumulation(policy):
     x, y = classification_data()
     # 16 examples in batches of 8 for 30 epochs: 60 batches, 30 updates of 16 examples.
     history = fine_tune(
-        model, x, y, epochs=30, learning_rate=1e-2, batch_size=8, layer_decay=None, gradient_accumulation_steps=2
+        model,
+        x,
+        y,
+        epochs=30,
+        learning_rate=1e-2,
+        batch_size=8,
+        layer_decay=None,
+        gradient_accumulation_steps=2,
     )
     optimizer = model.optimizer
     if policy == "mixed_float16":
@@ -209,7 +224,9 @@ def test_accumulation_steps_are_checked():
             ke.pretraining_optimizer(gradient_accumulation_steps=bad)
         with pytest.raises(ValueError, match="gradient_accumulation_steps"):
             ke.finetuning_optimizer(None, 1e-3, 10, gradient_accumulation_steps=bad)
-    assert ke.pretraining_optimizer(gradient_accumulation_steps=1).gradient_accumulation_steps is None
+    assert (
+        ke.pretraining_optimizer(gradient_accumulation_steps=1).gradient_accumulation_steps is None
+    )
     optimizer = ke.finetuning_optimizer(None, 1e-3, 10, gradient_accumulation_steps=4)
     assert optimizer.gradient_accumulation_steps == 4
     restored = ke.ElectraAdamW.from_config(optimizer.get_config())
@@ -217,7 +234,9 @@ def test_accumulation_steps_are_checked():
     x, y = classification_data()
     model = ke.ElectraClassifier(tiny_backbone(dropout=0.0), 2, seed=0)
     with pytest.raises(ValueError, match="gradient_accumulation_steps=16: more than the 4 batches"):
-        fine_tune(model, x, y, epochs=1, learning_rate=1e-3, batch_size=4, gradient_accumulation_steps=16)
+        fine_tune(
+            model, x, y, epochs=1, learning_rate=1e-3, batch_size=4, gradient_accumulation_steps=16
+        )
 
 
 def test_accumulated_micro_batches_equal_one_big_batch():
@@ -232,9 +251,16 @@ def test_accumulated_micro_batches_equal_one_big_batch():
     def model(k):
         m = ke.ElectraClassifier(tiny_backbone(dropout=0.0), 2, dropout=0.0, seed=0)
         m.set_weights(start)
-        m.compile(optimizer=ke.finetuning_optimizer(
-            m.backbone, 1e-2, total_steps=4, warmup_fraction=0.25, layer_decay=0.8, gradient_accumulation_steps=k,
-        ))
+        m.compile(
+            optimizer=ke.finetuning_optimizer(
+                m.backbone,
+                1e-2,
+                total_steps=4,
+                warmup_fraction=0.25,
+                layer_decay=0.8,
+                gradient_accumulation_steps=k,
+            )
+        )
         return m
 
     def rows(i, j):
@@ -246,7 +272,9 @@ def test_accumulated_micro_batches_equal_one_big_batch():
         big.train_on_batch(*rows(8 * update, 8 * update + 8))
         before = weights(accumulated)
         accumulated.train_on_batch(*rows(8 * update, 8 * update + 4))
-        assert same(weights(accumulated), before), f"update {update}: the first micro-batch moved the weights"
+        assert same(weights(accumulated), before), (
+            f"update {update}: the first micro-batch moved the weights"
+        )
         assert int(to_numpy(accumulated.optimizer.iterations)) == update
         accumulated.train_on_batch(*rows(8 * update + 4, 8 * update + 8))
         assert int(to_numpy(accumulated.optimizer.iterations)) == update + 1
@@ -254,7 +282,9 @@ def test_accumulated_micro_batches_equal_one_big_batch():
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-6)
         # The rate the next update will use: the schedule at the update count.
         np.testing.assert_allclose(
-            float(to_numpy(accumulated.optimizer.learning_rate)), float(to_numpy(schedule(update + 1))), rtol=1e-6
+            float(to_numpy(accumulated.optimizer.learning_rate)),
+            float(to_numpy(schedule(update + 1))),
+            rtol=1e-6,
         )
         if update == 0:  # warmup: step 0 of a 1-step warmup has rate 0, so nothing moved yet
             assert same(weights(accumulated), start)
@@ -266,9 +296,16 @@ def test_accumulated_micro_batches_equal_one_big_batch():
 
 @pytest.mark.parametrize("command", ["pretrain", "finetune"])
 def test_cli_flags_reject_bad_values(capsys, command):
-    required = ["--task", "sst2", "--data", ".", "--model", ".", "--out", "o"] if command == "finetune" else []
-    for flag, value in (("--gradient-accumulation-steps", "0"), ("--gradient-accumulation-steps", "two"),
-                        ("--mixed-precision", "float16")):
+    required = (
+        ["--task", "sst2", "--data", ".", "--model", ".", "--out", "o"]
+        if command == "finetune"
+        else []
+    )
+    for flag, value in (
+        ("--gradient-accumulation-steps", "0"),
+        ("--gradient-accumulation-steps", "two"),
+        ("--mixed-precision", "float16"),
+    ):
         with pytest.raises(SystemExit) as exit_info:
             main([command, *required, flag, value])
         assert exit_info.value.code == 2
@@ -285,14 +322,56 @@ ON_TORCH_ONLY = pytest.mark.skipif(
 @ON_TORCH_ONLY
 def test_pretrain_cli_counts_updates_and_saves_the_policy(tmp_path):
     data, run = tmp_path / "data", tmp_path / "run"
-    assert main(["build-data", "--corpus", str(write_corpus(tmp_path / "texts", files=1, documents=10)),
-                 "--vocab-size", "200", "--max-length", "32", "--workers", "1", "--out", str(data)]) == 0
-    assert main(["pretrain", "--data", str(data), "--size", "tiny", "--steps", "3", "--log-every", "2",
-                 "--save-every", "2", "--batch-size", "4", "--out", str(run), "--mixed-precision", "mixed_bfloat16",
-                 "--gradient-accumulation-steps", "2"]) == 0
+    assert (
+        main(
+            [
+                "build-data",
+                "--corpus",
+                str(write_corpus(tmp_path / "texts", files=1, documents=10)),
+                "--vocab-size",
+                "200",
+                "--max-length",
+                "32",
+                "--workers",
+                "1",
+                "--out",
+                str(data),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "pretrain",
+                "--data",
+                str(data),
+                "--size",
+                "tiny",
+                "--steps",
+                "3",
+                "--log-every",
+                "2",
+                "--save-every",
+                "2",
+                "--batch-size",
+                "4",
+                "--out",
+                str(run),
+                "--mixed-precision",
+                "mixed_bfloat16",
+                "--gradient-accumulation-steps",
+                "2",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((run / "metrics.json").read_text())
-    assert (metrics["steps"], metrics["mixed_precision"], metrics["gradient_accumulation_steps"]) == (
-        3, "mixed_bfloat16", 2)
+    assert (
+        metrics["steps"],
+        metrics["mixed_precision"],
+        metrics["gradient_accumulation_steps"],
+    ) == (3, "mixed_bfloat16", 2)
     pre = keras.saving.load_model(run / "pretrainer.keras")
     assert_computes_in(pre, "mixed_bfloat16")
     # 3 updates of 2 batches each; the schedule spans the 3 updates.
@@ -301,8 +380,12 @@ def test_pretrain_cli_counts_updates_and_saves_the_policy(tmp_path):
     assert pre.optimizer._learning_rate.total_steps == 3
     with open(run / "history.csv") as f:
         assert len(list(csv.DictReader(f))) == 2  # --log-every 2 updates: points after 2 and 3
-    assert sorted(p.name for p in (run / "checkpoints").glob("*.keras")) == ["step-0000004.keras"]  # batches
-    assert keras.saving.load_model(run / "discriminator.keras").dtype_policy.name == "mixed_bfloat16"
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.keras")) == [
+        "step-0000004.keras"
+    ]  # batches
+    assert (
+        keras.saving.load_model(run / "discriminator.keras").dtype_policy.name == "mixed_bfloat16"
+    )
 
 
 @ON_TORCH_ONLY
@@ -310,8 +393,15 @@ def test_finetune_cli_casts_a_float32_model_and_accumulates(tmp_path):
     pretrained, glue, out = tmp_path / "pretrained", tmp_path / "SST-2", tmp_path / "ft"
     words = "good bad fine awful great poor nice dull".split()
     tokenizer = ke.ElectraTokenizer.train(texts=words * 4, vocab_size=100)
-    backbone = ke.ElectraBackbone(vocab_size=tokenizer.vocab_size, num_layers=1, num_heads=2, hidden_dim=16,
-                                  intermediate_dim=32, max_sequence_length=32, seed=0)
+    backbone = ke.ElectraBackbone(
+        vocab_size=tokenizer.vocab_size,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=32,
+        seed=0,
+    )
     pretrained.mkdir()
     backbone.save(pretrained / "discriminator.keras")  # float32
     tokenizer.save(pretrained)
@@ -319,11 +409,37 @@ def test_finetune_cli_casts_a_float32_model_and_accumulates(tmp_path):
     rows = "".join(f"{words[i % 8]} {words[(i * 3) % 8]}\t{i % 2}\n" for i in range(16))
     for split in ("train", "dev"):
         (glue / f"{split}.tsv").write_text("sentence\tlabel\n" + rows, encoding="utf-8")
-    assert main(["finetune", "--task", "sst2", "--data", str(glue), "--model", str(pretrained), "--out", str(out),
-                 "--epochs", "2", "--batch-size", "4", "--max-length", "16", "--mixed-precision", "mixed_float16",
-                 "--gradient-accumulation-steps", "2"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--task",
+                "sst2",
+                "--data",
+                str(glue),
+                "--model",
+                str(pretrained),
+                "--out",
+                str(out),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "4",
+                "--max-length",
+                "16",
+                "--mixed-precision",
+                "mixed_float16",
+                "--gradient-accumulation-steps",
+                "2",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
-    assert (metrics["mixed_precision"], metrics["gradient_accumulation_steps"]) == ("mixed_float16", 2)
+    assert (metrics["mixed_precision"], metrics["gradient_accumulation_steps"]) == (
+        "mixed_float16",
+        2,
+    )
     model = keras.saving.load_model(out / "model.keras")
     # The preprocessor turns text into ids: no floating-point compute.
     assert_computes_in(model, "mixed_float16", float32_layers=("logits", model.preprocessor.name))

@@ -14,8 +14,9 @@ NAMES = list(OBJECTIVES)
 
 
 def pretrainer(objective, **overrides):
-    return ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=0, num_layers=1, objective=objective,
-                                          **overrides)
+    return ke.ElectraPretrainer.from_size(
+        "tiny", vocab_size=VOCAB, seed=0, num_layers=1, objective=objective, **overrides
+    )
 
 
 def numpy_log_softmax(logits):
@@ -50,22 +51,32 @@ def numpy_loss(name, x, out):
         labels = (corrupted != original) * padding  # a sample equal to the original is real
         z = out["disc_logits"].astype("float64")
         losses = -(labels * numpy_log_sigmoid(z) + (1 - labels) * numpy_log_sigmoid(-z))
-        weights = numpy_chosen(out["mlm_positions"], out["mlm_weights"], original.shape[1]) \
-            if kind.rtd_on_chosen_only else padding
+        weights = (
+            numpy_chosen(out["mlm_positions"], out["mlm_weights"], original.shape[1])
+            if kind.rtd_on_chosen_only
+            else padding
+        )
         return total + 50.0 * (losses * weights).sum() / weights.sum()
     if kind.encoder_head == "mlm":
-        return total + numpy_cross_entropy(out["encoder_logits"], out["mlm_labels"], out["mlm_weights"])
+        return total + numpy_cross_entropy(
+            out["encoder_logits"], out["mlm_labels"], out["mlm_weights"]
+        )
     # All-Tokens MLM: p = D 1[original = input] + (1 - D) softmax[original], D = sigmoid(-replaced logit)
     copy = 1.0 / (1.0 + np.exp(out["disc_logits"].astype("float64")))
     softmax = np.exp(numpy_log_softmax(out["encoder_logits"].astype("float64")))
-    p = copy * (original == corrupted) + (1 - copy) * np.take_along_axis(softmax, original[..., None], -1)[..., 0]
+    p = (
+        copy * (original == corrupted)
+        + (1 - copy) * np.take_along_axis(softmax, original[..., None], -1)[..., 0]
+    )
     return total - (np.log(p) * padding).sum() / padding.sum()
 
 
 def step(model, x):
     """The step's outputs, in NumPy, and its loss from them."""
     out = model(x, training=False)
-    return {key: to_numpy(value) for key, value in out.items()}, float(to_numpy(model.compute_loss(x=x, y_pred=out)))
+    return {key: to_numpy(value) for key, value in out.items()}, float(
+        to_numpy(model.compute_loss(x=x, y_pred=out))
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -74,7 +85,9 @@ def test_the_loss_is_the_papers_rule_recomputed_in_numpy(rng, name):
     x = make_batch(rng, batch_size=8, length=32)
     out, loss = step(model, x)
     np.testing.assert_allclose(loss, numpy_loss(name, x, out), rtol=2e-5)
-    np.testing.assert_array_equal(out["mlm_labels"], np.take_along_axis(x["token_ids"], out["mlm_positions"], 1))
+    np.testing.assert_array_equal(
+        out["mlm_labels"], np.take_along_axis(x["token_ids"], out["mlm_positions"], 1)
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -84,7 +97,9 @@ def test_each_objective_builds_only_what_its_step_uses(name):
     assert (model.discriminator_head is not None) == (kind.encoder_head in ("rtd", "copy-mlm"))
     assert (model.encoder_mlm_head is not None) == (kind.encoder_head in ("mlm", "copy-mlm"))
     if model.encoder_mlm_head is not None:  # BERT's output layer tied to the input embeddings
-        assert model.encoder_mlm_head.token_embedding is model.discriminator.embedding.token_embedding
+        assert (
+            model.encoder_mlm_head.token_embedding is model.discriminator.embedding.token_embedding
+        )
     if not kind.generator:
         assert not [v.path for v in model.weights if "generator" in v.path]
 
@@ -121,9 +136,15 @@ def encoder_loss(model, name, x):
         if name in ("electra", "electra-15"):
             return ke.discriminator_loss(out["disc_logits"], out["disc_labels"], x["padding_mask"])
         if name == "all-tokens-mlm":
-            return ke.copy_mlm_loss(out["encoder_logits"], out["disc_logits"], out["token_ids"],
-                                    out["corrupted_token_ids"], x["padding_mask"])
+            return ke.copy_mlm_loss(
+                out["encoder_logits"],
+                out["disc_logits"],
+                out["token_ids"],
+                out["corrupted_token_ids"],
+                x["padding_mask"],
+            )
         return ke.mlm_loss(out["encoder_logits"], out["mlm_labels"], out["mlm_weights"])
+
     return loss
 
 
@@ -131,6 +152,7 @@ def generator_loss(model, x):
     def loss():
         out = model(x, training=True)
         return ke.mlm_loss(out["mlm_logits"], out["mlm_labels"], out["mlm_weights"])
+
     return loss
 
 
@@ -141,19 +163,29 @@ def test_each_loss_reaches_exactly_its_own_tower(rng, name):
     model = pretrainer(name)
     x = make_batch(rng, batch_size=4, length=16)
     shared = {id(v) for v in model.discriminator.embedding.trainable_weights}
-    generator = [v for v in (model.generator.trainable_weights if model.generator else []) if id(v) not in shared]
-    encoder = [v for v in model.trainable_weights if id(v) not in shared and all(v is not g for g in generator)]
+    generator = [
+        v
+        for v in (model.generator.trainable_weights if model.generator else [])
+        if id(v) not in shared
+    ]
+    encoder = [
+        v
+        for v in model.trainable_weights
+        if id(v) not in shared and all(v is not g for g in generator)
+    ]
     variables = encoder + generator
 
     def reached(loss):
         return [g is not None and np.abs(g).max() > 0 for g in gradients(loss, variables)]
 
     from_encoder = reached(encoder_loss(model, name, x))
-    assert all(from_encoder[: len(encoder)]), [v.path for v, hit in zip(encoder, from_encoder) if not hit]
-    assert not any(from_encoder[len(encoder):])
+    assert all(from_encoder[: len(encoder)]), [
+        v.path for v, hit in zip(encoder, from_encoder) if not hit
+    ]
+    assert not any(from_encoder[len(encoder) :])
     if generator:
         from_generator = reached(generator_loss(model, x))
-        assert all(from_generator[len(encoder):]) and not any(from_generator[: len(encoder)])
+        assert all(from_generator[len(encoder) :]) and not any(from_generator[: len(encoder)])
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -167,8 +199,11 @@ def test_fit_lowers_the_encoder_loss_and_a_saved_model_keeps_its_objective(rng, 
     loaded = round_trip(model, tmp_path / "pretrainer.keras")
     assert loaded.objective == name
     # The evaluation draws restart at each `evaluate`: the same masks and samples for both models.
-    np.testing.assert_allclose(loaded.evaluate(x, verbose=0, return_dict=True)["loss"],
-                               model.evaluate(x, verbose=0, return_dict=True)["loss"], rtol=1e-5)
+    np.testing.assert_allclose(
+        loaded.evaluate(x, verbose=0, return_dict=True)["loss"],
+        model.evaluate(x, verbose=0, return_dict=True)["loss"],
+        rtol=1e-5,
+    )
 
 
 def test_an_unknown_objective_names_the_choices():
@@ -181,5 +216,7 @@ def test_hugging_face_export_refuses_a_pretrainer_it_would_lose_heads_of(tmp_pat
     with pytest.raises(ValueError, match=f"the {name} pretrainer has no Hugging Face pair"):
         ke.save_huggingface(pretrainer(name), tmp_path / "out")
     assert not (tmp_path / "out").exists()
-    ke.save_huggingface(pretrainer(name).discriminator, tmp_path / "encoder")  # its encoder exports as usual
+    ke.save_huggingface(
+        pretrainer(name).discriminator, tmp_path / "encoder"
+    )  # its encoder exports as usual
     assert (tmp_path / "encoder" / "config.json").is_file()

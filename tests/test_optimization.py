@@ -63,7 +63,9 @@ def test_decay_spares_layer_norm_and_biases(tiny_pretrainer, reload):
 def test_gradients_are_clipped_by_global_norm():
     # Adam's first step is sign(g) * lr whatever the scale of g, which hides
     # clipping from a behavioural test: check the clipping function itself.
-    clipped = ke.pretraining_optimizer()._clip_gradients([keras.ops.convert_to_tensor(np.array([30.0, 40.0], "float32"))])
+    clipped = ke.pretraining_optimizer()._clip_gradients(
+        [keras.ops.convert_to_tensor(np.array([30.0, 40.0], "float32"))]
+    )
     np.testing.assert_allclose(to_numpy(clipped[0]), [0.6, 0.8], rtol=1e-6)
 
 
@@ -71,7 +73,9 @@ def test_clipping_keeps_missing_gradients_and_poisons_a_non_finite_norm():
     # Keras' rule, kept by the multi-tensor torch path: a None gradient stays None, and an
     # infinite global norm turns every gradient NaN (so the loss guard sees it) rather than 0.
     optimizer = ke.pretraining_optimizer()
-    grads = [keras.ops.convert_to_tensor(np.array(g, "float32")) for g in ([3.0, 4.0], [np.inf, 0.0])]
+    grads = [
+        keras.ops.convert_to_tensor(np.array(g, "float32")) for g in ([3.0, 4.0], [np.inf, 0.0])
+    ]
     clipped = optimizer._clip_gradients([grads[0], None])
     assert clipped[1] is None
     np.testing.assert_allclose(to_numpy(clipped[0]), [0.6, 0.8], rtol=1e-6)
@@ -80,21 +84,35 @@ def test_clipping_keeps_missing_gradients_and_poisons_a_non_finite_norm():
 
 def test_skip_non_finite_undoes_the_bad_step_exactly():
     rng = np.random.default_rng(0)
-    good = [(rng.normal(size=(4, 3)).astype("float32"), rng.normal(size=(4, 1)).astype("float32")) for _ in range(3)]
+    good = [
+        (rng.normal(size=(4, 3)).astype("float32"), rng.normal(size=(4, 1)).astype("float32"))
+        for _ in range(3)
+    ]
     bad = (np.full((4, 3), np.nan, "float32"), np.ones((4, 1), "float32"))
 
     def train(batches, skip):
-        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, kernel_initializer="ones")])
-        optimizer = ke.ElectraAdamW(learning_rate=1e-2, weight_decay=0.1, global_clipnorm=1.0, skip_non_finite=skip)
-        model.compile(optimizer=optimizer, loss="mse")  # the compiled step: jit / tf.function / eager
+        model = keras.Sequential(
+            [keras.Input((3,)), keras.layers.Dense(1, kernel_initializer="ones")]
+        )
+        optimizer = ke.ElectraAdamW(
+            learning_rate=1e-2, weight_decay=0.1, global_clipnorm=1.0, skip_non_finite=skip
+        )
+        model.compile(
+            optimizer=optimizer, loss="mse"
+        )  # the compiled step: jit / tf.function / eager
         for x, y in batches:
             model.train_on_batch(x, y)
         return model
 
     clean = train(good, skip=True)
     skipping = train(good[:1] + [bad] + good[1:], skip=True)
-    assert int(to_numpy(skipping.optimizer.skipped_steps)) == 1 and int(to_numpy(clean.optimizer.skipped_steps)) == 0
-    for a, b in zip(clean.weights + clean.optimizer.variables, skipping.weights + skipping.optimizer.variables):
+    assert (
+        int(to_numpy(skipping.optimizer.skipped_steps)) == 1
+        and int(to_numpy(clean.optimizer.skipped_steps)) == 0
+    )
+    for a, b in zip(
+        clean.weights + clean.optimizer.variables, skipping.weights + skipping.optimizer.variables
+    ):
         if "skipped_steps" not in b.path:
             np.testing.assert_array_equal(to_numpy(b), to_numpy(a), err_msg=b.path)
     assert np.isnan(to_numpy(train(good[:1] + [bad], skip=False).weights[0])).all()

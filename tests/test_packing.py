@@ -41,7 +41,11 @@ def segments(example):
 
 
 def pack(documents, max_length=32, seed=0, **kwargs):
-    return list(pack_documents(documents, max_length=max_length, cls_id=CLS, sep_id=SEP, seed=seed, **kwargs))
+    return list(
+        pack_documents(
+            documents, max_length=max_length, cls_id=CLS, sep_id=SEP, seed=seed, **kwargs
+        )
+    )
 
 
 class ScriptedRandom(random.Random):
@@ -110,18 +114,34 @@ def test_segments_hold_whole_sentences():
 def test_carry_over_on_a_hand_computed_example():
     # The same sentences as below, with carry-over: the buffer fills to 16 - 3 = 13 tokens, so the
     # third sentence is split after 2 of its 5 tokens; its other 3 and the fourth sentence start the next.
-    sentences = [list(range(1000, 1006)), list(range(1006, 1011)), list(range(1011, 1016)), [1016, 1017]]
-    example, rest = pack([sentences], max_length=16, short_seq_prob=0.0, single_segment_prob=0.0, carry_over=True)
+    sentences = [
+        list(range(1000, 1006)),
+        list(range(1006, 1011)),
+        list(range(1011, 1016)),
+        [1016, 1017],
+    ]
+    example, rest = pack(
+        [sentences], max_length=16, short_seq_prob=0.0, single_segment_prob=0.0, carry_over=True
+    )
     assert example.token_ids == [CLS, *range(1000, 1006), SEP, *range(1006, 1013), SEP]
     assert not example.truncated and example.dropped_tokens == 0 and len(example.token_ids) == 16
     assert [t for t in rest.token_ids if t not in (CLS, SEP)] == list(range(1013, 1018))
 
 
-@pytest.mark.parametrize("short_seq_prob, single_segment_prob", [(0.0, 0.0), (0.05, 0.1), (0.5, 1.0)])
-def test_carry_over_loses_nothing_and_fills_every_example_but_a_documents_last(short_seq_prob, single_segment_prob):
+@pytest.mark.parametrize(
+    "short_seq_prob, single_segment_prob", [(0.0, 0.0), (0.05, 0.1), (0.5, 1.0)]
+)
+def test_carry_over_loses_nothing_and_fills_every_example_but_a_documents_last(
+    short_seq_prob, single_segment_prob
+):
     documents = crafted_documents(80, max_sentence=60)  # sentences often longer than an example
-    examples = pack(documents, max_length=32, short_seq_prob=short_seq_prob,
-                    single_segment_prob=single_segment_prob, carry_over=True)
+    examples = pack(
+        documents,
+        max_length=32,
+        short_seq_prob=short_seq_prob,
+        single_segment_prob=single_segment_prob,
+        carry_over=True,
+    )
     by_document = {}
     for example in examples:
         first, second = segments(example)
@@ -141,7 +161,12 @@ def test_authors_rule_on_a_hand_computed_example():
     # Target 16 is reached after three sentences (6 + 5 + 5); the A target is (16 - 3) // 2 = 6, so A is
     # the first sentence and B the other two, cut to 16 - 6 - 3 = 7 tokens. The fourth sentence starts
     # the next example, which the end of the document flushes.
-    sentences = [list(range(1000, 1006)), list(range(1006, 1011)), list(range(1011, 1016)), [1016, 1017]]
+    sentences = [
+        list(range(1000, 1006)),
+        list(range(1006, 1011)),
+        list(range(1011, 1016)),
+        [1016, 1017],
+    ]
     example, rest = pack([sentences], max_length=16, short_seq_prob=0.0, single_segment_prob=0.0)
     assert example.token_ids == [CLS, *range(1000, 1006), SEP, *range(1006, 1013), SEP]
     assert example.segment_ids == [0] * 8 + [1] * 8
@@ -166,7 +191,13 @@ def test_authors_fifty_percent_clause(coin, first, second):
     # Draws in order: single segment? (no), the 50% clause for the second sentence, next target (full).
     rng = ScriptedRandom([0.5, coin, 0.9])
     (example,) = pack_documents([sentences], max_length=16, cls_id=CLS, sep_id=SEP, seed=rng)
-    assert example.token_ids == [CLS, *(1000 + t for t in first), SEP, *(1000 + t for t in second), SEP]
+    assert example.token_ids == [
+        CLS,
+        *(1000 + t for t in first),
+        SEP,
+        *(1000 + t for t in second),
+        SEP,
+    ]
     assert example.truncated
 
 
@@ -216,7 +247,9 @@ def test_single_segment_and_short_target_rates():
     # when T < max_length - 3, which a short target draw from [5, max_length] gives with the odds below.
     max_length, n = 32, 20_000
     document = [[1000 + k] for k in range(n * max_length)]
-    examples = pack([document], max_length=max_length, seed=11)[:-1]  # the last one is the remainder
+    examples = pack([document], max_length=max_length, seed=11)[
+        :-1
+    ]  # the last one is the remainder
     single = sum(set(e.segment_ids) == {0} for e in examples) / len(examples)
     content = [len(e.token_ids) - e.token_ids.count(CLS) - e.token_ids.count(SEP) for e in examples]
     short = sum(c < max_length - 3 for c in content) / len(examples)

@@ -25,9 +25,16 @@ def names(directory):
 
 def test_every_n_steps_the_last_k_with_a_record_each(tmp_path):
     model = fit(tmp_path, steps=7, every=2, keep=2)
-    assert names(tmp_path) == ["step-0000004.json", "step-0000004.keras", "step-0000006.json", "step-0000006.keras"]
+    assert names(tmp_path) == [
+        "step-0000004.json",
+        "step-0000004.keras",
+        "step-0000006.json",
+        "step-0000006.keras",
+    ]
     record = json.loads((tmp_path / "step-0000006.json").read_text())
-    assert record["step"] == 6 and record["bytes"] == (tmp_path / "step-0000006.keras").stat().st_size
+    assert (
+        record["step"] == 6 and record["bytes"] == (tmp_path / "step-0000006.keras").stat().st_size
+    )
     path, step = latest_checkpoint(tmp_path)
     assert (path.name, step) == ("step-0000006.keras", 6)
     assert isinstance(keras.models.load_model(path), keras.Model) and model.built
@@ -35,10 +42,17 @@ def test_every_n_steps_the_last_k_with_a_record_each(tmp_path):
 
 def test_a_resumed_run_numbers_its_checkpoints_from_its_start(tmp_path):
     fit(tmp_path, steps=4, every=3, keep=5, initial_step=5)  # steps 6 to 9
-    assert names(tmp_path) == ["step-0000006.json", "step-0000006.keras", "step-0000009.json", "step-0000009.keras"]
+    assert names(tmp_path) == [
+        "step-0000006.json",
+        "step-0000006.keras",
+        "step-0000009.json",
+        "step-0000009.keras",
+    ]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip_a_byte", "delete", "garble_record", "no_record"])
+@pytest.mark.parametrize(
+    "damage", ["truncate", "flip_a_byte", "delete", "garble_record", "no_record"]
+)
 def test_a_damaged_newest_checkpoint_is_skipped_for_the_previous_with_a_warning(tmp_path, damage):
     fit(tmp_path, steps=6, every=2, keep=3)
     newest = tmp_path / "step-0000006.keras"
@@ -74,16 +88,27 @@ def test_non_finite_weights_are_never_saved(tmp_path):
     assert names(tmp_path) == []
 
 
-
 def test_a_checkpoint_at_an_epochs_end_follows_its_logs(tmp_path):
     # A run resumed from it must find the epoch's row (with held-out metrics) in history.csv.
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     rows = []
-    logger = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: rows.append(sorted(tmp_path.glob("*.json"))))
-    model.fit(np.ones((4, 3)), np.ones((4, 1)), batch_size=1, epochs=2, shuffle=False, verbose=0,
-              validation_data=(np.ones((2, 3)), np.ones((2, 1))),
-              callbacks=[logger, PeriodicCheckpoint(tmp_path, every=2, keep=5)])
+    logger = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: rows.append(sorted(tmp_path.glob("*.json")))
+    )
+    model.fit(
+        np.ones((4, 3)),
+        np.ones((4, 1)),
+        batch_size=1,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        validation_data=(np.ones((2, 3)), np.ones((2, 1))),
+        callbacks=[logger, PeriodicCheckpoint(tmp_path, every=2, keep=5)],
+    )
     # When the logger wrote epoch 0's row the step-4 checkpoint was not there yet; step 2's was.
-    assert [[p.name for p in r] for r in rows] == [["step-0000002.json"], ["step-0000002.json", "step-0000004.json", "step-0000006.json"]]
+    assert [[p.name for p in r] for r in rows] == [
+        ["step-0000002.json"],
+        ["step-0000002.json", "step-0000004.json", "step-0000006.json"],
+    ]
     assert names(tmp_path)[-1] == "step-0000008.keras"

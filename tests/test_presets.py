@@ -14,7 +14,12 @@ V, MAX_POS = 30522, 512
 
 
 def encoder_params(layers, hidden, ffn):
-    per_layer = 4 * (hidden * hidden + hidden) + (hidden * ffn + ffn) + (ffn * hidden + hidden) + 2 * (2 * hidden)
+    per_layer = (
+        4 * (hidden * hidden + hidden)
+        + (hidden * ffn + ffn)
+        + (ffn * hidden + hidden)
+        + 2 * (2 * hidden)
+    )
     return layers * per_layer
 
 
@@ -50,11 +55,20 @@ def generator_params(layers, hidden, embedding, ffn):
 def test_sizes_follow_the_reference(size):
     layers, hidden, embedding, heads, ffn, g_hidden, g_heads, g_ffn, _ = REFERENCE[size]
     config = ke.pretrainer_config(size)
-    assert (config["num_layers"], config["hidden_dim"], config["embedding_dim"]) == (layers, hidden, embedding)
+    assert (config["num_layers"], config["hidden_dim"], config["embedding_dim"]) == (
+        layers,
+        hidden,
+        embedding,
+    )
     assert (config["num_heads"], config["intermediate_dim"]) == (heads, ffn)
     pre = ke.ElectraPretrainer.from_size(size, vocab_size=1000)
     gen = pre.generator.backbone
-    assert (gen.hidden_dim, gen.num_heads, gen.intermediate_dim, gen.num_layers) == (g_hidden, g_heads, g_ffn, layers)
+    assert (gen.hidden_dim, gen.num_heads, gen.intermediate_dim, gen.num_layers) == (
+        g_hidden,
+        g_heads,
+        g_ffn,
+        layers,
+    )
     assert pre.mask_prob == (0.25 if size == "large" else 0.15)
 
 
@@ -82,8 +96,12 @@ def test_parameter_counts_match_transformers(size):
 
     def hf_config(h, n_heads, f):
         return transformers.ElectraConfig(
-            vocab_size=V, embedding_size=embedding, hidden_size=h, num_hidden_layers=layers,
-            num_attention_heads=n_heads, intermediate_size=f,
+            vocab_size=V,
+            embedding_size=embedding,
+            hidden_size=h,
+            num_hidden_layers=layers,
+            num_attention_heads=n_heads,
+            intermediate_size=f,
         )
 
     with torch.device("meta"):
@@ -95,11 +113,22 @@ def test_parameter_counts_match_transformers(size):
 
 def test_every_hyperparameter_can_be_overridden():
     pre = ke.ElectraPretrainer.from_size(
-        "tiny", vocab_size=500, hidden_dim=192, num_layers=3, generator_hidden_fraction=1 / 3,
-        mask_prob=0.2, max_sequence_length=64, mask_token_id=7, seed=4,
+        "tiny",
+        vocab_size=500,
+        hidden_dim=192,
+        num_layers=3,
+        generator_hidden_fraction=1 / 3,
+        mask_prob=0.2,
+        max_sequence_length=64,
+        mask_token_id=7,
+        seed=4,
     )
     assert (pre.hidden_dim, pre.num_heads, pre.intermediate_dim) == (192, 3, 768)
-    assert (pre.generator_hidden_dim, pre.generator_num_heads, pre.generator_num_layers) == (64, 1, 3)
+    assert (pre.generator_hidden_dim, pre.generator_num_heads, pre.generator_num_layers) == (
+        64,
+        1,
+        3,
+    )
     assert pre.discriminator.embedding.max_sequence_length == 64
     assert pre.special_token_ids["mask_token_id"] == 7 and pre.mask_prob == 0.2
 

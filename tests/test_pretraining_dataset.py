@@ -14,13 +14,22 @@ from keras_electra.data.shards import open_shards, special_token_arguments
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     corpus = write_corpus(tmp_path_factory.mktemp("corpus") / "texts", files=3, documents=8)
-    lines = [line for path in sorted(corpus.iterdir()) for doc in read_documents(path) for line in doc]
+    lines = [
+        line for path in sorted(corpus.iterdir()) for doc in read_documents(path) for line in doc
+    ]
     vocab = ElectraTokenizer.train(texts=lines, vocab_size=200, min_frequency=1)
     vocab_file = vocab.save_vocabulary(tmp_path_factory.mktemp("vocab") / "vocab.txt")
     out = tmp_path_factory.mktemp("built") / "data"
     build_pretraining_data(
-        corpus, out, vocab_file=vocab_file, max_length=24, examples_per_shard=7, heldout_fraction=0.1,
-        workers=1, progress=False, format="sentence-per-line",
+        corpus,
+        out,
+        vocab_file=vocab_file,
+        max_length=24,
+        examples_per_shard=7,
+        heldout_fraction=0.1,
+        workers=1,
+        progress=False,
+        format="sentence-per-line",
     )
     return out
 
@@ -46,7 +55,9 @@ def test_each_epoch_is_a_permutation_and_batches_match_the_shards(data_dir):
 def test_restarting_at_an_example_index_gives_the_same_next_batches(data_dir):
     full = PretrainingDataset(data_dir, 4, num_batches=30, seed=1)
     for done in (3, 11, 17):  # 11 and 17 straddle epoch boundaries
-        resumed = PretrainingDataset(data_dir, 4, num_batches=30 - done, seed=1, start_example=4 * done)
+        resumed = PretrainingDataset(
+            data_dir, 4, num_batches=30 - done, seed=1, start_example=4 * done
+        )
         for i in range(3):
             for key, value in full[done + i].items():
                 np.testing.assert_array_equal(resumed[i][key], value)
@@ -63,12 +74,17 @@ def test_one_pass_covers_the_split_once_in_order(data_dir):
 def test_fit_and_evaluate_read_the_dataset(data_dir):
     manifest = PretrainingDataset(data_dir, 4).manifest
     pre = ke.ElectraPretrainer.from_size(
-        "tiny", vocab_size=manifest["vocab_size"], seed=0,
+        "tiny",
+        vocab_size=manifest["vocab_size"],
+        seed=0,
         **special_token_arguments(manifest),
     )
     pre.compile(learning_rate=1e-3, warmup_steps=1, total_steps=10)
-    history = pre.fit(PretrainingDataset(data_dir, 4, num_batches=6), epochs=2, steps_per_epoch=3, verbose=0)
+    history = pre.fit(
+        PretrainingDataset(data_dir, 4, num_batches=6), epochs=2, steps_per_epoch=3, verbose=0
+    )
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
-    results = pre.evaluate(PretrainingDataset(data_dir, 4, split="heldout", shuffle=False), verbose=0,
-                           return_dict=True)
+    results = pre.evaluate(
+        PretrainingDataset(data_dir, 4, split="heldout", shuffle=False), verbose=0, return_dict=True
+    )
     assert np.isfinite(results["disc_loss"])

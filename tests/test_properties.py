@@ -40,8 +40,14 @@ def properties(max_examples):
 # marks (Mn), lower-case.
 
 CJK_RANGES = (
-    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-    (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
+    (0x4E00, 0x9FFF),
+    (0x3400, 0x4DBF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F),
+    (0x2B820, 0x2CEAF),
+    (0xF900, 0xFAFF),
+    (0x2F800, 0x2FA1F),
 )
 
 
@@ -51,7 +57,9 @@ def is_cjk(char):
 
 def is_punctuation(char):
     code = ord(char)
-    ascii_punctuation = 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126
+    ascii_punctuation = (
+        33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126
+    )
     return ascii_punctuation or unicodedata.category(char).startswith("P")
 
 
@@ -66,11 +74,11 @@ def is_control(char):
 def normalise(text):
     """BERT's uncased normalisation of `text`, as one string."""
     kept = "".join(
-        " " if is_whitespace(c) else c
-        for c in text
-        if c not in "\0\ufffd" and not is_control(c)
+        " " if is_whitespace(c) else c for c in text if c not in "\0\ufffd" and not is_control(c)
     )
-    stripped = "".join(c for c in unicodedata.normalize("NFD", kept) if unicodedata.category(c) != "Mn")
+    stripped = "".join(
+        c for c in unicodedata.normalize("NFD", kept) if unicodedata.category(c) != "Mn"
+    )
     return stripped.lower()
 
 
@@ -137,10 +145,14 @@ def covered_texts(draw):
 
 
 # Any Unicode text but surrogates, with the troublesome categories drawn often.
-troublesome = st.sampled_from(COMBINING + DROPPED + WHITESPACE + CJK + PUNCTUATION + "😀👍🏽‍🔥\u0301\u0345\u1160İﬁǅ")
+troublesome = st.sampled_from(
+    COMBINING + DROPPED + WHITESPACE + CJK + PUNCTUATION + "😀👍🏽‍🔥\u0301\u0345\u1160İﬁǅ"
+)
 any_text = st.one_of(
     st.text(max_size=200),
-    st.text(alphabet=st.one_of(st.characters(exclude_categories=("Cs",)), troublesome), max_size=200),
+    st.text(
+        alphabet=st.one_of(st.characters(exclude_categories=("Cs",)), troublesome), max_size=200
+    ),
 )
 
 
@@ -176,8 +188,11 @@ def test_decode_inverts_encode_up_to_normalisation(text):
 
 
 vocabulary_tokens = st.lists(
-    st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\n\r"), max_size=8),
-    unique=True, max_size=30,
+    st.text(
+        alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\n\r"), max_size=8
+    ),
+    unique=True,
+    max_size=30,
 )
 
 
@@ -195,6 +210,7 @@ def test_vocabulary_file_round_trips_any_single_line_tokens(tmp_path_factory, to
 
 
 # --- packing --------------------------------------------------------------------------------------
+
 
 def traced_documents(sentence_lengths):
     """Documents of sentences whose ids count up from 10 across the corpus: an id names its place."""
@@ -221,12 +237,21 @@ def test_packing_never_crosses_documents_and_bounds_lengths(
 ):
     documents = traced_documents(sentence_lengths)
     # (document, sentence) of each non-empty sentence, in corpus order, and the owner of each id.
-    sentences = [(d, s) for d, doc in enumerate(documents) for s, sentence in enumerate(doc) if sentence]
+    sentences = [
+        (d, s) for d, doc in enumerate(documents) for s, sentence in enumerate(doc) if sentence
+    ]
     place = {token: n for n, (d, s) in enumerate(sentences) for token in documents[d][s]}
-    examples = list(pack_documents(
-        documents, max_length=max_length, cls_id=PACK_CLS, sep_id=PACK_SEP, seed=seed,
-        short_seq_prob=short_seq_prob, single_segment_prob=single_segment_prob,
-    ))
+    examples = list(
+        pack_documents(
+            documents,
+            max_length=max_length,
+            cls_id=PACK_CLS,
+            sep_id=PACK_SEP,
+            seed=seed,
+            short_seq_prob=short_seq_prob,
+            single_segment_prob=single_segment_prob,
+        )
+    )
     # Each example starts with the first token of its buffer, so buffers are sentence ranges.
     starts = []
     for example in examples:
@@ -264,19 +289,37 @@ def batches(draw):
     Few shapes and counts, since each new one costs an op compilation under JAX.
     """
     batch_size, length = 3, draw(st.sampled_from([1, 7, 16]))
-    row = st.lists(st.sampled_from([PAD, CLS, SEP, MASK, 104, 105, 999]), min_size=length, max_size=length)
+    row = st.lists(
+        st.sampled_from([PAD, CLS, SEP, MASK, 104, 105, 999]), min_size=length, max_size=length
+    )
     token_ids = np.array(draw(st.lists(row, min_size=batch_size, max_size=batch_size)), "int32")
     layout = draw(st.sampled_from(["right", "left", "any"]))
     if layout == "any":
-        mask = np.array(draw(st.lists(st.lists(st.booleans(), min_size=length, max_size=length),
-                                      min_size=batch_size, max_size=batch_size)), "int32")
+        mask = np.array(
+            draw(
+                st.lists(
+                    st.lists(st.booleans(), min_size=length, max_size=length),
+                    min_size=batch_size,
+                    max_size=batch_size,
+                )
+            ),
+            "int32",
+        )
     else:
-        lengths = np.array(draw(st.lists(st.integers(0, length), min_size=batch_size, max_size=batch_size)))
+        lengths = np.array(
+            draw(st.lists(st.integers(0, length), min_size=batch_size, max_size=batch_size))
+        )
         positions = np.arange(length)[None, :]
-        mask = (positions < lengths[:, None]) if layout == "right" else (positions >= length - lengths[:, None])
+        mask = (
+            (positions < lengths[:, None])
+            if layout == "right"
+            else (positions >= length - lengths[:, None])
+        )
         mask = mask.astype("int32")
     mask_prob = draw(st.sampled_from([0.15, 0.5]))
-    num_predictions = draw(st.one_of(st.just(ke.max_predictions(length, mask_prob)), st.sampled_from([1, length])))
+    num_predictions = draw(
+        st.one_of(st.just(ke.max_predictions(length, mask_prob)), st.sampled_from([1, length]))
+    )
     return token_ids, mask, mask_prob, num_predictions
 
 
@@ -285,19 +328,28 @@ def batches(draw):
 def test_masking_keeps_the_invariants_of_reference_section_4(batch, rate, seed):
     token_ids, padding_mask, mask_prob, num_predictions = batch
     out = ke.mask_tokens(
-        keras.ops.convert_to_tensor(token_ids), keras.ops.convert_to_tensor(padding_mask),
-        mask_token_id=MASK, excluded_ids=EXCLUDED, mask_prob=mask_prob, num_predictions=num_predictions,
-        mask_token_rate=rate, seed=keras.random.SeedGenerator(seed),
+        keras.ops.convert_to_tensor(token_ids),
+        keras.ops.convert_to_tensor(padding_mask),
+        mask_token_id=MASK,
+        excluded_ids=EXCLUDED,
+        mask_prob=mask_prob,
+        num_predictions=num_predictions,
+        mask_token_rate=rate,
+        seed=keras.random.SeedGenerator(seed),
     )
     out = {key: to_numpy(value) for key, value in out.items()}
     batch_size, length = token_ids.shape
     assert out["positions"].shape == out["weights"].shape == out["labels"].shape
-    assert out["positions"].shape[0] == batch_size and out["positions"].shape[1] <= max(num_predictions, 1)
+    assert out["positions"].shape[0] == batch_size and out["positions"].shape[1] <= max(
+        num_predictions, 1
+    )
     assert out["token_ids"].shape == token_ids.shape
     chosen = out["weights"] > 0
     assert set(np.unique(out["weights"])) <= {0.0, 1.0}
     # The count of docs/electra.md, "Masking", never above N, never more than the candidates.
-    np.testing.assert_array_equal(chosen.sum(-1), expected_count(padding_mask, token_ids, mask_prob, num_predictions))
+    np.testing.assert_array_equal(
+        chosen.sum(-1), expected_count(padding_mask, token_ids, mask_prob, num_predictions)
+    )
     assert (chosen.sum(-1) <= num_predictions).all()
     assert (out["positions"][~chosen] == 0).all()
     at_chosen = np.zeros((batch_size, length), bool)
@@ -305,10 +357,14 @@ def test_masking_keeps_the_invariants_of_reference_section_4(batch, rate, seed):
         positions = out["positions"][row][chosen[row]]
         assert len(set(positions)) == len(positions), "a position chosen twice"
         assert padding_mask[row, positions].all(), "padding chosen"
-        assert not np.isin(token_ids[row, positions], EXCLUDED).any(), "[CLS], [SEP], [MASK] or [PAD] chosen"
+        assert not np.isin(token_ids[row, positions], EXCLUDED).any(), (
+            "[CLS], [SEP], [MASK] or [PAD] chosen"
+        )
         at_chosen[row, positions] = True
     # Labels are the original tokens; only chosen positions change, and only to [MASK].
-    np.testing.assert_array_equal(out["labels"][chosen], np.take_along_axis(token_ids, out["positions"], 1)[chosen])
+    np.testing.assert_array_equal(
+        out["labels"][chosen], np.take_along_axis(token_ids, out["positions"], 1)[chosen]
+    )
     changed = out["token_ids"] != token_ids
     assert not (changed & ~at_chosen).any()
     assert (out["token_ids"][changed] == MASK).all()

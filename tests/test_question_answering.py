@@ -11,7 +11,21 @@ from keras_electra.finetuning.question_answering import decode_answer, squad_fea
 pytestmark = backend_independent
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-WORDS = ["where", "is", "the", "cafe", "?", "de", "flore", ".", ",", "-", "creme", "normans", "paris"]
+WORDS = [
+    "where",
+    "is",
+    "the",
+    "cafe",
+    "?",
+    "de",
+    "flore",
+    ".",
+    ",",
+    "-",
+    "creme",
+    "normans",
+    "paris",
+]
 FILLER = [f"x{i}" for i in range(40)]
 QUESTION = "Where is the café?"  # 5 tokens
 CLS, SEP, PAD = 2, 3, 0
@@ -71,9 +85,13 @@ def test_window_layout(tokenizer):
 
 
 def test_long_question_is_cut(tokenizer):
-    windows = squad_features(tokenizer, " ".join(FILLER[:30]), "Paris.", max_length=16, max_query_length=4)
+    windows = squad_features(
+        tokenizer, " ".join(FILLER[:30]), "Paris.", max_length=16, max_query_length=4
+    )
     question, context = tokenizer.encode(" ".join(FILLER[:4])), tokenizer.encode("Paris.")
-    np.testing.assert_array_equal(windows[0]["token_ids"][:9], [CLS] + question + [SEP] + context + [SEP])
+    np.testing.assert_array_equal(
+        windows[0]["token_ids"][:9], [CLS] + question + [SEP] + context + [SEP]
+    )
 
 
 @pytest.mark.parametrize(
@@ -137,7 +155,10 @@ def test_decoding_rules(tokenizer):
     starts[0, [0, 2, 6, 18, 19]] = ends[0, [0, 2, 6, 18, 19]] = 100.0
     starts[0, 7:18] = ends[0, 7:18] = -10.0
     starts[0, 8], ends[0, 10] = 3.0, 2.0  # x1 .. x3: 5.0
-    starts[0, 14], ends[0, 17] = 1.0, 1.5  # x7 .. Paris: 2.5; x1 .. Paris: 4.5; x7 .. x3: end before start
+    starts[0, 14], ends[0, 17] = (
+        1.0,
+        1.5,
+    )  # x7 .. Paris: 2.5; x1 .. Paris: 4.5; x7 .. x3: end before start
     result = decode_answer(starts, ends, windows, context)
     assert result["text"] == "x1 x2 x3" and result["score"] == 5.0
     assert (result["start_char"], result["end_char"]) == (3, 11)
@@ -153,14 +174,21 @@ def test_decoding_rules(tokenizer):
         assert entry["score"] == starts[0, entry["start_index"]] + ends[0, entry["end_index"]]
     # max_answer_length counts tokens.
     result = decode_answer(starts, ends, windows, context, max_answer_length=2)
-    assert [entry["text"] for entry in result["n_best"]][:3] == ["x1", "x1 x2", "x2 x3"]  # -7, -7, -8
+    assert [entry["text"] for entry in result["n_best"]][:3] == [
+        "x1",
+        "x1 x2",
+        "x2 x3",
+    ]  # -7, -7, -8
     assert all(entry["end_index"] - entry["start_index"] < 2 for entry in result["n_best"])
     # n_best also bounds the starts and ends tried in each window (as in BERT): here 8, 14, 7 and
     # 10, 17, 7, of which only x0 .. x0 is at most two tokens long.
     result = decode_answer(starts, ends, windows, context, max_answer_length=2, n_best=3)
     assert [entry["text"] for entry in result["n_best"]] == ["x0"]
     # Logits may also come as a list of rows, longer than the window.
-    padded = [np.concatenate([row, [1e9]]) for row in starts], [np.concatenate([row, [1e9]]) for row in ends]
+    padded = (
+        [np.concatenate([row, [1e9]]) for row in starts],
+        [np.concatenate([row, [1e9]]) for row in ends],
+    )
     assert decode_answer(*padded, windows, context)["text"] == "x1 x2 x3"
     # No valid span at all.
     empty = decode_answer(np.full((1, 20), -np.inf), np.zeros((1, 20)), windows, context)
@@ -176,7 +204,9 @@ def test_max_context_rule(tokenizer):
     assert not windows[0]["max_context"][7 + 10] and windows[1]["max_context"][7 + 5]
     starts, ends = np.zeros((3, 20)), np.zeros((3, 20))
     starts[0, 7 + 10] = ends[0, 7 + 11] = 10.0  # "x10 x11", only from window 0
-    assert decode_answer(starts, ends, windows, context, max_context_only=False)["text"] == "x10 x11"
+    assert (
+        decode_answer(starts, ends, windows, context, max_context_only=False)["text"] == "x10 x11"
+    )
     assert decode_answer(starts, ends, windows, context)["text"] != "x10 x11"
 
 
@@ -205,7 +235,9 @@ def test_squad_dev_gold_spans_decode_to_gold_text(max_length, doc_stride):
     questions = read_squad(shared_data("squad_v1.1", "dev-v1.1.json.zip"))
     assert len(questions) == 10570
     contexts = list(dict.fromkeys(example.context for example in questions))
-    tokenizer = ElectraTokenizer.train(texts=contexts + [e.question for e in questions], vocab_size=8000)
+    tokenizer = ElectraTokenizer.train(
+        texts=contexts + [e.question for e in questions], vocab_size=8000
+    )
     encodings = dict(zip(contexts, tokenizer.encode_batch_with_offsets(contexts)))
 
     exact = normalized = inside_token = multi_window = 0
@@ -226,7 +258,9 @@ def test_squad_dev_gold_spans_decode_to_gold_text(max_length, doc_stride):
         assert holding, example.id  # some window always holds the whole answer
         multi_window += len(windows) > 1
         tokens = max(w["end_position"] - w["start_position"] + 1 for w in holding)
-        result = decode_answer(*one_hot_logits(windows), windows, context, max_answer_length=max(30, tokens))
+        result = decode_answer(
+            *one_hot_logits(windows), windows, context, max_answer_length=max(30, tokens)
+        )
         text = result["text"]
         stripped = gold["text"].strip()
         # Where a gold boundary falls inside a token, the span is widened to whole tokens.
@@ -236,7 +270,9 @@ def test_squad_dev_gold_spans_decode_to_gold_text(max_length, doc_stride):
             assert text == stripped, example.id
         else:
             inside_token += 1
-            assert result["start_char"] <= start and start + len(stripped) <= result["end_char"], example.id
+            assert result["start_char"] <= start and start + len(stripped) <= result["end_char"], (
+                example.id
+            )
         exact += text == gold["text"]
         if normalize_answer(text) == normalize_answer(gold["text"]):
             normalized += 1

@@ -22,24 +22,66 @@ STEPS = 20
 # The command line's own logic is the same on every backend: tested once, in the fastest pass. The
 # per-backend parts (exact resume, skipping a step, the guard) run in every pass, here and in
 # test_optimization.py and test_non_finite_loss_guard.py.
-command_line_only = pytest.mark.skipif(BACKEND != "torch", reason="command-line logic: tested in the torch pass")
+command_line_only = pytest.mark.skipif(
+    BACKEND != "torch", reason="command-line logic: tested in the torch pass"
+)
 # `finetune`'s SIGKILL test checks fine_tune's resume on each backend; its Python call, once.
-python_api_only = pytest.mark.skipif(BACKEND != "torch", reason="fine_tune's call: tested in the torch pass")
+python_api_only = pytest.mark.skipif(
+    BACKEND != "torch", reason="fine_tune's call: tested in the torch pass"
+)
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("resume")
     write_corpus(folder / "corpus")
-    assert main(["build-data", "--corpus", str(folder / "corpus"), "--vocab-size", "200", "--max-length", "32",
-                 "--heldout-fraction", "0.2", "--workers", "1", "--out", str(folder / "data")]) == 0
+    assert (
+        main(
+            [
+                "build-data",
+                "--corpus",
+                str(folder / "corpus"),
+                "--vocab-size",
+                "200",
+                "--max-length",
+                "32",
+                "--heldout-fraction",
+                "0.2",
+                "--workers",
+                "1",
+                "--out",
+                str(folder / "data"),
+            ]
+        )
+        == 0
+    )
     return folder / "data"
 
 
 def command(data, out, *extra):
-    return [sys.executable, "-m", "keras_electra", "pretrain", "--data", str(data), "--size", "tiny",
-            "--steps", str(STEPS), "--batch-size", "4", "--log-every", "4", "--save-every", "2", "--seed", "3",
-            "--out", str(out), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "keras_electra",
+        "pretrain",
+        "--data",
+        str(data),
+        "--size",
+        "tiny",
+        "--steps",
+        str(STEPS),
+        "--batch-size",
+        "4",
+        "--log-every",
+        "4",
+        "--save-every",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +90,13 @@ def environment(tmp_path_factory):
     share, so that the resumed and the uninterrupted runs reuse the killed run's compiled step
     (the same executable, so the same numbers) instead of compiling it again."""
     cache = tmp_path_factory.mktemp("jax-cache")
-    return {**os.environ, "KERAS_BACKEND": BACKEND, "JAX_COMPILATION_CACHE_DIR": str(cache),
-            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+    return {
+        **os.environ,
+        "KERAS_BACKEND": BACKEND,
+        "JAX_COMPILATION_CACHE_DIR": str(cache),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
 
 
 def run(argv, env):
@@ -74,7 +121,9 @@ def kill_after_a_random_checkpoint(argv, out, environment, steps, final_file):
     `steps` (mid-step, mid-evaluation or mid-save), and returns the step of its newest checkpoint."""
     kill_after = random.choice(range(2, steps, 2))
     print(f"killing after the checkpoint of step {kill_after}")
-    victim = subprocess.Popen(argv, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    victim = subprocess.Popen(
+        argv, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 600
     while newest_checkpoint_step(out) < kill_after and victim.poll() is None:
         assert time.time() < deadline
@@ -97,17 +146,24 @@ def assert_same_state(resumed, whole):
         np.testing.assert_array_equal(got, want)
 
 
-def test_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(data, tmp_path, environment):
+def test_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(
+    data, tmp_path, environment
+):
     # Epochs end at multiples of 4: some checkpoints fall there.
-    resumed_from = kill_after_a_random_checkpoint(command(data, tmp_path / "killed"), tmp_path / "killed",
-                                                  environment, 14, "pretrainer.keras")
+    resumed_from = kill_after_a_random_checkpoint(
+        command(data, tmp_path / "killed"), tmp_path / "killed", environment, 14, "pretrainer.keras"
+    )
     output = run(command(data, tmp_path / "killed", "--resume"), environment)
     assert "resuming from" in output and f"batch {resumed_from} of {STEPS}" in output
     run(command(data, tmp_path / "whole"), environment)
-    assert_same_state(tmp_path / "killed" / "pretrainer.keras", tmp_path / "whole" / "pretrainer.keras")
+    assert_same_state(
+        tmp_path / "killed" / "pretrainer.keras", tmp_path / "whole" / "pretrainer.keras"
+    )
     # The curves cover the whole run once: an epoch per 4 steps.
     history = (tmp_path / "killed" / "history.csv").read_text().splitlines()
-    assert [line.split(",")[0] for line in history[1:]] == [str(epoch) for epoch in range(math.ceil(STEPS / 4))]
+    assert [line.split(",")[0] for line in history[1:]] == [
+        str(epoch) for epoch in range(math.ceil(STEPS / 4))
+    ]
 
 
 def in_process(data, out, *extra):
@@ -137,19 +193,56 @@ def test_ctrl_c_finishes_the_step_saves_and_resume_completes(data, tmp_path, cap
 @command_line_only
 def test_resume_refuses_other_arguments_and_needs_out(data, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["pretrain", "--data", str(data), "--size", "tiny", "--steps", "2", "--batch-size", "4",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                "--data",
+                str(data),
+                "--size",
+                "tiny",
+                "--steps",
+                "2",
+                "--batch-size",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     before = sorted(p.name for p in out.rglob("*"))
-    assert main(["pretrain", "--data", str(data), "--size", "tiny", "--steps", "2", "--batch-size", "8",
-                 "--out", str(out), "--resume"]) == 2
+    assert (
+        main(
+            [
+                "pretrain",
+                "--data",
+                str(data),
+                "--size",
+                "tiny",
+                "--steps",
+                "2",
+                "--batch-size",
+                "8",
+                "--out",
+                str(out),
+                "--resume",
+            ]
+        )
+        == 2
+    )
     assert "--batch-size is 8, but the run" in capsys.readouterr().err
     assert sorted(p.name for p in out.rglob("*")) == before
-    assert main(["pretrain", "--data", str(data), "--size", "tiny", "--steps", "2", "--resume"]) == 2
+    assert (
+        main(["pretrain", "--data", str(data), "--size", "tiny", "--steps", "2", "--resume"]) == 2
+    )
     assert "--resume needs --out" in capsys.readouterr().err
 
 
 @command_line_only
-def test_a_diverging_run_stops_naming_the_step_and_keeps_the_good_checkpoint(data, tmp_path, capsys):
+def test_a_diverging_run_stops_naming_the_step_and_keeps_the_good_checkpoint(
+    data, tmp_path, capsys
+):
     out = tmp_path / "run"
     assert in_process(data, out, "--learning-rate", "1e30") == 1
     err = capsys.readouterr().err
@@ -174,11 +267,43 @@ def test_skip_mode_trains_through_and_counts(data, tmp_path):
 @command_line_only
 def test_pretraining_data_longer_than_the_position_table_is_refused(tmp_path, capsys):
     write_corpus(tmp_path / "corpus")
-    assert main(["build-data", "--corpus", str(tmp_path / "corpus"), "--vocab-size", "200", "--max-length", "600",
-                 "--heldout-fraction", "0.2", "--workers", "1", "--out", str(tmp_path / "data")]) == 0
+    assert (
+        main(
+            [
+                "build-data",
+                "--corpus",
+                str(tmp_path / "corpus"),
+                "--vocab-size",
+                "200",
+                "--max-length",
+                "600",
+                "--heldout-fraction",
+                "0.2",
+                "--workers",
+                "1",
+                "--out",
+                str(tmp_path / "data"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["pretrain", "--data", str(tmp_path / "data"), "--size", "tiny", "--steps", "2",
-                 "--out", str(tmp_path / "run")]) == 2
+    assert (
+        main(
+            [
+                "pretrain",
+                "--data",
+                str(tmp_path / "data"),
+                "--size",
+                "tiny",
+                "--steps",
+                "2",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 2
+    )
     assert "max_length 600 exceeds the 512 positions of the tiny model" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
@@ -207,9 +332,18 @@ def finetuning(tmp_path_factory):
             rows.append(f"{' '.join(words)}\t{label}")
         (folder / "task").mkdir(exist_ok=True)
         (folder / "task" / f"{split}.tsv").write_text("sentence\tlabel\n" + "\n".join(rows) + "\n")
-    tokenizer = ElectraTokenizer.train(texts=[" ".join(cues[0] + cues[1] + filler)] * 20, vocab_size=120)
-    backbone = ElectraBackbone(vocab_size=tokenizer.vocab_size, num_layers=1, num_heads=2, hidden_dim=16,
-                               intermediate_dim=32, max_sequence_length=32, seed=0)
+    tokenizer = ElectraTokenizer.train(
+        texts=[" ".join(cues[0] + cues[1] + filler)] * 20, vocab_size=120
+    )
+    backbone = ElectraBackbone(
+        vocab_size=tokenizer.vocab_size,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=32,
+        seed=0,
+    )
     (folder / "pretrained").mkdir()
     backbone.save(folder / "pretrained" / "discriminator.keras")
     tokenizer.save(folder / "pretrained")
@@ -218,27 +352,64 @@ def finetuning(tmp_path_factory):
 
 def finetune_command(finetuning, out, *extra):
     task, pretrained = finetuning
-    return [sys.executable, "-m", "keras_electra", "finetune", "--task", "sst2", "--data", str(task),
-            "--model", str(pretrained), "--out", str(out), "--epochs", str(FINETUNE_EPOCHS), "--batch-size", "8",
-            "--max-length", "16", "--learning-rate", "1e-3", "--save-every", "2", "--seed", "5", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "keras_electra",
+        "finetune",
+        "--task",
+        "sst2",
+        "--data",
+        str(task),
+        "--model",
+        str(pretrained),
+        "--out",
+        str(out),
+        "--epochs",
+        str(FINETUNE_EPOCHS),
+        "--batch-size",
+        "8",
+        "--max-length",
+        "16",
+        "--learning-rate",
+        "1e-3",
+        "--save-every",
+        "2",
+        "--seed",
+        "5",
+        *extra,
+    ]
 
 
-def test_finetune_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(finetuning, tmp_path,
-                                                                                        environment):
+def test_finetune_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_weights(
+    finetuning, tmp_path, environment
+):
     # Epochs end at multiples of 12: some checkpoints fall there.
-    resumed_from = kill_after_a_random_checkpoint(finetune_command(finetuning, tmp_path / "killed"),
-                                                  tmp_path / "killed", environment, 32, "model.keras")
+    resumed_from = kill_after_a_random_checkpoint(
+        finetune_command(finetuning, tmp_path / "killed"),
+        tmp_path / "killed",
+        environment,
+        32,
+        "model.keras",
+    )
     output = run(finetune_command(finetuning, tmp_path / "killed", "--resume"), environment)
     assert f"batch {resumed_from} of {FINETUNE_EPOCHS * 12}" in output
     run(finetune_command(finetuning, tmp_path / "whole"), environment)
     assert_same_state(tmp_path / "killed" / "model.keras", tmp_path / "whole" / "model.keras")
-    metrics = [json.loads((tmp_path / run / "metrics.json").read_text())["dev"] for run in ("killed", "whole")]
+    metrics = [
+        json.loads((tmp_path / run / "metrics.json").read_text())["dev"]
+        for run in ("killed", "whole")
+    ]
     assert metrics[0] == metrics[1]
     # The logs cover the run once: a row per epoch, and per step.
     history = (tmp_path / "killed" / "history.csv").read_text().splitlines()
-    assert [line.split(",")[0] for line in history[1:]] == [str(epoch) for epoch in range(FINETUNE_EPOCHS)]
+    assert [line.split(",")[0] for line in history[1:]] == [
+        str(epoch) for epoch in range(FINETUNE_EPOCHS)
+    ]
     steps = (tmp_path / "killed" / "steps.csv").read_text().splitlines()
-    assert [line.split(",")[0] for line in steps[1:]] == [str(step) for step in range(1, FINETUNE_EPOCHS * 12 + 1)]
+    assert [line.split(",")[0] for line in steps[1:]] == [
+        str(step) for step in range(1, FINETUNE_EPOCHS * 12 + 1)
+    ]
     # Steps before the kill were logged once, by the first process, with the uninterrupted run's values.
     whole_steps = (tmp_path / "whole" / "steps.csv").read_text().splitlines()
     assert steps[: resumed_from + 1] == whole_steps[: resumed_from + 1]
@@ -258,7 +429,11 @@ def test_finetune_ctrl_c_saves_and_resume_refuses_other_arguments(finetuning, tm
     assert main(argv) == 130
     err = capsys.readouterr().err
     step = newest_checkpoint_step(out)
-    assert f"interrupted at batch {step}" in err and "--resume" in err and not (out / "model.keras").exists()
+    assert (
+        f"interrupted at batch {step}" in err
+        and "--resume" in err
+        and not (out / "model.keras").exists()
+    )
     before = sorted(p.name for p in out.rglob("*"))
     assert main([*argv, "--resume", "--learning-rate", "2e-3"]) == 2
     assert "--learning-rate is 0.002, but the run" in capsys.readouterr().err
@@ -291,13 +466,27 @@ def test_fine_tune_with_a_checkpoint_dir_continues_a_crashed_run(finetuning, tmp
 
     def model_after(checkpoint_dir, crash_at=None):
         model = tasks.build_model("sst2", *tasks.load_pretrained(finetuning[1]), 16, seed=5)
-        fine_tune(model, x, y, epochs=2, learning_rate=1e-3, batch_size=8, seed=5, checkpoint_dir=checkpoint_dir,
-                  save_every=3, callbacks=[CrashAt(crash_at)] if crash_at else [])
-        return [to_numpy(v) for v in model.weights + model.optimizer.variables + model._seed_states()]
+        fine_tune(
+            model,
+            x,
+            y,
+            epochs=2,
+            learning_rate=1e-3,
+            batch_size=8,
+            seed=5,
+            checkpoint_dir=checkpoint_dir,
+            save_every=3,
+            callbacks=[CrashAt(crash_at)] if crash_at else [],
+        )
+        return [
+            to_numpy(v) for v in model.weights + model.optimizer.variables + model._seed_states()
+        ]
 
     whole = model_after(tmp_path / "whole")
     with pytest.raises(RuntimeError, match="crash"):
-        model_after(tmp_path / "crashed", crash_at=17)  # after step 15's checkpoint, in the second epoch
+        model_after(
+            tmp_path / "crashed", crash_at=17
+        )  # after step 15's checkpoint, in the second epoch
     assert latest_checkpoint(tmp_path / "crashed")[1] == 15
     resumed = model_after(tmp_path / "crashed")
     for got, want in zip(resumed, whole):
@@ -305,7 +494,9 @@ def test_fine_tune_with_a_checkpoint_dir_continues_a_crashed_run(finetuning, tmp
 
 
 @command_line_only
-def test_a_diverging_finetune_stops_naming_the_step_and_keeps_the_good_checkpoint(finetuning, tmp_path, capsys):
+def test_a_diverging_finetune_stops_naming_the_step_and_keeps_the_good_checkpoint(
+    finetuning, tmp_path, capsys
+):
     out = tmp_path / "run"
     assert main(finetune_command(finetuning, out, "--learning-rate", "1e30")[3:]) == 1
     err = capsys.readouterr().err

@@ -56,7 +56,8 @@ def test_discriminator_and_generator_alone_round_trip(tmp_path, rng, tiny_pretra
         assert_same_weights(model, loaded)
     loaded = keras.models.load_model(tmp_path / "discriminator.keras")
     np.testing.assert_array_equal(
-        eval_outputs(loaded, x)["discriminator"], eval_outputs(tiny_pretrainer.discriminator, x)["discriminator"]
+        eval_outputs(loaded, x)["discriminator"],
+        eval_outputs(tiny_pretrainer.discriminator, x)["discriminator"],
     )
 
 
@@ -77,13 +78,26 @@ LOADER = textwrap.dedent(
 def test_files_load_under_the_other_backends(tmp_path, rng, tiny_pretrainer, other):
     x = make_batch(rng, batch_size=4, length=12)
     np.savez(tmp_path / "x.npz", **x)
-    for model, name in ((tiny_pretrainer, "pretrainer"), (tiny_pretrainer.discriminator, "discriminator")):
+    for model, name in (
+        (tiny_pretrainer, "pretrainer"),
+        (tiny_pretrainer.discriminator, "discriminator"),
+    ):
         path = str(tmp_path / f"{name}.keras")
         model.save(path)
         env = {**os.environ, "KERAS_BACKEND": other}
         result = subprocess.run(
-            [sys.executable, "-c", LOADER, path, str(tmp_path / "x.npz"), os.path.dirname(__file__)],
-            env=env, capture_output=True, text=True, timeout=300,
+            [
+                sys.executable,
+                "-c",
+                LOADER,
+                path,
+                str(tmp_path / "x.npz"),
+                os.path.dirname(__file__),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert result.returncode == 0, result.stderr[-3000:]
         theirs = np.load(f"{path}.{other}.npz")
@@ -91,7 +105,9 @@ def test_files_load_under_the_other_backends(tmp_path, rng, tiny_pretrainer, oth
             np.testing.assert_allclose(theirs[key], value, atol=1e-5, err_msg=f"{name}/{key}")
 
 
-def test_seed_states_travel_with_the_file_so_training_continues_identically(tmp_path, rng, tiny_pretrainer):
+def test_seed_states_travel_with_the_file_so_training_continues_identically(
+    tmp_path, rng, tiny_pretrainer
+):
     # Keras saves no SeedGenerator state; without ours a loaded pretrainer would draw the masks,
     # samples and dropout of its first steps again and diverge from the run it continues.
     pre = tiny_pretrainer

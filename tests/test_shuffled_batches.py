@@ -21,7 +21,9 @@ def rows_of(batch):
 
 def test_each_epoch_visits_every_example_once_in_its_own_seeded_order():
     x, y, w = arrays()
-    data = ShuffledBatches(x, y, w, batch_size=5, seed=1, num_batches=15)  # 3 epochs of 5 batches (the last of 3)
+    data = ShuffledBatches(
+        x, y, w, batch_size=5, seed=1, num_batches=15
+    )  # 3 epochs of 5 batches (the last of 3)
     assert data.batches_per_epoch == 5 and len(data) == 15
     epochs = []
     for epoch in range(3):
@@ -30,7 +32,9 @@ def test_each_epoch_visits_every_example_once_in_its_own_seeded_order():
         order = np.concatenate([r[0] for r in rows])
         # x, y and the weights travel together.
         np.testing.assert_array_equal(np.concatenate([r[1] for r in rows]), order)
-        np.testing.assert_allclose(np.concatenate([r[2] for r in rows]), np.linspace(0, 1, 23)[order])
+        np.testing.assert_allclose(
+            np.concatenate([r[2] for r in rows]), np.linspace(0, 1, 23)[order]
+        )
         assert sorted(order) == list(range(23))
         epochs.append(order)
     assert not np.array_equal(epochs[0], epochs[1]) and not np.array_equal(epochs[1], epochs[2])
@@ -45,7 +49,9 @@ def test_a_slice_starting_anywhere_gives_the_runs_batches():
     x, y, _ = arrays()
     whole = ShuffledBatches(x, y, batch_size=4, seed=3, num_batches=20)
     for first in (0, 5, 6, 13):
-        part = ShuffledBatches(x, y, batch_size=4, seed=3, first_batch=first, num_batches=20 - first)
+        part = ShuffledBatches(
+            x, y, batch_size=4, seed=3, first_batch=first, num_batches=20 - first
+        )
         for i in range(len(part)):
             got, want = part[i], whole[first + i]
             assert len(got) == 2  # no weights: (x, y)

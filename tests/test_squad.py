@@ -14,14 +14,20 @@ CONTEXT = "The Broncos beat the Panthers 24-10 in Santa Clara."
 
 
 def squad_json(qas, version="1.1"):
-    return {"version": version, "data": [{"title": "SB", "paragraphs": [{"context": CONTEXT, "qas": qas}]}]}
+    return {
+        "version": version,
+        "data": [{"title": "SB", "paragraphs": [{"context": CONTEXT, "qas": qas}]}],
+    }
 
 
 V1_QAS = [
     {
         "id": "q1",
         "question": "Who won?",
-        "answers": [{"answer_start": 4, "text": "Broncos"}, {"answer_start": 0, "text": "The Broncos"}],
+        "answers": [
+            {"answer_start": 4, "text": "Broncos"},
+            {"answer_start": 0, "text": "The Broncos"},
+        ],
     },
     {"id": "q2", "question": "Where?", "answers": [{"answer_start": 39, "text": "Santa Clara"}]},
 ]
@@ -58,7 +64,10 @@ def test_v2_unanswerable_questions_have_no_answers(tmp_path):
         },
     ]
     examples = read_squad(write_json(tmp_path / "dev-v2.0.json", squad_json(qas, "v2.0")))
-    assert [(e.id, e.is_impossible, len(e.answers)) for e in examples] == [("q1", False, 2), ("q3", True, 0)]
+    assert [(e.id, e.is_impossible, len(e.answers)) for e in examples] == [
+        ("q1", False, 2),
+        ("q3", True, 0),
+    ]
 
 
 def test_a_zip_holding_one_json(tmp_path):
@@ -80,9 +89,15 @@ def test_a_zip_without_exactly_one_json_is_refused(tmp_path):
 
 @pytest.mark.parametrize("start", [5, 100, -7])
 def test_a_misplaced_answer_names_the_question(tmp_path, start):
-    misplaced = {"id": "q9", "question": "Who won?", "answers": [{"answer_start": start, "text": "Broncos"}]}
+    misplaced = {
+        "id": "q9",
+        "question": "Who won?",
+        "answers": [{"answer_start": start, "text": "Broncos"}],
+    }
     path = write_json(tmp_path / "bad.json", squad_json([V1_QAS[1], misplaced]))
-    message = rf"bad\.json: question q9: answer 'Broncos' is not at character {start} of its context"
+    message = (
+        rf"bad\.json: question q9: answer 'Broncos' is not at character {start} of its context"
+    )
     with pytest.raises(ValueError, match=message):
         read_squad(path)
 

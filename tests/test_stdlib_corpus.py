@@ -77,8 +77,14 @@ def test_docstring_kind_task_labels_come_from_the_source():
             if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and ast.get_docstring(node):
                 first = prose_sentences(ast.get_docstring(node))
                 if first:
-                    truth.setdefault(first[0], set()).add("class" if isinstance(node, ast.ClassDef) else "function")
-    found = [(x, DOCSTRING_KINDS[y]) for x, y in zip(train_x + dev_x, np.concatenate([train_y, dev_y])) if x in truth]
+                    truth.setdefault(first[0], set()).add(
+                        "class" if isinstance(node, ast.ClassDef) else "function"
+                    )
+    found = [
+        (x, DOCSTRING_KINDS[y])
+        for x, y in zip(train_x + dev_x, np.concatenate([train_y, dev_y]))
+        if x in truth
+    ]
     assert len(found) > 10
     assert all(kind in truth[x] for x, kind in found)
     # No sentence is in both splits only by chance of the same module: splits are by module.

@@ -26,11 +26,21 @@ def test_ctrl_c_stops_after_the_step_and_restores_the_handler():
             os.kill(os.getpid(), signal.SIGINT)
 
     before = signal.getsignal(signal.SIGINT)
-    model.fit(x, y, batch_size=1, epochs=3, verbose=0, shuffle=False, callbacks=[
-        keras.callbacks.LambdaCallback(on_train_batch_begin=interrupt_during_step_4,
-                                       on_train_batch_end=lambda batch, logs: ended.append(batch)),
-        stop,
-    ])
+    model.fit(
+        x,
+        y,
+        batch_size=1,
+        epochs=3,
+        verbose=0,
+        shuffle=False,
+        callbacks=[
+            keras.callbacks.LambdaCallback(
+                on_train_batch_begin=interrupt_during_step_4,
+                on_train_batch_end=lambda batch, logs: ended.append(batch),
+            ),
+            stop,
+        ],
+    )
     assert stop.interrupted_at == 104 and ended == [0, 1, 2, 3]
     assert signal.getsignal(signal.SIGINT) is before
 
@@ -45,6 +55,15 @@ def test_a_second_ctrl_c_interrupts_at_once():
 
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
-        model.fit(x, y, batch_size=1, epochs=1, verbose=0, callbacks=[
-            StopOnInterrupt(), keras.callbacks.LambdaCallback(on_train_batch_begin=interrupt_twice)])
+        model.fit(
+            x,
+            y,
+            batch_size=1,
+            epochs=1,
+            verbose=0,
+            callbacks=[
+                StopOnInterrupt(),
+                keras.callbacks.LambdaCallback(on_train_batch_begin=interrupt_twice),
+            ],
+        )
     assert signal.getsignal(signal.SIGINT) is before

@@ -29,7 +29,11 @@ TAGS = ["O", "B-LOC", "I-LOC", "B-MISC"]
 
 FIRSTS = ["the cat sat on the mat", "a dog ran", "where is paris ?", "unbelievable red fish"]
 SECONDS = ["a big dog", "the small cat sat on a red mat .", "new york", "the river"]
-SENTENCES = [["the", "unbelievable", "cat"], ["New", "York", ",", "Paris", "."], ["a", "big", "red", "fish"]]
+SENTENCES = [
+    ["the", "unbelievable", "cat"],
+    ["New", "York", ",", "Paris", "."],
+    ["a", "big", "red", "fish"],
+]
 SENTENCE_TAGS = [["O", "B-MISC", "O"], ["B-LOC", "I-LOC", "O", "B-LOC", "O"], ["O", "O", "O", "O"]]
 QUESTIONS = ["where is the cat ?", "who lives in paris ?"]
 CONTEXTS = [
@@ -38,7 +42,8 @@ CONTEXTS = [
     "new york is a big city. The cat lives in Paris.",
 ]
 ANSWERS = [
-    {"text": text, "answer_start": context.index(text)} for text, context in zip(["red mat", "The cat"], CONTEXTS)
+    {"text": text, "answer_start": context.index(text)}
+    for text, context in zip(["red mat", "The cat"], CONTEXTS)
 ]
 
 
@@ -57,7 +62,13 @@ def features_of(preprocessor, x):
 @pytest.mark.parametrize("head", ["electra", "huggingface"])
 def test_classifier_logits_match_numpy_head(tokenizer, head):
     pre = ke.ElectraTextPreprocessor(tokenizer, sequence_length=14)
-    model = ke.ElectraClassifier(tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32), 3, preprocessor=pre, head=head, seed=1)
+    model = ke.ElectraClassifier(
+        tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32),
+        3,
+        preprocessor=pre,
+        head=head,
+        seed=1,
+    )
     x = features_of(pre, (FIRSTS, SECONDS))
     # Non-zero biases, so that a dropped bias would show.
     for layer in model.layers:
@@ -79,9 +90,13 @@ def test_classifier_logits_match_numpy_head(tokenizer, head):
 
 def test_classifier_rejects_bad_arguments(tokenizer):
     with pytest.raises(ValueError, match="head"):
-        ke.ElectraClassifier(tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32), 2, head="pooler")
+        ke.ElectraClassifier(
+            tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32), 2, head="pooler"
+        )
     with pytest.raises(ValueError, match="num_classes"):
-        ke.ElectraClassifier(tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32), 0)
+        ke.ElectraClassifier(
+            tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32), 0
+        )
 
 
 def test_huggingface_head_matches_transformers(tmp_path, tokenizer):
@@ -105,7 +120,9 @@ def test_huggingface_head_matches_transformers(tmp_path, tokenizer):
     hf = transformers.ElectraForSequenceClassification(config).eval()
     with torch.no_grad():  # HF starts biases at 0 and LayerNorms at 1: perturb everything
         for parameter in hf.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.3)  # large enough that rows differ clearly
+            parameter.add_(
+                torch.randn_like(parameter) * 0.3
+            )  # large enough that rows differ clearly
     hf.save_pretrained(tmp_path)
     pre = ke.ElectraTextPreprocessor(tokenizer, sequence_length=14)
     model = ke.load_huggingface(tmp_path, "classifier", preprocessor=pre)
@@ -125,7 +142,12 @@ def test_huggingface_head_matches_transformers(tmp_path, tokenizer):
 
 def test_regression_defaults_to_mse_and_fit_lowers_it(tokenizer):
     pre = ke.ElectraTextPreprocessor(tokenizer, sequence_length=12)
-    model = ke.ElectraClassifier(tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32), 1, preprocessor=pre, seed=1)
+    model = ke.ElectraClassifier(
+        tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32),
+        1,
+        preprocessor=pre,
+        seed=1,
+    )
     model.compile()
     assert isinstance(model.loss, keras.losses.MeanSquaredError)
     assert model.default_metrics() == []
@@ -137,11 +159,15 @@ def test_regression_defaults_to_mse_and_fit_lowers_it(tokenizer):
         return float(np.mean((model.predict(FIRSTS, verbose=0) - y) ** 2))
 
     before = mse()
-    model.fit(FIRSTS * 10, np.tile(y, (10, 1)), batch_size=4, epochs=1, shuffle=False, verbose=0)  # 10 steps
+    model.fit(
+        FIRSTS * 10, np.tile(y, (10, 1)), batch_size=4, epochs=1, shuffle=False, verbose=0
+    )  # 10 steps
     after = mse()
     assert after < 0.5 * before, (before, after)
     # The compiled loss is the squared error.
-    np.testing.assert_allclose(model.evaluate(FIRSTS, y, verbose=0, return_dict=True)["loss"], after, rtol=1e-5)
+    np.testing.assert_allclose(
+        model.evaluate(FIRSTS, y, verbose=0, return_dict=True)["loss"], after, rtol=1e-5
+    )
 
 
 # --- 3. Text preprocessor ---------------------------------------------------------------------
@@ -172,7 +198,9 @@ def expected_row(tokenizer, a, b, length):
 
 
 def words(n, offset=0):
-    return " ".join(PIECES[(offset + i) % 12] for i in range(n))  # the first 12 pieces are whole words
+    return " ".join(
+        PIECES[(offset + i) % 12] for i in range(n)
+    )  # the first 12 pieces are whole words
 
 
 @pytest.mark.parametrize(
@@ -182,7 +210,9 @@ def words(n, offset=0):
 def test_pairs_pack_and_truncate_longest_first(tokenizer, len_a, len_b):
     length = 10  # room for 7 tokens between [CLS] [SEP] [SEP]
     first, second = words(len_a), words(len_b, offset=3)
-    out = features_of(ke.ElectraTextPreprocessor(tokenizer, sequence_length=length), ([first], [second]))
+    out = features_of(
+        ke.ElectraTextPreprocessor(tokenizer, sequence_length=length), ([first], [second])
+    )
     a, b = bert_truncate_seq_pair(tokenizer.encode(first), tokenizer.encode(second), length - 3)
     ids, segments, mask = expected_row(tokenizer, a, b, length)
     np.testing.assert_array_equal(out["token_ids"][0], ids)
@@ -197,7 +227,9 @@ def test_batches_of_single_sentences_and_pairs(tokenizer):
     single = features_of(pre, FIRSTS)
     pairs = features_of(pre, (FIRSTS, SECONDS))
     for row, (first, second) in enumerate(zip(FIRSTS, SECONDS)):
-        ids, segments, mask = expected_row(tokenizer, tokenizer.encode(first)[: length - 2], None, length)
+        ids, segments, mask = expected_row(
+            tokenizer, tokenizer.encode(first)[: length - 2], None, length
+        )
         np.testing.assert_array_equal(single["token_ids"][row], ids)
         np.testing.assert_array_equal(single["segment_ids"][row], segments)
         np.testing.assert_array_equal(single["padding_mask"][row], mask)
@@ -277,8 +309,15 @@ def test_token_preprocessor_rejects_unknown_tags(tokenizer):
 @pytest.mark.parametrize("names", [True, False])
 def test_predict_tags_one_per_word(tokenizer, names):
     length = 8  # the last sentence below loses its last two words to truncation
-    pre = ke.ElectraTokenClassifierPreprocessor(tokenizer, sequence_length=length, label_names=TAGS if names else None)
-    model = ke.ElectraTokenClassifier(tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32), len(TAGS), preprocessor=pre, seed=1)
+    pre = ke.ElectraTokenClassifierPreprocessor(
+        tokenizer, sequence_length=length, label_names=TAGS if names else None
+    )
+    model = ke.ElectraTokenClassifier(
+        tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32),
+        len(TAGS),
+        preprocessor=pre,
+        seed=1,
+    )
     sentences = SENTENCES + [["the", "cat", "sat", "on", "unbelievable", "mat"]]
     predicted = model.predict_tags(sentences)
     assert [len(t) for t in predicted] == [len(s) for s in sentences]
@@ -288,7 +327,9 @@ def test_predict_tags_one_per_word(tokenizer, names):
         ids = [None if p is None else int(np.argmax(logits[row, p])) for p in positions]
         assert predicted[row] == [i if i is None or not names else TAGS[i] for i in ids]
     assert predicted[-1][-2:] == [None, None]
-    assert all(t is None or (t in TAGS if names else isinstance(t, int)) for row in predicted for t in row)
+    assert all(
+        t is None or (t in TAGS if names else isinstance(t, int)) for row in predicted for t in row
+    )
 
 
 # --- 5. Question answering --------------------------------------------------------------------
@@ -305,8 +346,14 @@ def test_span_loss_is_mean_of_start_and_end_cross_entropy():
 
 
 def qa_model(tokenizer, **kwargs):
-    pre = ke.ElectraQuestionAnswererPreprocessor(tokenizer, sequence_length=16, doc_stride=4, max_query_length=5)
-    return ke.ElectraQuestionAnswerer(tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32, **kwargs), preprocessor=pre, seed=1)
+    pre = ke.ElectraQuestionAnswererPreprocessor(
+        tokenizer, sequence_length=16, doc_stride=4, max_query_length=5
+    )
+    return ke.ElectraQuestionAnswerer(
+        tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32, **kwargs),
+        preprocessor=pre,
+        seed=1,
+    )
 
 
 def test_compiled_qa_loss_is_span_loss(tokenizer):
@@ -349,7 +396,9 @@ def test_answer_is_the_best_span_sliced_from_the_context(tokenizer):
     logits = model.predict((QUESTIONS, CONTEXTS), verbose=0)
     row = 0
     for result, context, example_windows in zip(results, CONTEXTS, windows):
-        assert result["text"] and result["text"] == context[result["start_char"] : result["end_char"]]
+        assert (
+            result["text"] and result["text"] == context[result["start_char"] : result["end_char"]]
+        )
         rows = logits[row : row + len(example_windows)]
         row += len(example_windows)
         assert result["text"] == brute_force_answer(example_windows, rows, context)
@@ -362,17 +411,27 @@ def test_answer_is_the_best_span_sliced_from_the_context(tokenizer):
 
 def build_task(kind, tokenizer, dropout=0.1):
     """A task model with its preprocessor, and raw training data `(x, y)`."""
-    backbone = tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32, dropout=dropout)
+    backbone = tiny_backbone(
+        vocab_size=tokenizer.vocab_size, max_sequence_length=32, dropout=dropout
+    )
     if kind == "classifier":
         pre = ke.ElectraTextPreprocessor(tokenizer, sequence_length=12)
         model = ke.ElectraClassifier(backbone, 3, preprocessor=pre, dropout=dropout, seed=1)
         return model, (FIRSTS, SECONDS), np.array([0, 2, 1, 1])
     if kind == "token_classifier":
         pre = ke.ElectraTokenClassifierPreprocessor(tokenizer, sequence_length=10, label_names=TAGS)
-        model = ke.ElectraTokenClassifier(backbone, len(TAGS), preprocessor=pre, dropout=dropout, seed=1)
+        model = ke.ElectraTokenClassifier(
+            backbone, len(TAGS), preprocessor=pre, dropout=dropout, seed=1
+        )
         return model, SENTENCES, SENTENCE_TAGS
-    pre = ke.ElectraQuestionAnswererPreprocessor(tokenizer, sequence_length=16, doc_stride=4, max_query_length=5)
-    return ke.ElectraQuestionAnswerer(backbone, preprocessor=pre, seed=1), (QUESTIONS, CONTEXTS), ANSWERS
+    pre = ke.ElectraQuestionAnswererPreprocessor(
+        tokenizer, sequence_length=16, doc_stride=4, max_query_length=5
+    )
+    return (
+        ke.ElectraQuestionAnswerer(backbone, preprocessor=pre, seed=1),
+        (QUESTIONS, CONTEXTS),
+        ANSWERS,
+    )
 
 
 TASKS = ("classifier", "token_classifier", "question_answerer")
@@ -409,7 +468,9 @@ def test_round_trip_keeps_predictions_on_raw_text_and_training(tmp_path, tokeniz
     model.fit(x, y, batch_size=64, epochs=1, verbose=0)
     loaded.fit(x, y, batch_size=64, epochs=1, verbose=0)
     assert int(to_numpy(loaded.optimizer.iterations)) == 3
-    assert any(not np.array_equal(b, to_numpy(v)) for b, v in zip(before, loaded.trainable_variables))
+    assert any(
+        not np.array_equal(b, to_numpy(v)) for b, v in zip(before, loaded.trainable_variables)
+    )
     for a, b in zip(model.trainable_variables, loaded.trainable_variables):
         np.testing.assert_allclose(to_numpy(b), to_numpy(a), atol=1e-6, err_msg=a.path)
 
@@ -466,7 +527,10 @@ def loaded_elsewhere(tmp_path_factory, tokenizer):
             run.kill()
             returncode = run.wait()
         results[other] = (returncode, (folder / f"{other}.log").read_text())
-    ours = {"single": model.predict(FIRSTS, verbose=0), "pairs": model.predict((FIRSTS, SECONDS), verbose=0)}
+    ours = {
+        "single": model.predict(FIRSTS, verbose=0),
+        "pairs": model.predict((FIRSTS, SECONDS), verbose=0),
+    }
     return path, ours, results
 
 
@@ -479,6 +543,8 @@ def test_fine_tuned_classifier_loads_under_the_other_backends(loaded_elsewhere, 
     assert int(theirs["iterations"]) == 3  # one batch an epoch
     # "auto" is resolved by the loading backend: no torch.compile for a file trained under JAX.
     assert bool(theirs["jit_compile"]) == bool(theirs["auto_jit_compile"])
-    assert ours["single"].std(axis=0).min() > 1e-2  # the rows differ: the check below means something
+    assert (
+        ours["single"].std(axis=0).min() > 1e-2
+    )  # the rows differ: the check below means something
     np.testing.assert_allclose(theirs["single"], ours["single"], atol=1e-5)
     np.testing.assert_allclose(theirs["pairs"], ours["pairs"], atol=1e-5)

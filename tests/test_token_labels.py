@@ -15,7 +15,22 @@ from keras_electra.finetuning.token_labels import (
 pytestmark = backend_independent
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-PIECES = ["the", "cafe", "un", "##believ", "##able", "paris", ",", ".", "!", "-", "new", "york", "a", "b"]
+PIECES = [
+    "the",
+    "cafe",
+    "un",
+    "##believ",
+    "##able",
+    "paris",
+    ",",
+    ".",
+    "!",
+    "-",
+    "new",
+    "york",
+    "a",
+    "b",
+]
 IGNORE = -100
 
 
@@ -35,7 +50,9 @@ def ids_of(tokenizer, *tokens):
 @pytest.mark.parametrize("lowercase", [True, False])
 def test_offsets_index_the_original_text(lowercase):
     text = "  Café déjà-vu, naïve\u200bRÉSUMÉ!\x00 😀 Ångström 東京 e\u0301t\u0301e\u0301"
-    tokenizer = ElectraTokenizer.train(texts=[text] * 3, vocab_size=200, lowercase=lowercase, min_frequency=1)
+    tokenizer = ElectraTokenizer.train(
+        texts=[text] * 3, vocab_size=200, lowercase=lowercase, min_frequency=1
+    )
     ids, offsets = tokenizer.encode_with_offsets(text)
     assert ids == tokenizer.encode(text)
     assert len(offsets) == len(ids)
@@ -48,7 +65,9 @@ def test_offsets_index_the_original_text(lowercase):
         assert normalize(piece).strip() == token.removeprefix("##"), (token, piece)
     # Only characters the normaliser drops lie outside every span.
     covered = "".join(pieces)
-    outside = [char for position, char in enumerate(text) if not any(s <= position < e for s, e in offsets)]
+    outside = [
+        char for position, char in enumerate(text) if not any(s <= position < e for s, e in offsets)
+    ]
     assert set(outside) <= set(" \u200b\x00\u0301"), outside
     assert len(covered) + len(outside) == len(text)
     # Original case and accents survive in the spans even when the tokens are lower-cased and stripped.
@@ -60,14 +79,25 @@ def test_offsets_of_word_pieces(tokenizer):
     text = "The UNBELIEVABLE Café, Paris!"
     ids, offsets = tokenizer.encode_with_offsets(text)
     assert ids == ids_of(tokenizer, "the", "un", "##believ", "##able", "cafe", ",", "paris", "!")
-    assert [text[s:e] for s, e in offsets] == ["The", "UN", "BELIEV", "ABLE", "Café", ",", "Paris", "!"]
+    assert [text[s:e] for s, e in offsets] == [
+        "The",
+        "UN",
+        "BELIEV",
+        "ABLE",
+        "Café",
+        ",",
+        "Paris",
+        "!",
+    ]
     assert tokenizer.encode_batch_with_offsets([text, ""]) == [(ids, offsets), ([], [])]
 
 
 def test_encode_words_gives_word_indices(tokenizer):
     words = ["The", "unbelievable", "a.b", "", "\x00", "New York", "Café"]
     ids, word_ids = tokenizer.encode_words(words)
-    assert ids == ids_of(tokenizer, "the", "un", "##believ", "##able", "a", ".", "b", "new", "york", "cafe")
+    assert ids == ids_of(
+        tokenizer, "the", "un", "##believ", "##able", "a", ".", "b", "new", "york", "cafe"
+    )
     assert word_ids == [0, 1, 1, 1, 2, 2, 2, 5, 5, 6]  # words 3 and 4 give no token
     assert tokenizer.encode_words_batch([words, []]) == [(ids, word_ids), ([], [])]
     with pytest.raises(TypeError, match="list of strings"):
@@ -84,7 +114,9 @@ def test_label_on_first_sub_token(tokenizer):
     labels = [0, 1, 2, 0, 3, 0]
     features = align_word_labels(tokenizer, words, labels, max_length=12)
     cls, sep, pad = tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id
-    expected_ids = [cls] + ids_of(tokenizer, "the", "un", "##believ", "##able", "cafe", ",", "paris", "!")
+    expected_ids = [cls] + ids_of(
+        tokenizer, "the", "un", "##believ", "##able", "cafe", ",", "paris", "!"
+    )
     expected_ids += [sep, pad, pad]
     np.testing.assert_array_equal(features["token_ids"], expected_ids)
     np.testing.assert_array_equal(features["segment_ids"], [0] * 12)
@@ -96,7 +128,9 @@ def test_label_on_first_sub_token(tokenizer):
     assert features["num_truncated_words"] == 0
     for key in ("token_ids", "segment_ids", "padding_mask", "word_index", "labels"):
         assert features[key].dtype == np.int32 and features[key].shape == (12,)
-    np.testing.assert_array_equal(word_predictions(features["labels"], features["word_index"]), labels)
+    np.testing.assert_array_equal(
+        word_predictions(features["labels"], features["word_index"]), labels
+    )
 
 
 def test_word_predictions_from_logits(tokenizer):
@@ -120,10 +154,14 @@ def test_empty_words_become_unk_or_raise(tokenizer):
     labels = [1, 2, 0, 3, 4, 5]
     features = align_word_labels(tokenizer, words, labels, max_length=10)
     unk = tokenizer.unk_token_id
-    assert list(features["token_ids"][:8]) == [tokenizer.cls_token_id] + ids_of(tokenizer, "paris") + [
-        unk
-    ] + ids_of(tokenizer, "the") + [unk, unk] + ids_of(tokenizer, "cafe") + [tokenizer.sep_token_id]
-    np.testing.assert_array_equal(word_predictions(features["labels"], features["word_index"]), labels)
+    assert list(features["token_ids"][:8]) == [tokenizer.cls_token_id] + ids_of(
+        tokenizer, "paris"
+    ) + [unk] + ids_of(tokenizer, "the") + [unk, unk] + ids_of(tokenizer, "cafe") + [
+        tokenizer.sep_token_id
+    ]
+    np.testing.assert_array_equal(
+        word_predictions(features["labels"], features["word_index"]), labels
+    )
     with pytest.raises(ValueError, match=r"3 word\(s\) tokenize to nothing .*: 1 \('\\x00'\), 3"):
         align_word_labels(tokenizer, words, labels, max_length=10, empty_words="raise")
 
@@ -145,7 +183,9 @@ def test_truncation_keeps_whole_words(tokenizer):
     # A first word longer than the whole budget: nothing fits.
     features = align_word_labels(tokenizer, ["unbelievable"], [1], max_length=4)
     assert features["num_truncated_words"] == 1
-    np.testing.assert_array_equal(features["token_ids"][:2], [tokenizer.cls_token_id, tokenizer.sep_token_id])
+    np.testing.assert_array_equal(
+        features["token_ids"][:2], [tokenizer.cls_token_id, tokenizer.sep_token_id]
+    )
     assert (features["labels"] == IGNORE).all()
 
 
@@ -159,7 +199,9 @@ def test_batch_equals_single(tokenizer):
         single = align_word_labels(tokenizer, words, tags, max_length=9)
         for key in ("token_ids", "segment_ids", "padding_mask", "word_index", "labels"):
             np.testing.assert_array_equal(batch[key][row], single[key])
-    recovered = batch_word_predictions(batch["labels"], batch["word_index"], [len(s) for s in sentences])
+    recovered = batch_word_predictions(
+        batch["labels"], batch["word_index"], [len(s) for s in sentences]
+    )
     assert [list(r) for r in recovered[:3]] == labels[:3]
     assert list(recovered[3]) == [7] * 7 + [-1] * 13
     inference = align_word_labels_batch(tokenizer, sentences, max_length=9)
@@ -205,7 +247,9 @@ def test_conll2003_dev_labels_round_trip(lowercase):
         set(row[row >= 0]) == set(range(len(w) - n))
         for row, w, n in zip(batch["word_index"], words, batch["num_truncated_words"])
     )
-    predictions = batch_word_predictions(batch["labels"], batch["word_index"], [len(w) for w in words])
+    predictions = batch_word_predictions(
+        batch["labels"], batch["word_index"], [len(w) for w in words]
+    )
     truncated = 0
     for sentence, predicted, lost in zip(tags, predictions, batch["num_truncated_words"]):
         kept = len(sentence) - lost
@@ -220,4 +264,6 @@ def test_conll2003_dev_labels_round_trip(lowercase):
     )
     # Only a handful of the longest sentences (over 100 words) do not fit in 128 tokens.
     assert truncated <= 10, truncated
-    assert (batch["labels"] != IGNORE).sum() == sum(map(len, tags)) - batch["num_truncated_words"].sum()
+    assert (batch["labels"] != IGNORE).sum() == sum(map(len, tags)) - batch[
+        "num_truncated_words"
+    ].sum()

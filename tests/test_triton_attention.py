@@ -17,7 +17,9 @@ import pytest
 import torch
 
 TORCH_PASS = keras.backend.backend() == "torch"
-pytestmark = pytest.mark.skipif(not TORCH_PASS, reason="the Triton kernels are torch-only: run once, in the torch pass")
+pytestmark = pytest.mark.skipif(
+    not TORCH_PASS, reason="the Triton kernels are torch-only: run once, in the torch pass"
+)
 
 CUDA = torch.cuda.is_available()
 # Without CUDA, conftest chose the interpreter before importing triton, as it must.
@@ -37,7 +39,10 @@ def randn(*shape, dtype=torch.float32, seed=0):
 
 
 def qkv(batch, length, heads, dim, dtype=torch.float32, seed=0):
-    return [randn(batch, length, heads, dim, dtype=dtype, seed=seed + i).requires_grad_() for i in range(3)]
+    return [
+        randn(batch, length, heads, dim, dtype=dtype, seed=seed + i).requires_grad_()
+        for i in range(3)
+    ]
 
 
 def holes(batch, length, seed=0):
@@ -59,7 +64,9 @@ def check(q, k, v, mask=None, dropout_rate=0.0, seed=None, keep_mask=None):
     expected_grads = torch.autograd.grad(expected, (q64, k64, v64), grad_out.double())
     torch.testing.assert_close(out.double(), expected, atol=atol, rtol=rtol)
     for name, got, want in zip("qkv", grads, expected_grads):
-        torch.testing.assert_close(got.double(), want, atol=atol, rtol=rtol, msg=lambda m: f"d{name}: {m}")
+        torch.testing.assert_close(
+            got.double(), want, atol=atol, rtol=rtol, msg=lambda m: f"d{name}: {m}"
+        )
     return out, grads
 
 
@@ -155,10 +162,14 @@ def test_dropout_keeps_at_rate_and_backward_uses_the_forward_mask():
 
 def test_dropout_seed_reproduces_and_varies():
     q, k, v = (x.detach() for x in qkv(2, 24, 2, 32))
-    run = lambda seed: fa.flash_attention(q, k, v, dropout_rate=0.5, seed=torch.tensor([seed], device=DEVICE))
+    run = lambda seed: fa.flash_attention(
+        q, k, v, dropout_rate=0.5, seed=torch.tensor([seed], device=DEVICE)
+    )
     torch.testing.assert_close(run(7), run(7), atol=0, rtol=0)
     assert not torch.equal(run(7), run(8))
-    fresh = [fa.flash_attention(q, k, v, dropout_rate=0.5) for _ in range(2)]  # seed=None: drawn on the device
+    fresh = [
+        fa.flash_attention(q, k, v, dropout_rate=0.5) for _ in range(2)
+    ]  # seed=None: drawn on the device
     assert not torch.equal(*fresh)
 
 
@@ -175,7 +186,10 @@ def test_dropout_counter_is_int64():
         keep = fak._dropout_keep(seed, off_bh, rows[:, None], cols[None, :], N, 0.5)
         tl.store(Out + rows[:, None] * BLOCK + cols[None, :], keep.to(tl.int8))
         offsets = tl.load(Expected + rows[:, None] * BLOCK + cols[None, :])
-        tl.store(Out + BLOCK * BLOCK + rows[:, None] * BLOCK + cols[None, :], (tl.rand(seed, offsets) >= 0.5).to(tl.int8))
+        tl.store(
+            Out + BLOCK * BLOCK + rows[:, None] * BLOCK + cols[None, :],
+            (tl.rand(seed, offsets) >= 0.5).to(tl.int8),
+        )
 
     off_bh, length, block = 40_000, 4096, 16  # counter ~ 6.7e11
     index = torch.arange(block, dtype=torch.int64)
@@ -233,7 +247,10 @@ def test_ahead_of_time_compile_for_sm90_and_sm80():
     env = {key: value for key, value in os.environ.items() if key != "TRITON_INTERPRET"}
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "compile_kernels.py"), "--quick"],
-        env=env, capture_output=True, text=True, timeout=900,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
@@ -251,18 +268,26 @@ def test_pretrainer_trains_through_the_kernel_as_through_standard_ops():
 
         def pretrainer():  # fresh, identically seeded: masking and sampling draw the same numbers
             return ke.ElectraPretrainer.from_size(
-                "tiny", vocab_size=VOCAB, dropout=0.0, attention_implementation=implementation, seed=0
+                "tiny",
+                vocab_size=VOCAB,
+                dropout=0.0,
+                attention_implementation=implementation,
+                seed=0,
             )
 
         model = pretrainer()
         model.compile(learning_rate=1e-3, warmup_steps=0, total_steps=10)
-        losses[implementation] = model.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0).history["loss"]
+        losses[implementation] = model.fit(
+            x, batch_size=4, epochs=1, shuffle=False, verbose=0
+        ).history["loss"]
         model = pretrainer()
 
         def loss():
             out = model(x, training=True)
             mlm = ke.mlm_loss(out["mlm_logits"], out["mlm_labels"], out["mlm_weights"])
-            return mlm + 50.0 * ke.discriminator_loss(out["disc_logits"], out["disc_labels"], x["padding_mask"])
+            return mlm + 50.0 * ke.discriminator_loss(
+                out["disc_logits"], out["disc_labels"], x["padding_mask"]
+            )
 
         model(x)  # build
         grads[implementation] = gradients(loss, model.trainable_weights)
@@ -280,7 +305,9 @@ def test_gpu_check_scripts_are_well_formed():
 
     for script in ("attention.py", "pretrain_step_gpu.py"):
         py_compile.compile(str(ROOT / "benchmarks" / script), doraise=True)
-    result = subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu_check.sh")], capture_output=True, text=True)
+    result = subprocess.run(
+        ["bash", "-n", str(ROOT / "benchmarks" / "gpu_check.sh")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -295,5 +322,8 @@ def test_without_dropout_the_kernel_draws_no_seed_as_the_standard_path():
         generator = keras.random.SeedGenerator(3)
         ke.attention(q, q, q, dropout_rate=0.0, seed=generator, implementation=implementation)
         states[implementation] = keras.ops.convert_to_numpy(generator.state.value).tolist()
-    assert states["triton"] == states["standard"] == keras.ops.convert_to_numpy(
-        keras.random.SeedGenerator(3).state.value).tolist()
+    assert (
+        states["triton"]
+        == states["standard"]
+        == keras.ops.convert_to_numpy(keras.random.SeedGenerator(3).state.value).tolist()
+    )

@@ -3,7 +3,9 @@ import math
 import keras
 
 
-def fit_in_chunks(model, batches, steps, steps_per_epoch, callbacks=(), start=0, validation_data=None, verbose=1):
+def fit_in_chunks(
+    model, batches, steps, steps_per_epoch, callbacks=(), start=0, validation_data=None, verbose=1
+):
     """`fit` one epoch of `steps_per_epoch` batches at a time up to batch `steps`, from batch `start`;
     stops early when a callback stops training. Returns the `History` of the epochs trained.
 
@@ -18,8 +20,12 @@ def fit_in_chunks(model, batches, steps, steps_per_epoch, callbacks=(), start=0,
     for epoch in range(start // steps_per_epoch, math.ceil(steps / steps_per_epoch)):
         first = max(start, epoch * steps_per_epoch)
         model.fit(
-            batches(first, min(steps, (epoch + 1) * steps_per_epoch) - first), initial_epoch=epoch, epochs=epoch + 1,
-            validation_data=validation_data, callbacks=[*callbacks, history], verbose=verbose,
+            batches(first, min(steps, (epoch + 1) * steps_per_epoch) - first),
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            validation_data=validation_data,
+            callbacks=[*callbacks, history],
+            verbose=verbose,
             # The dataset orders its batches itself (seeded); Keras' shuffle would reorder them with
             # Python's unseeded `random`, differently in every process of a multi-host run.
             shuffle=False,

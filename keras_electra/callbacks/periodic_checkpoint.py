@@ -68,7 +68,10 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
     def save(self, step):
         self.directory.mkdir(parents=True, exist_ok=True)
         path = save_model_atomic(self.model, self.directory / f"step-{step:07d}.keras")
-        write_json_atomic(path.with_suffix(".json"), {"step": step, "sha256": sha256(path), "bytes": path.stat().st_size})
+        write_json_atomic(
+            path.with_suffix(".json"),
+            {"step": step, "sha256": sha256(path), "bytes": path.stat().st_size},
+        )
         for old in sorted(self.directory.glob("step-*.json"))[: -self.keep]:
             old.with_suffix(".keras").unlink(missing_ok=True)
             old.unlink()
@@ -109,5 +112,8 @@ def checkpoints(directory):
                 continue
         except (ValueError, KeyError, TypeError) as error:
             problem = f"unreadable record {record.name} ({error})"
-        warnings.warn(f"{path}: {problem} (truncated or corrupt); skipped for the previous checkpoint.",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: {problem} (truncated or corrupt); skipped for the previous checkpoint.",
+            RuntimeWarning,
+            stacklevel=2,
+        )

@@ -42,7 +42,10 @@ class StopOnInterrupt(keras.callbacks.Callback):
             signal.signal(signal.SIGINT, self._previous_handler)
             raise KeyboardInterrupt
         self._requested = True
-        print("\nCtrl-C: stopping after this step (press again to stop at once, losing it)", flush=True)
+        print(
+            "\nCtrl-C: stopping after this step (press again to stop at once, losing it)",
+            flush=True,
+        )
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1

@@ -142,12 +142,17 @@ def add_precision_arguments(parser, counting=""):
     """--mixed-precision and --gradient-accumulation-steps of `pretrain` and `finetune` (`counting`: what
     else counts updates)."""
     parser.add_argument(
-        "--mixed-precision", choices=PRECISIONS, default="float32",
+        "--mixed-precision",
+        choices=PRECISIONS,
+        default="float32",
         help="dtype policy: mixed_bfloat16 (TPUs, Ampere+ GPUs, CPUs with bf16) or mixed_float16 (older "
         "NVIDIA GPUs; loss scaling is added) compute in 16 bits and keep float32 weights",
     )
     parser.add_argument(
-        "--gradient-accumulation-steps", type=positive_int, default=1, metavar="K",
+        "--gradient-accumulation-steps",
+        type=positive_int,
+        default=1,
+        metavar="K",
         help="update the weights once every K batches of --batch-size, with their mean gradient: an update "
         f"sees K x --batch-size examples; the learning-rate schedule counts updates{counting}",
     )

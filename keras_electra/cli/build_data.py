@@ -22,27 +22,51 @@ def add_parser(subparsers, name):
         "separate paragraphs.",
     )
     parser.add_argument(
-        "--corpus", nargs="+", required=True, type=arguments.existing_path, metavar="PATH",
+        "--corpus",
+        nargs="+",
+        required=True,
+        type=arguments.existing_path,
+        metavar="PATH",
         help="text files or folders",
     )
     add_reading_arguments(parser)
     vocab = parser.add_mutually_exclusive_group(required=True)
     vocab.add_argument(
-        "--vocab-size", type=arguments.vocab_size, metavar="N", help="train a WordPiece vocabulary of N tokens"
+        "--vocab-size",
+        type=arguments.vocab_size,
+        metavar="N",
+        help="train a WordPiece vocabulary of N tokens",
     )
     vocab.add_argument(
-        "--vocab", type=arguments.existing_file, metavar="FILE", help="use this vocab.txt (one token a line)"
+        "--vocab",
+        type=arguments.existing_file,
+        metavar="FILE",
+        help="use this vocab.txt (one token a line)",
     )
     parser.add_argument(
-        "--max-length", type=arguments.packed_length, default=128, metavar="L", help="tokens per example (128)"
+        "--max-length",
+        type=arguments.packed_length,
+        default=128,
+        metavar="L",
+        help="tokens per example (128)",
     )
     parser.add_argument(
-        "--out", required=True, type=arguments.output_dir, metavar="DIR", help="new directory for the data"
+        "--out",
+        required=True,
+        type=arguments.output_dir,
+        metavar="DIR",
+        help="new directory for the data",
     )
-    parser.add_argument("--strip-gutenberg", action="store_true", help="drop Project Gutenberg headers/licence")
-    parser.add_argument("--cased", action="store_true", help="keep case and accents (default: uncased)")
+    parser.add_argument(
+        "--strip-gutenberg", action="store_true", help="drop Project Gutenberg headers/licence"
+    )
+    parser.add_argument(
+        "--cased", action="store_true", help="keep case and accents (default: uncased)"
+    )
     parser.add_argument("--seed", type=arguments.seed, default=0)
-    parser.add_argument("--workers", type=arguments.workers, default=None, help="processes (default: one per core)")
+    parser.add_argument(
+        "--workers", type=arguments.workers, default=None, help="processes (default: one per core)"
+    )
     parser.add_argument("--heldout-fraction", type=arguments.heldout_fraction, default=0.01)
     parser.set_defaults(run=run)
 
@@ -50,19 +74,29 @@ def add_parser(subparsers, name):
 def add_reading_arguments(parser):
     """How the corpus files are read: their format and, for prose, where documents end."""
     parser.add_argument(
-        "--format", choices=FORMATS, default="prose",
+        "--format",
+        choices=FORMATS,
+        default="prose",
         help="prose (default): ordinary wrapped text, split into sentences; sentence-per-line: the authors' "
         "convention (one sentence a line, a blank line between documents) and packing, truncation included",
     )
     parser.add_argument(
-        "--text-field", default="text", metavar="NAME", help="JSON Lines: the field holding the text"
+        "--text-field",
+        default="text",
+        metavar="NAME",
+        help="JSON Lines: the field holding the text",
     )
     parser.add_argument(
-        "--document-marker", default=DOCUMENT_MARKER, metavar="LINE",
+        "--document-marker",
+        default=DOCUMENT_MARKER,
+        metavar="LINE",
         help=f"prose: a line holding only this ends a document ({DOCUMENT_MARKER})",
     )
     parser.add_argument(
-        "--language", default="en", metavar="CODE", help="prose: ISO 639 code for sentence splitting (en)"
+        "--language",
+        default="en",
+        metavar="CODE",
+        help="prose: ISO 639 code for sentence splitting (en)",
     )
 
 
@@ -87,10 +121,16 @@ def run(args):
             language=args.language,
         )
     except KeyboardInterrupt:
-        print(f"\nkeras-electra build-data: interrupted; nothing written to --out {args.out}", file=sys.stderr)
+        print(
+            f"\nkeras-electra build-data: interrupted; nothing written to --out {args.out}",
+            file=sys.stderr,
+        )
         return INTERRUPTED
     except (FileNotFoundError, FileExistsError):
         raise  # bad input, reported by `main`
     except OSError as error:
-        print(f"keras-electra build-data: error: {error}; nothing written to --out {args.out}", file=sys.stderr)
+        print(
+            f"keras-electra build-data: error: {error}; nothing written to --out {args.out}",
+            file=sys.stderr,
+        )
         return WRITE_FAILED

@@ -22,16 +22,31 @@ def comparison(args, budget, runs, baseline):
     dev scores of every point (mean and deviation over the seeds)."""
     objectives = []
     for run in runs.values():
-        points = [{**point, **dict(zip(("mean", "std"), spread(point["scores"])))} for point in run["points"]]
+        points = [
+            {**point, **dict(zip(("mean", "std"), spread(point["scores"])))}
+            for point in run["points"]
+        ]
         objectives.append({**run, "points": points, "initial": points[0], "final": points[-1]})
     return {
-        "settings": {"task": args.task, "task_data": args.task_data, "data": args.data or "default corpus",
-                     "size": args.size, "seeds": args.seeds, "seed": args.seed, "backend": keras.backend.backend(),
-                     "finetune_epochs": args.finetune_epochs, "max_train_examples": args.max_train_examples,
-                     "max_dev_examples": args.max_dev_examples, "local_mixing": args.local_mixing,
-                     "discriminator_bias": args.discriminator_bias, "dropout": args.dropout},
-        "budget_flops": budget["flops"], "calibration": budget["calibration"],
-        "baseline": baseline, "objectives": objectives,
+        "settings": {
+            "task": args.task,
+            "task_data": args.task_data,
+            "data": args.data or "default corpus",
+            "size": args.size,
+            "seeds": args.seeds,
+            "seed": args.seed,
+            "backend": keras.backend.backend(),
+            "finetune_epochs": args.finetune_epochs,
+            "max_train_examples": args.max_train_examples,
+            "max_dev_examples": args.max_dev_examples,
+            "local_mixing": args.local_mixing,
+            "discriminator_bias": args.discriminator_bias,
+            "dropout": args.dropout,
+        },
+        "budget_flops": budget["flops"],
+        "calibration": budget["calibration"],
+        "baseline": baseline,
+        "objectives": objectives,
     }
 
 
@@ -45,21 +60,35 @@ def markdown(result):
         f"{result['budget_flops']:.3g} pretraining FLOPs per objective, {settings['backend']} backend; "
         f"dev score (the task's headline metric) mean ± standard deviation over {seeds} fine-tuning "
         f"seed{'s' if seeds > 1 else ''}."
-        + (f" Majority-class dev score: {result['baseline']['score']:.4f}." if result["baseline"] else ""),
+        + (
+            f" Majority-class dev score: {result['baseline']['score']:.4f}."
+            if result["baseline"]
+            else ""
+        ),
         "",
         "| objective | pretraining FLOPs | steps | held-out pretraining metrics | dev score, initial weights"
         " | dev score, pretrained |",
         "|---|---|---|---|---|---|",
     ]
     for run in result["objectives"]:
-        lines.append(f"| {run['objective']} | {run['flops']:.3g} | {run['steps']:,} | {heldout_metrics(run)} "
-                     f"| {score_text(run['initial'])} | {score_text(run['final'])} |")
-    lines += ["", "Along the way:", "", "| objective | step | pretraining FLOPs | dev score | per seed |",
-              "|---|---|---|---|---|"]
+        lines.append(
+            f"| {run['objective']} | {run['flops']:.3g} | {run['steps']:,} | {heldout_metrics(run)} "
+            f"| {score_text(run['initial'])} | {score_text(run['final'])} |"
+        )
+    lines += [
+        "",
+        "Along the way:",
+        "",
+        "| objective | step | pretraining FLOPs | dev score | per seed |",
+        "|---|---|---|---|---|",
+    ]
     for run in result["objectives"]:
         for point in run["points"]:
-            lines.append(f"| {run['objective']} | {point['step']:,} | {point['flops']:.3g} | {score_text(point)} | "
-                         + ", ".join(f"{score:.4f}" for score in point["scores"]) + " |")
+            lines.append(
+                f"| {run['objective']} | {point['step']:,} | {point['flops']:.3g} | {score_text(point)} | "
+                + ", ".join(f"{score:.4f}" for score in point["scores"])
+                + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -73,7 +102,9 @@ def options_label(settings):
 
 def heldout_metrics(run):
     """The table's held-out pretraining metrics of one objective's run, those it reports."""
-    return ", ".join(f"{name} {run['heldout'][name]:.4f}" for name in TABLE_METRICS if name in run["heldout"])
+    return ", ".join(
+        f"{name} {run['heldout'][name]:.4f}" for name in TABLE_METRICS if name in run["heldout"]
+    )
 
 
 def score_text(point):
@@ -90,13 +121,23 @@ def plot(result, path):
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for run in result["objectives"]:
         flops = [point["flops"] for point in run["points"]]
-        axis.errorbar(flops, [p["mean"] for p in run["points"]], yerr=[p["std"] for p in run["points"]],
-                      marker="o", capsize=3, label=run["objective"])
+        axis.errorbar(
+            flops,
+            [p["mean"] for p in run["points"]],
+            yerr=[p["std"] for p in run["points"]],
+            marker="o",
+            capsize=3,
+            label=run["objective"],
+        )
     if result["baseline"]:
-        axis.axhline(result["baseline"]["score"], color="grey", linestyle="--", label="majority class")
+        axis.axhline(
+            result["baseline"]["score"], color="grey", linestyle="--", label="majority class"
+        )
     axis.set_xlabel("pretraining FLOPs")
     axis.set_ylabel(f"{result['settings']['task']} dev score")
-    axis.set_title(f"{result['settings']['size']} model, mean ± std over {result['settings']['seeds']} seeds")
+    axis.set_title(
+        f"{result['settings']['size']} model, mean ± std over {result['settings']['seeds']} seeds"
+    )
     axis.legend()
     axis.grid(alpha=0.3)
     figure.tight_layout()

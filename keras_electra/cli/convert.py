@@ -23,7 +23,12 @@ from keras_electra.version import __version__
 
 MODELS = (*ARCHITECTURES, "pretrainer")
 # The --model values each kind of SRC can give.
-SOURCE_MODELS = {"huggingface": MODELS, "tf1": ("pretrainer", "backbone"), "keras-hub": ("backbone",), "keras": ()}
+SOURCE_MODELS = {
+    "huggingface": MODELS,
+    "tf1": ("pretrainer", "backbone"),
+    "keras-hub": ("backbone",),
+    "keras": (),
+}
 
 
 def add_parser(subparsers, name):
@@ -41,22 +46,27 @@ def add_parser(subparsers, name):
     parser.add_argument("src", type=arguments.existing_checkpoint, metavar="SRC")
     parser.add_argument("dst", metavar="DST")
     parser.add_argument(
-        "--to", choices=("keras", "huggingface"), help="default: huggingface for a .keras SRC, keras otherwise"
+        "--to",
+        choices=("keras", "huggingface"),
+        help="default: huggingface for a .keras SRC, keras otherwise",
     )
     parser.add_argument(
-        "--model", choices=MODELS,
+        "--model",
+        choices=MODELS,
         help="what to build from SRC: Hugging Face's default is config.json's architectures (pretrainer needs "
         "--generator), TF1's is pretrainer",
     )
     parser.add_argument(
-        "--generator", type=arguments.existing_dir, metavar="DIR",
+        "--generator",
+        type=arguments.existing_dir,
+        metavar="DIR",
         help="a Hugging Face generator: SRC (its discriminator) and DIR make one pretrainer",
     )
     parser.set_defaults(run=run)
 
 
 def source_format(src):
-    """"huggingface", "tf1", "keras-hub" or "keras", from what is at `src`."""
+    """ "huggingface", "tf1", "keras-hub" or "keras", from what is at `src`."""
     path = Path(src)
     if path.suffix == ".keras" and path.is_file():
         return "keras"
@@ -64,7 +74,11 @@ def source_format(src):
         return "tf1"
     if (path / "config.json").is_file():
         config = read_json(path / "config.json")
-        return "keras-hub" if config.get("registered_name") == "keras_hub>ElectraBackbone" else "huggingface"
+        return (
+            "keras-hub"
+            if config.get("registered_name") == "keras_hub>ElectraBackbone"
+            else "huggingface"
+        )
     raise ValueError(
         f"SRC {path}: not a Hugging Face directory (config.json), a TF1 checkpoint (PREFIX.index, or a directory "
         "with a `checkpoint` file), a keras-hub preset or a .keras file"
@@ -73,23 +87,31 @@ def source_format(src):
 
 def check_options(args, source, to):
     if args.generator and source != "huggingface":
-        raise ValueError(f"--generator pairs Hugging Face directories; SRC {args.src} is a {source} checkpoint")
+        raise ValueError(
+            f"--generator pairs Hugging Face directories; SRC {args.src} is a {source} checkpoint"
+        )
     if args.generator and args.model not in (None, "pretrainer"):
         raise ValueError(f"--generator builds a pretrainer, not --model {args.model}")
     if source == "huggingface" and args.model == "pretrainer" and not args.generator:
-        raise ValueError("--model pretrainer from Hugging Face needs the generator's directory: --generator DIR")
+        raise ValueError(
+            "--model pretrainer from Hugging Face needs the generator's directory: --generator DIR"
+        )
     if args.model and args.model not in SOURCE_MODELS[source]:
         choices = ", ".join(SOURCE_MODELS[source]) or "the model it holds"
         raise ValueError(f"--model {args.model}: a {source} SRC gives {choices}")
     if to == "keras" and source == "keras":
-        raise ValueError(f"SRC {args.src} is already a .keras file; --to keras converts foreign checkpoints")
+        raise ValueError(
+            f"SRC {args.src} is already a .keras file; --to keras converts foreign checkpoints"
+        )
     dst = Path(args.dst)
     if to == "keras" and dst.suffix != ".keras":
         raise ValueError(f"DST {dst}: --to keras writes a .keras file")
     if to == "huggingface" and dst.suffix == ".keras":
         raise ValueError(f"DST {dst}: --to huggingface writes a directory")
     if dst.exists() and not (to == "huggingface" and dst.is_dir() and not any(dst.iterdir())):
-        raise FileExistsError(f"DST {dst}: exists; choose a new {'file' if to == 'keras' else 'directory'}")
+        raise FileExistsError(
+            f"DST {dst}: exists; choose a new {'file' if to == 'keras' else 'directory'}"
+        )
 
 
 def load_source(args, source):
@@ -135,7 +157,9 @@ def save_keras(model, dst, tokenizer):
     if tokenizer is not None and (dst.parent / "vocab.txt").is_file():
         there = ElectraTokenizer.from_directory(dst.parent)
         if (there.vocabulary, there.lowercase) != (tokenizer.vocabulary, tokenizer.lowercase):
-            raise FileExistsError(f"{dst.parent / 'vocab.txt'}: a different vocabulary; choose another folder for DST")
+            raise FileExistsError(
+                f"{dst.parent / 'vocab.txt'}: a different vocabulary; choose another folder for DST"
+            )
     dst.parent.mkdir(parents=True, exist_ok=True)
     save_model_atomic(model, dst)
     if tokenizer is not None:
@@ -146,7 +170,9 @@ def save_huggingface_directory(model, dst, tokenizer, summary):
     """Writes the Hugging Face directory and summary.json in a temporary sibling, renamed when complete."""
     with atomic_directory(dst) as temporary:
         written = save_huggingface(model, temporary, tokenizer)
-        models = {Path(path).relative_to(temporary).as_posix(): name for path, name in written.items()}
+        models = {
+            Path(path).relative_to(temporary).as_posix(): name for path, name in written.items()
+        }
         summary = {**summary, "models": models, "tokenizer": any(temporary.rglob("vocab.txt"))}
         write_json_atomic(temporary / "summary.json", summary)
     return summary
@@ -162,17 +188,28 @@ def run(args):
     dst = Path(args.dst)
     if to == "keras":
         save_keras(model, dst, tokenizer)
-        print(f"{type(model).__name__} from {source} {args.src} saved to {dst}"
-              + (" with vocab.txt and tokenizer_config.json beside it" if tokenizer else " (SRC has no vocabulary)"))
+        print(
+            f"{type(model).__name__} from {source} {args.src} saved to {dst}"
+            + (
+                " with vocab.txt and tokenizer_config.json beside it"
+                if tokenizer
+                else " (SRC has no vocabulary)"
+            )
+        )
         return
-    summary = save_huggingface_directory(model, dst, tokenizer, {
-        "source": str(args.src),
-        "source_format": source,
-        "generator": args.generator,
-        "parameters": int(model.count_params()),
-        "backend": keras.backend.backend(),
-        "keras_electra_version": __version__,
-        "seconds": round(time.time() - start, 2),
-    })
+    summary = save_huggingface_directory(
+        model,
+        dst,
+        tokenizer,
+        {
+            "source": str(args.src),
+            "source_format": source,
+            "generator": args.generator,
+            "parameters": int(model.count_params()),
+            "backend": keras.backend.backend(),
+            "keras_electra_version": __version__,
+            "seconds": round(time.time() - start, 2),
+        },
+    )
     files = sorted(path.relative_to(dst).as_posix() for path in dst.rglob("*") if path.is_file())
     print(f"{', '.join(summary['models'].values())} saved to {dst}/: {', '.join(files)}")

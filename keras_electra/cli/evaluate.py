@@ -10,11 +10,15 @@ from keras_electra.finetuning import tasks
 
 def add_parser(subparsers, name):
     parser = subparsers.add_parser(
-        name, help="score a fine-tuned model", description="Print the task's metrics of FT on --split of --data."
+        name,
+        help="score a fine-tuned model",
+        description="Print the task's metrics of FT on --split of --data.",
     )
     add_model_argument(parser)
     parser.add_argument("--task", required=True, choices=tasks.TASKS)
-    parser.add_argument("--data", type=arguments.existing_dir, metavar="DIR", help="docstring-kind needs none")
+    parser.add_argument(
+        "--data", type=arguments.existing_dir, metavar="DIR", help="docstring-kind needs none"
+    )
     parser.add_argument("--split", default="dev")
     parser.add_argument("--batch-size", type=arguments.batch_size, default=32)
     parser.set_defaults(run=run)
@@ -23,7 +27,11 @@ def add_parser(subparsers, name):
 def add_model_argument(parser):
     """--model of the commands that use a fine-tuned model (`evaluate`, `predict`)."""
     parser.add_argument(
-        "--model", required=True, type=arguments.existing_path, metavar="FT", help="a `finetune` output directory"
+        "--model",
+        required=True,
+        type=arguments.existing_path,
+        metavar="FT",
+        help="a `finetune` output directory",
     )
 
 
@@ -37,12 +45,18 @@ def load_finetuned(model):
 def run(args):
     trained_on, model = load_finetuned(args.model)
     if trained_on != args.task:
-        raise ValueError(f"--model {args.model} was fine-tuned on {trained_on}, not --task {args.task}")
+        raise ValueError(
+            f"--model {args.model} was fine-tuned on {trained_on}, not --task {args.task}"
+        )
     tasks.check_data(args.task, args.data, "--data")
     x, y = tasks.load_split(args.task, args.data, args.split)
     if y is None:
-        raise ValueError(f"--data {args.data}: the {args.split} split has no labels to score against")
+        raise ValueError(
+            f"--data {args.data}: the {args.split} split has no labels to score against"
+        )
     start = time.time()
     scores = tasks.score(args.task, tasks.predict(args.task, model, x, args.batch_size), y)
-    print(f"{args.task} {args.split} ({len(y):,} examples, {time.time() - start:.0f} s): "
-          + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    print(
+        f"{args.task} {args.split} ({len(y):,} examples, {time.time() - start:.0f} s): "
+        + ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+    )

@@ -13,7 +13,8 @@ from keras_electra.pretraining.replaced_tokens import replaced_probabilities
 
 def add_parser(subparsers, name):
     parser = subparsers.add_parser(
-        name, help="the generator's top-k tokens for each [MASK]",
+        name,
+        help="the generator's top-k tokens for each [MASK]",
         description='Fill each "[MASK]" of TEXT with the generator of a pretraining run (pretrainer.keras).',
     )
     add_model_argument(parser)
@@ -24,7 +25,8 @@ def add_parser(subparsers, name):
 
 def add_detect_parser(subparsers, name):
     parser = subparsers.add_parser(
-        name, help="the discriminator's probability that each token was replaced",
+        name,
+        help="the discriminator's probability that each token was replaced",
         description="Per token of TEXT, the probability the discriminator of a pretraining run gives to "
         '"replaced".',
     )
@@ -35,7 +37,11 @@ def add_detect_parser(subparsers, name):
 
 def add_model_argument(parser):
     parser.add_argument(
-        "--model", required=True, type=arguments.existing_dir, metavar="RUN", help="a `pretrain` run directory"
+        "--model",
+        required=True,
+        type=arguments.existing_dir,
+        metavar="RUN",
+        help="a `pretrain` run directory",
     )
 
 
@@ -43,9 +49,13 @@ def load_run(run_dir):
     run_dir = Path(run_dir)
     model_file = run_dir / "pretrainer.keras"
     if not model_file.is_file():
-        raise FileNotFoundError(f"--model {run_dir}: {model_file} not found (a `keras-electra pretrain` run?)")
+        raise FileNotFoundError(
+            f"--model {run_dir}: {model_file} not found (a `keras-electra pretrain` run?)"
+        )
     check_keras_file(model_file)
-    return keras.saving.load_model(model_file, compile=False), ElectraTokenizer.from_directory(run_dir)
+    return keras.saving.load_model(model_file, compile=False), ElectraTokenizer.from_directory(
+        run_dir
+    )
 
 
 def run_fill_mask(args):
@@ -60,8 +70,16 @@ def run_fill_mask(args):
 def run_detect(args):
     pretrainer, tokenizer = load_run(args.model)
     if pretrainer.discriminator_head is None:
-        raise ValueError(f"--model {args.model}: its objective ({pretrainer.objective}) trains no replaced-token "
-                         "detection head; `detect` needs electra, electra-15 or all-tokens-mlm")
+        raise ValueError(
+            f"--model {args.model}: its objective ({pretrainer.objective}) trains no replaced-token "
+            "detection head; `detect` needs electra, electra-15 or all-tokens-mlm"
+        )
     for text in args.text:
         print(text)
-        print("  " + " ".join(f"{token}:{p:.2f}" for token, p in replaced_probabilities(pretrainer, tokenizer, text)))
+        print(
+            "  "
+            + " ".join(
+                f"{token}:{p:.2f}"
+                for token, p in replaced_probabilities(pretrainer, tokenizer, text)
+            )
+        )

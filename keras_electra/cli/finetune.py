@@ -7,11 +7,21 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_electra.callbacks import NonFiniteLossGuard, StepLogger, StopOnInterrupt, latest_checkpoint
+from keras_electra.callbacks import (
+    NonFiniteLossGuard,
+    StepLogger,
+    StopOnInterrupt,
+    latest_checkpoint,
+)
 from keras_electra.cli import arguments
 from keras_electra.cli.plotting import plot_history
 from keras_electra.cli.runs import (
-    RUN_FILE, check_out_directory, check_settings, read_history, record_run, stopped_early,
+    RUN_FILE,
+    check_out_directory,
+    check_settings,
+    read_history,
+    record_run,
+    stopped_early,
 )
 from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.shards import write_json_atomic
@@ -28,28 +38,72 @@ def add_parser(subparsers, name):
         "(preprocessor included: it predicts on raw text), task.json, history.csv, curves.png and metrics.json.",
     )
     parser.add_argument("--task", required=True, choices=tasks.TASKS)
-    parser.add_argument("--data", type=arguments.existing_dir, metavar="DIR",
-                        help="the task's folder (e.g. glue/SST-2); docstring-kind needs none")
-    parser.add_argument("--model", required=True, type=arguments.existing_path, metavar="RUN_OR_FILE",
-                        help="a pretrain run or a .keras file")
-    parser.add_argument("--out", required=True, type=arguments.output_dir, metavar="FT",
-                        help="new directory for the fine-tuned model")
-    parser.add_argument("--epochs", type=arguments.positive_int, default=None,
-                        help="default: 3 (10 for rte, stsb; 2 for squad)")
-    parser.add_argument("--learning-rate", type=arguments.positive_float, default=None,
-                        help='default: by model size (docs/electra.md, "Fine-tuning")')
+    parser.add_argument(
+        "--data",
+        type=arguments.existing_dir,
+        metavar="DIR",
+        help="the task's folder (e.g. glue/SST-2); docstring-kind needs none",
+    )
+    parser.add_argument(
+        "--model",
+        required=True,
+        type=arguments.existing_path,
+        metavar="RUN_OR_FILE",
+        help="a pretrain run or a .keras file",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=arguments.output_dir,
+        metavar="FT",
+        help="new directory for the fine-tuned model",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=arguments.positive_int,
+        default=None,
+        help="default: 3 (10 for rte, stsb; 2 for squad)",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=arguments.positive_float,
+        default=None,
+        help='default: by model size (docs/electra.md, "Fine-tuning")',
+    )
     parser.add_argument("--batch-size", type=arguments.batch_size, default=32)
-    parser.add_argument("--layer-decay", type=arguments.fraction, default=0.8,
-                        help="layer-wise lr decay; 1 turns it off")
-    parser.add_argument("--authors-layer-decay", action="store_true", help="the authors' off-by-one form")
-    parser.add_argument("--max-length", type=arguments.sequence_length, default=None,
-                        help="default: 128 (384 for squad)")
-    parser.add_argument("--max-train-examples", type=arguments.positive_int, default=None,
-                        help="train on the first N only")
-    parser.add_argument("--max-dev-examples", type=arguments.positive_int, default=None,
-                        help="score the first N dev examples only")
-    parser.add_argument("--seed", type=arguments.seed, default=0,
-                        help="initial head weights, dropout and the data's order")
+    parser.add_argument(
+        "--layer-decay",
+        type=arguments.fraction,
+        default=0.8,
+        help="layer-wise lr decay; 1 turns it off",
+    )
+    parser.add_argument(
+        "--authors-layer-decay", action="store_true", help="the authors' off-by-one form"
+    )
+    parser.add_argument(
+        "--max-length",
+        type=arguments.sequence_length,
+        default=None,
+        help="default: 128 (384 for squad)",
+    )
+    parser.add_argument(
+        "--max-train-examples",
+        type=arguments.positive_int,
+        default=None,
+        help="train on the first N only",
+    )
+    parser.add_argument(
+        "--max-dev-examples",
+        type=arguments.positive_int,
+        default=None,
+        help="score the first N dev examples only",
+    )
+    parser.add_argument(
+        "--seed",
+        type=arguments.seed,
+        default=0,
+        help="initial head weights, dropout and the data's order",
+    )
     arguments.add_precision_arguments(parser)
     add_checkpoint_arguments(parser)
     parser.set_defaults(run=run)
@@ -57,14 +111,25 @@ def add_parser(subparsers, name):
 
 def add_checkpoint_arguments(parser):
     parser.add_argument(
-        "--resume", action="store_true",
+        "--resume",
+        action="store_true",
         help="continue the run in --out from its last good checkpoint (weights, optimizer and schedule, seeds, "
         "data position): run the interrupted command again with --resume added",
     )
-    parser.add_argument("--save-every", type=arguments.positive_int, default=None, metavar="N",
-                        help="write a checkpoint every N updates (default: at the end of each epoch)")
-    parser.add_argument("--keep-checkpoints", type=arguments.positive_int, default=3, metavar="K",
-                        help="keep the last K checkpoints")
+    parser.add_argument(
+        "--save-every",
+        type=arguments.positive_int,
+        default=None,
+        metavar="N",
+        help="write a checkpoint every N updates (default: at the end of each epoch)",
+    )
+    parser.add_argument(
+        "--keep-checkpoints",
+        type=arguments.positive_int,
+        default=3,
+        metavar="K",
+        help="keep the last K checkpoints",
+    )
 
 
 def take(x, y, count):
@@ -75,9 +140,26 @@ def take(x, y, count):
     return x, y[:count]
 
 
-def finetune(task, backbone, tokenizer, train, dev, out_dir, *, epochs, learning_rate, batch_size=32,
-             layer_decay=0.8, authors_layer_decay=False, max_length=None, seed=0, gradient_accumulation_steps=None,
-             save_every=None, keep_checkpoints=3, verbose=1):
+def finetune(
+    task,
+    backbone,
+    tokenizer,
+    train,
+    dev,
+    out_dir,
+    *,
+    epochs,
+    learning_rate,
+    batch_size=32,
+    layer_decay=0.8,
+    authors_layer_decay=False,
+    max_length=None,
+    seed=0,
+    gradient_accumulation_steps=None,
+    save_every=None,
+    keep_checkpoints=3,
+    verbose=1,
+):
     """Fine-tunes, saves model.keras, task.json, history.csv, steps.csv and curves.png in `out_dir`,
     and returns the dev metrics; or the exit status when training stopped early: 1 at a NaN or
     infinite loss, 130 at Ctrl-C (after saving a checkpoint).
@@ -92,15 +174,37 @@ def finetune(task, backbone, tokenizer, train, dev, out_dir, *, epochs, learning
     start = cut_logs_to_checkpoint(out_dir, len(next(iter(x.values()))), batch_size)
     interrupt, guard = StopOnInterrupt(initial_step=start), NonFiniteLossGuard(initial_step=start)
     fine_tune(
-        model, x, y, sample_weight=weights, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-        layer_decay=layer_decay, authors_layer_decay=authors_layer_decay, verbose=verbose,
-        gradient_accumulation_steps=gradient_accumulation_steps, seed=seed, checkpoint_dir=out_dir / "checkpoints",
-        save_every=save_every, keep_checkpoints=keep_checkpoints,
-        callbacks=[keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
-                   StepLogger(out_dir / "steps.csv", initial_step=start), interrupt, guard],
+        model,
+        x,
+        y,
+        sample_weight=weights,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        layer_decay=layer_decay,
+        authors_layer_decay=authors_layer_decay,
+        verbose=verbose,
+        gradient_accumulation_steps=gradient_accumulation_steps,
+        seed=seed,
+        checkpoint_dir=out_dir / "checkpoints",
+        save_every=save_every,
+        keep_checkpoints=keep_checkpoints,
+        callbacks=[
+            keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
+            StepLogger(out_dir / "steps.csv", initial_step=start),
+            interrupt,
+            guard,
+        ],
     )
-    status = stopped_early("finetune", model, out_dir / "checkpoints", guard, interrupt, keep_checkpoints,
-                           "start a new run with a lower --learning-rate")
+    status = stopped_early(
+        "finetune",
+        model,
+        out_dir / "checkpoints",
+        guard,
+        interrupt,
+        keep_checkpoints,
+        "start a new run with a lower --learning-rate",
+    )
     if status is not None:
         return status
     save_finetuned(model, task, out_dir)
@@ -123,8 +227,12 @@ def save_finetuned(model, task, out_dir):
     write_json_atomic(out_dir / "task.json", {"task": task})
     # Per-step points for the plot: a few epochs give too few to see a curve.
     curves = read_history(out_dir / "steps.csv", column="step")
-    plot_history(curves, np.arange(1, len(curves["loss"]) + 1), out_dir / "curves.png",
-                 [("training (running mean of each epoch)", tuple(curves))])
+    plot_history(
+        curves,
+        np.arange(1, len(curves["loss"]) + 1),
+        out_dir / "curves.png",
+        [("training (running mean of each epoch)", tuple(curves))],
+    )
 
 
 def run(args):
@@ -135,22 +243,41 @@ def run(args):
     train = take(*tasks.load_split(args.task, args.data, "train"), args.max_train_examples)
     dev = take(*tasks.load_split(args.task, args.data, "dev"), args.max_dev_examples)
     backbone, tokenizer = tasks.load_pretrained(args.model)
-    backbone = with_dtype_policy(backbone, args.mixed_precision)  # a saved model keeps the policy it was saved with
+    backbone = with_dtype_policy(
+        backbone, args.mixed_precision
+    )  # a saved model keeps the policy it was saved with
     epochs = args.epochs or tasks.EPOCHS.get(args.task, 3)
     learning_rate = args.learning_rate or finetuning_learning_rate(backbone.hidden_dim)
-    print(f"{keras.backend.backend()} backend: {args.task}, {len(train[1]):,} training / {len(dev[1]):,} dev "
-          f"examples, {epochs} epochs, lr {learning_rate:g}, layer decay {args.layer_decay:g}, {args.mixed_precision}"
-          + (f", {args.gradient_accumulation_steps} batches of {args.batch_size} per update"
-             if args.gradient_accumulation_steps > 1 else ""))
+    print(
+        f"{keras.backend.backend()} backend: {args.task}, {len(train[1]):,} training / {len(dev[1]):,} dev "
+        f"examples, {epochs} epochs, lr {learning_rate:g}, layer decay {args.layer_decay:g}, {args.mixed_precision}"
+        + (
+            f", {args.gradient_accumulation_steps} batches of {args.batch_size} per update"
+            if args.gradient_accumulation_steps > 1
+            else ""
+        )
+    )
     if not (out_dir / RUN_FILE).exists():
         out_dir.mkdir(parents=True, exist_ok=True)
         record_run(args, out_dir)
     start = time.time()
     scores = finetune(
-        args.task, backbone, tokenizer, train, dev, out_dir, epochs=epochs, learning_rate=learning_rate,
-        batch_size=args.batch_size, layer_decay=args.layer_decay, authors_layer_decay=args.authors_layer_decay,
-        max_length=args.max_length, seed=args.seed, gradient_accumulation_steps=args.gradient_accumulation_steps,
-        save_every=args.save_every, keep_checkpoints=args.keep_checkpoints,
+        args.task,
+        backbone,
+        tokenizer,
+        train,
+        dev,
+        out_dir,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=args.batch_size,
+        layer_decay=args.layer_decay,
+        authors_layer_decay=args.authors_layer_decay,
+        max_length=args.max_length,
+        seed=args.seed,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        save_every=args.save_every,
+        keep_checkpoints=args.keep_checkpoints,
     )
     if not isinstance(scores, dict):
         return scores  # the exit status of a run that stopped early
@@ -159,12 +286,26 @@ def run(args):
 
 def report(args, out_dir, scores, train, dev, epochs, learning_rate, seconds):
     """metrics.json, and the dev scores beside the task's trivial baseline."""
-    result = {"task": args.task, "dev": scores, "baseline": tasks.baseline(args.task, train[1], dev[1]),
-              "train_examples": len(train[1]), "dev_examples": len(dev[1]), "epochs": epochs,
-              "learning_rate": learning_rate, "seconds": seconds, "backend": keras.backend.backend(),
-              "mixed_precision": args.mixed_precision, "gradient_accumulation_steps": args.gradient_accumulation_steps}
+    result = {
+        "task": args.task,
+        "dev": scores,
+        "baseline": tasks.baseline(args.task, train[1], dev[1]),
+        "train_examples": len(train[1]),
+        "dev_examples": len(dev[1]),
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+        "seconds": seconds,
+        "backend": keras.backend.backend(),
+        "mixed_precision": args.mixed_precision,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+    }
     write_json_atomic(out_dir / "metrics.json", result)
-    print(f"\n{args.task} dev ({seconds:.0f} s): " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    print(
+        f"\n{args.task} dev ({seconds:.0f} s): "
+        + ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+    )
     if result["baseline"]:
         print(f"  baseline (majority class / mean): score {result['baseline']['score']:.4f}")
-    print(f"saved to {out_dir}/: model.keras, task.json, metrics.json, history.csv, steps.csv, curves.png")
+    print(
+        f"saved to {out_dir}/: model.keras, task.json, metrics.json, history.csv, steps.csv, curves.png"
+    )

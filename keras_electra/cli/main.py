@@ -2,7 +2,16 @@
 
 import sys
 
-from keras_electra.cli import build_data, compare, convert, evaluate, fill_mask, finetune, predict, pretrain
+from keras_electra.cli import (
+    build_data,
+    compare,
+    convert,
+    evaluate,
+    fill_mask,
+    finetune,
+    predict,
+    pretrain,
+)
 from keras_electra.cli.arguments import Parser
 
 # name -> the function that adds its sub-parser

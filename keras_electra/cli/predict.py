@@ -42,7 +42,10 @@ def run(args):
     if task == "squad":
         outputs = [result["text"] for result in model.answer(*x)]
     elif task == "conll2003":
-        outputs = [" ".join(f"{w}/{t}" for w, t in zip(words, tags)) for words, tags in zip(x, model.predict_tags(x))]
+        outputs = [
+            " ".join(f"{w}/{t}" for w, t in zip(words, tags))
+            for words, tags in zip(x, model.predict_tags(x))
+        ]
     elif tasks.num_classes(task) == 1:
         outputs = [f"{score:.3f}" for score in model.predict(x, verbose=0)[:, 0]]
     else:

@@ -14,14 +14,25 @@ from typing import Callable, NamedTuple
 import keras
 import numpy as np
 
-from keras_electra.callbacks import NonFiniteLossGuard, PeriodicCheckpoint, StopOnInterrupt, fit_in_chunks
+from keras_electra.callbacks import (
+    NonFiniteLossGuard,
+    PeriodicCheckpoint,
+    StopOnInterrupt,
+    fit_in_chunks,
+)
 from keras_electra.cli import arguments
 from keras_electra.cli.model_options import add_model_arguments, architecture, model_options
 from keras_electra.cli.plotting import plot_history
 from keras_electra.cli.pretrain_demos import default_data, fill_mask_examples, finetuning_demo
 from keras_electra.cli.pretrain_distribution import add_distribution_arguments, set_up_distribution
 from keras_electra.cli.runs import (
-    DEFAULT_OUT, RESUMABLE_CHANGES, check_out_directory, read_history, record_run, resume_point, stopped_early,
+    DEFAULT_OUT,
+    RESUMABLE_CHANGES,
+    check_out_directory,
+    read_history,
+    record_run,
+    resume_point,
+    stopped_early,
 )
 from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
@@ -36,10 +47,20 @@ from keras_electra.pretraining.optimizer import pretraining_optimizer
 # --finetune-epochs only changes the demo that follows the run.
 PRETRAIN_RESUMABLE_CHANGES = (*RESUMABLE_CHANGES, "finetune_epochs")
 # What an objective's pretrainer reports of these (docs/electra.md, "Objectives").
-REPORTED = ("loss", "mlm_accuracy", "disc_accuracy", "disc_auc", "disc_precision", "disc_recall",
-            "encoder_mlm_loss", "encoder_mlm_accuracy")
-NON_FINITE_ADVICE = ("--resume would replay the same batches from it: start a new run with a lower "
-                     "--learning-rate, or with --on-non-finite skip")
+REPORTED = (
+    "loss",
+    "mlm_accuracy",
+    "disc_accuracy",
+    "disc_auc",
+    "disc_precision",
+    "disc_recall",
+    "encoder_mlm_loss",
+    "encoder_mlm_accuracy",
+)
+NON_FINITE_ADVICE = (
+    "--resume would replay the same batches from it: start a new run with a lower "
+    "--learning-rate, or with --on-non-finite skip"
+)
 
 
 def add_parser(subparsers, name):
@@ -51,50 +72,101 @@ def add_parser(subparsers, name):
         "KERAS_BACKEND. RUN receives pretrainer.keras, discriminator.keras, vocab.txt, history.csv, "
         "curves.png, metrics.json (held-out metrics before and after), checkpoints/ and TensorBoard logs/.",
     )
-    parser.add_argument("--data", type=arguments.existing_dir, metavar="DIR",
-                        help="a data directory from `keras-electra build-data`")
+    parser.add_argument(
+        "--data",
+        type=arguments.existing_dir,
+        metavar="DIR",
+        help="a data directory from `keras-electra build-data`",
+    )
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
-    parser.add_argument("--objective", choices=list(OBJECTIVES), default="electra",
-                        help="what the step trains: ELECTRA, BERT's MLM (mlm) or a Table-5 ablation")
+    parser.add_argument(
+        "--objective",
+        choices=list(OBJECTIVES),
+        default="electra",
+        help="what the step trains: ELECTRA, BERT's MLM (mlm) or a Table-5 ablation",
+    )
     add_model_arguments(parser)
     parser.add_argument("--steps", type=arguments.positive_int, default=1000, metavar="N")
-    parser.add_argument("--batch-size", type=arguments.batch_size, default=None, metavar="B",
-                        help="default: the size's")
-    parser.add_argument("--out", type=arguments.output_dir, metavar="RUN",
-                        help="new directory for the run (default: runs/pretrain-<time>)")
-    parser.add_argument("--learning-rate", type=arguments.positive_float, default=None,
-                        help="peak; default: the size's")
-    parser.add_argument("--warmup-steps", type=arguments.non_negative_int, default=None,
-                        help="default: min(10%% of steps, 10000)")
+    parser.add_argument(
+        "--batch-size",
+        type=arguments.batch_size,
+        default=None,
+        metavar="B",
+        help="default: the size's",
+    )
+    parser.add_argument(
+        "--out",
+        type=arguments.output_dir,
+        metavar="RUN",
+        help="new directory for the run (default: runs/pretrain-<time>)",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=arguments.positive_float,
+        default=None,
+        help="peak; default: the size's",
+    )
+    parser.add_argument(
+        "--warmup-steps",
+        type=arguments.non_negative_int,
+        default=None,
+        help="default: min(10%% of steps, 10000)",
+    )
     parser.add_argument("--seed", type=arguments.seed, default=0)
     add_checkpoint_arguments(parser)
-    parser.add_argument("--log-every", type=arguments.positive_int, default=50, metavar="N",
-                        help="steps per point of the curves")
-    parser.add_argument("--vocab-size", type=arguments.vocab_size, default=8192,
-                        help="vocabulary of the default corpus")
+    parser.add_argument(
+        "--log-every",
+        type=arguments.positive_int,
+        default=50,
+        metavar="N",
+        help="steps per point of the curves",
+    )
+    parser.add_argument(
+        "--vocab-size",
+        type=arguments.vocab_size,
+        default=8192,
+        help="vocabulary of the default corpus",
+    )
     add_distribution_arguments(parser)
     parser.add_argument(
-        "--finetune-epochs", type=arguments.non_negative_int, default=3, metavar="N",
+        "--finetune-epochs",
+        type=arguments.non_negative_int,
+        default=3,
+        metavar="N",
         help="default corpus only: epochs of the fine-tuning demo that follows pretraining (0 skips it)",
     )
     arguments.add_precision_arguments(
-        parser, ", as do --steps, --warmup-steps, --save-every and --log-every (checkpoint names count batches)"
+        parser,
+        ", as do --steps, --warmup-steps, --save-every and --log-every (checkpoint names count batches)",
     )
     parser.set_defaults(run=run)
 
 
 def add_checkpoint_arguments(parser):
-    parser.add_argument("--save-every", type=arguments.positive_int, default=1000, metavar="N",
-                        help="checkpoint interval (steps)")
-    parser.add_argument("--keep-checkpoints", type=arguments.positive_int, default=3, metavar="K",
-                        help="checkpoints kept (the last K)")
     parser.add_argument(
-        "--resume", action="store_true",
+        "--save-every",
+        type=arguments.positive_int,
+        default=1000,
+        metavar="N",
+        help="checkpoint interval (steps)",
+    )
+    parser.add_argument(
+        "--keep-checkpoints",
+        type=arguments.positive_int,
+        default=3,
+        metavar="K",
+        help="checkpoints kept (the last K)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
         help="continue the run in --out from its last good checkpoint (weights, optimizer, schedule, random "
         "state, data position): run the interrupted command again with --resume added",
     )
     parser.add_argument(
-        "--on-non-finite", choices=("stop", "skip"), default="stop",
+        "--on-non-finite",
+        choices=("stop", "skip"),
+        default="stop",
         help="a NaN or infinite loss: stop, naming the step (the last checkpoint stays the last good state), "
         "or skip that batch's update and count it",
     )
@@ -147,7 +219,9 @@ def pretrain(args, plan, distribution=None):
         args.out = args.out or time.strftime(DEFAULT_OUT)
     run_dir, resuming = check_out_directory(args)
     data_dir, manifest = pretraining_data(args, run_dir, resuming)
-    tokenizer = ElectraTokenizer.from_vocab_file(data_dir / manifest["vocab_file"], lowercase=manifest["lowercase"])
+    tokenizer = ElectraTokenizer.from_vocab_file(
+        data_dir / manifest["vocab_file"], lowercase=manifest["lowercase"]
+    )
     checkpoint, start_step, record = (
         resume_point(args, run_dir, PRETRAIN_RESUMABLE_CHANGES) if resuming else (None, 0, None)
     )
@@ -156,14 +230,32 @@ def pretrain(args, plan, distribution=None):
     describe(args, plan, pretrainer, manifest, data, distribution)
     if resuming:
         read_history(run_dir / "history.csv", before=start_step // plan.log_every)
-    before = record["before"] if checkpoint else first_evaluation(args, run_dir, pretrainer, data.heldout)
+    before = (
+        record["before"]
+        if checkpoint
+        else first_evaluation(args, run_dir, pretrainer, data.heldout)
+    )
     callbacks, guard, interrupt = training_callbacks(args, plan, run_dir, start_step)
     start = time.time()
-    fit_in_chunks(pretrainer, data.batches, plan.batches, plan.log_every, callbacks, start=start_step,
-                  validation_data=data.heldout)
+    fit_in_chunks(
+        pretrainer,
+        data.batches,
+        plan.batches,
+        plan.log_every,
+        callbacks,
+        start=start_step,
+        validation_data=data.heldout,
+    )
     seconds = time.time() - start
-    status = stopped_early("pretrain", pretrainer, run_dir / "checkpoints", guard, interrupt, args.keep_checkpoints,
-                           NON_FINITE_ADVICE)
+    status = stopped_early(
+        "pretrain",
+        pretrainer,
+        run_dir / "checkpoints",
+        guard,
+        interrupt,
+        args.keep_checkpoints,
+        NON_FINITE_ADVICE,
+    )
     if status is not None:
         return status
     metrics = save_run(args, plan, run_dir, pretrainer, tokenizer, data.heldout, before, seconds)
@@ -174,14 +266,18 @@ def check_length(data_dir, manifest, size):
     default = inspect.signature(ElectraPretrainer).parameters["max_sequence_length"].default
     positions = pretrainer_config(size).get("max_sequence_length", default)
     if manifest["max_length"] > positions:
-        raise ValueError(f"{data_dir}: max_length {manifest['max_length']} exceeds the {positions} positions "
-                         f"of the {size} model")
+        raise ValueError(
+            f"{data_dir}: max_length {manifest['max_length']} exceeds the {positions} positions "
+            f"of the {size} model"
+        )
 
 
 def pretraining_data(args, run_dir, resuming):
     """(data directory, its manifest). The run directory is made once --data is known to be good."""
     if resuming and not args.data and (run_dir / "data" / "manifest.json").exists():
-        return run_dir / "data", read_manifest(run_dir / "data")  # the default corpus, built by the interrupted run
+        return run_dir / "data", read_manifest(
+            run_dir / "data"
+        )  # the default corpus, built by the interrupted run
     if args.data:
         data_dir = Path(args.data)
         manifest = read_manifest(data_dir)
@@ -201,14 +297,23 @@ def restore_or_build(args, plan, manifest, checkpoint, start_step):
         print(f"resuming from {checkpoint}: batch {start_step} of {plan.batches}")
         return pretrainer
     pretrainer = ElectraPretrainer.from_size(
-        args.size, vocab_size=manifest["vocab_size"], seed=args.seed, dtype=args.mixed_precision,
-        objective=args.objective, **model_options(args),
+        args.size,
+        vocab_size=manifest["vocab_size"],
+        seed=args.seed,
+        dtype=args.mixed_precision,
+        objective=args.objective,
+        **model_options(args),
         **special_token_arguments(manifest),
     )
-    pretrainer.compile(optimizer=pretraining_optimizer(
-        plan.learning_rate, plan.warmup, args.steps, gradient_accumulation_steps=plan.accumulate,
-        skip_non_finite=args.on_non_finite == "skip",
-    ))
+    pretrainer.compile(
+        optimizer=pretraining_optimizer(
+            plan.learning_rate,
+            plan.warmup,
+            args.steps,
+            gradient_accumulation_steps=plan.accumulate,
+            skip_non_finite=args.on_non_finite == "skip",
+        )
+    )
     return pretrainer
 
 
@@ -228,26 +333,41 @@ def datasets(args, plan, data_dir, distribution, start_step):
     shards = dict(num_shards=num_shards, shard_index=shard_index)
 
     def batches(first, count):
-        return PretrainingDataset(data_dir, plan.batch_size, num_batches=count, seed=args.seed,
-                                  start_example=first * plan.batch_size, **shards)
+        return PretrainingDataset(
+            data_dir,
+            plan.batch_size,
+            num_batches=count,
+            seed=args.seed,
+            start_example=first * plan.batch_size,
+            **shards,
+        )
 
     train = batches(start_step, plan.batches - start_step)
     heldout = PretrainingDataset(
-        data_dir, plan.batch_size, split="heldout", shuffle=False, drop_remainder=distribution is not None, **shards
+        data_dir,
+        plan.batch_size,
+        split="heldout",
+        shuffle=False,
+        drop_remainder=distribution is not None,
+        **shards,
     )
     return Data(data_dir, batches, train, heldout, num_shards, shard_index)
 
 
 def describe(args, plan, pretrainer, manifest, data, distribution):
     if distribution is not None:
-        print(f"{distribution!r}; this process reads data shard {data.shard_index + 1} of {data.num_shards}: "
-              f"{plan.batch_size // data.num_shards} examples of every global batch of {plan.batch_size}")
-    print(f"{keras.backend.backend()} backend, {args.size} model, objective {pretrainer.objective} "
-          f"({pretrainer.discriminator.count_params():,} encoder parameters{architecture(pretrainer)}), "
-          f"{data.train.num_examples:,} training / {data.heldout.num_examples:,} "
-          f"held-out examples of {manifest['max_length']} tokens, {args.steps} steps of {plan.batch_size}"
-          + (f" x {plan.accumulate} accumulated batches" if plan.accumulate > 1 else "")
-          + f", {args.mixed_precision}")
+        print(
+            f"{distribution!r}; this process reads data shard {data.shard_index + 1} of {data.num_shards}: "
+            f"{plan.batch_size // data.num_shards} examples of every global batch of {plan.batch_size}"
+        )
+    print(
+        f"{keras.backend.backend()} backend, {args.size} model, objective {pretrainer.objective} "
+        f"({pretrainer.discriminator.count_params():,} encoder parameters{architecture(pretrainer)}), "
+        f"{data.train.num_examples:,} training / {data.heldout.num_examples:,} "
+        f"held-out examples of {manifest['max_length']} tokens, {args.steps} steps of {plan.batch_size}"
+        + (f" x {plan.accumulate} accumulated batches" if plan.accumulate > 1 else "")
+        + f", {args.mixed_precision}"
+    )
 
 
 def first_evaluation(args, run_dir, pretrainer, heldout):
@@ -259,18 +379,28 @@ def first_evaluation(args, run_dir, pretrainer, heldout):
 
 def training_callbacks(args, plan, run_dir, start_step):
     """(callbacks, the non-finite loss guard, the Ctrl-C handler) of fit."""
-    saver = PeriodicCheckpoint(run_dir / "checkpoints", every=args.save_every * plan.accumulate,
-                               keep=args.keep_checkpoints, initial_step=start_step)
-    guard, interrupt = NonFiniteLossGuard(initial_step=start_step), StopOnInterrupt(initial_step=start_step)
+    saver = PeriodicCheckpoint(
+        run_dir / "checkpoints",
+        every=args.save_every * plan.accumulate,
+        keep=args.keep_checkpoints,
+        initial_step=start_step,
+    )
+    guard, interrupt = (
+        NonFiniteLossGuard(initial_step=start_step),
+        StopOnInterrupt(initial_step=start_step),
+    )
     callbacks = [
         # append: fit_in_chunks calls fit once per epoch.
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        interrupt, saver,
+        interrupt,
+        saver,
     ] + ([guard] if args.on_non_finite == "stop" else [])
     if importlib.util.find_spec("tensorflow") and importlib.util.find_spec("tensorboard"):
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
     else:
-        print("TensorBoard logs need tensorflow and tensorboard, not both installed; history.csv has the numbers.")
+        print(
+            "TensorBoard logs need tensorflow and tensorboard, not both installed; history.csv has the numbers."
+        )
     return callbacks, guard, interrupt
 
 
@@ -281,18 +411,53 @@ def save_run(args, plan, run_dir, pretrainer, tokenizer, heldout, before, second
     save_model_atomic(pretrainer, run_dir / "pretrainer.keras")
     save_model_atomic(pretrainer.discriminator, run_dir / "discriminator.keras")
     tokenizer.save(run_dir)
-    steps_axis = np.minimum(np.arange(1, len(history["loss"]) + 1) * plan.log_every // plan.accumulate, args.steps)
-    plot_history(history, steps_axis, run_dir / "curves.png", [
-        ("losses", ("loss", "mlm_loss", "disc_loss", "encoder_mlm_loss")),
-        ("encoder", ("disc_accuracy", "disc_auc", "disc_precision", "disc_recall", "encoder_mlm_accuracy")),
-        ("held-out", ("val_disc_accuracy", "val_disc_auc", "val_mlm_accuracy", "val_encoder_mlm_accuracy")),
-    ])
+    steps_axis = np.minimum(
+        np.arange(1, len(history["loss"]) + 1) * plan.log_every // plan.accumulate, args.steps
+    )
+    plot_history(
+        history,
+        steps_axis,
+        run_dir / "curves.png",
+        [
+            ("losses", ("loss", "mlm_loss", "disc_loss", "encoder_mlm_loss")),
+            (
+                "encoder",
+                (
+                    "disc_accuracy",
+                    "disc_auc",
+                    "disc_precision",
+                    "disc_recall",
+                    "encoder_mlm_accuracy",
+                ),
+            ),
+            (
+                "held-out",
+                (
+                    "val_disc_accuracy",
+                    "val_disc_auc",
+                    "val_mlm_accuracy",
+                    "val_encoder_mlm_accuracy",
+                ),
+            ),
+        ],
+    )
     metrics = {
-        "backend": keras.backend.backend(), "size": args.size, "steps": args.steps, "batch_size": plan.batch_size,
-        "train_seconds": seconds, "heldout_examples": heldout.num_examples,
-        "mixed_precision": args.mixed_precision, "gradient_accumulation_steps": plan.accumulate,
-        "objective": pretrainer.objective, "before": before, "after": after, "dropout": pretrainer.dropout,
-        **{name: getattr(pretrainer, name) for name in ("local_mixing_window", "discriminator_output_bias")},
+        "backend": keras.backend.backend(),
+        "size": args.size,
+        "steps": args.steps,
+        "batch_size": plan.batch_size,
+        "train_seconds": seconds,
+        "heldout_examples": heldout.num_examples,
+        "mixed_precision": args.mixed_precision,
+        "gradient_accumulation_steps": plan.accumulate,
+        "objective": pretrainer.objective,
+        "before": before,
+        "after": after,
+        "dropout": pretrainer.dropout,
+        **{
+            name: getattr(pretrainer, name)
+            for name in ("local_mixing_window", "discriminator_output_bias")
+        },
     }
     if "replaced_fraction" in after:
         metrics["all_original_accuracy"] = 1.0 - after["replaced_fraction"]
@@ -309,17 +474,29 @@ def report(args, run_dir, pretrainer, tokenizer, data, metrics, distribution):
     """Held-out metrics before and after, the generator on held-out text and, on the default corpus, the
     fine-tuning demo."""
     before, after = metrics["before"], metrics["after"]
-    print(f"\nheld-out metrics, before -> after {args.steps} steps ({metrics['train_seconds']:.0f} s):")
+    print(
+        f"\nheld-out metrics, before -> after {args.steps} steps ({metrics['train_seconds']:.0f} s):"
+    )
     for name in (name for name in REPORTED if name in after):
         print(f"  {name:20s} {before[name]:8.4f} -> {after[name]:8.4f}")
     if "disc_accuracy" in after:
-        print(f"  (labelling every token original would score disc_accuracy {metrics['all_original_accuracy']:.4f})")
+        print(
+            f"  (labelling every token original would score disc_accuracy {metrics['all_original_accuracy']:.4f})"
+        )
     print("fill-mask on held-out text:")
     # The same examples in every process: the generator's computation spans them all.
-    questions = data.heldout if data.num_shards == 1 else PretrainingDataset(
-        data.directory, metrics["batch_size"], split="heldout", shuffle=False
+    questions = (
+        data.heldout
+        if data.num_shards == 1
+        else PretrainingDataset(
+            data.directory, metrics["batch_size"], split="heldout", shuffle=False
+        )
     )
     print("\n".join(fill_mask_examples(pretrainer, tokenizer, questions)))
-    finetuning_demo(args, run_dir, pretrainer.discriminator, tokenizer, metrics, distribution is not None)
-    print(f"saved to {run_dir}/: pretrainer.keras, discriminator.keras, vocab.txt, tokenizer_config.json, "
-          "curves.png, metrics.json")
+    finetuning_demo(
+        args, run_dir, pretrainer.discriminator, tokenizer, metrics, distribution is not None
+    )
+    print(
+        f"saved to {run_dir}/: pretrainer.keras, discriminator.keras, vocab.txt, tokenizer_config.json, "
+        "curves.png, metrics.json"
+    )

@@ -13,7 +13,9 @@ from keras_electra.pretraining import distribution as distribution_lib
 
 def add_distribution_arguments(parser):
     parser.add_argument(
-        "--distribution", choices=distribution_lib.KINDS, default="none",
+        "--distribution",
+        choices=distribution_lib.KINDS,
+        default="none",
         help="JAX backend only. data: replicate the model on every device (of every host) and split each "
         "global batch (--batch-size) over them; model: also shard the encoders' kernels and the embedding "
         "tables over --model-parallel devices. Multi-host: run the same command on every host with "
@@ -21,7 +23,10 @@ def add_distribution_arguments(parser):
         "and KERAS_DISTRIBUTION_PROCESS_ID set (process K > 0 writes its copy of RUN to RUN-processK)",
     )
     parser.add_argument(
-        "--model-parallel", type=arguments.positive_int, default=None, metavar="N",
+        "--model-parallel",
+        type=arguments.positive_int,
+        default=None,
+        metavar="N",
         help="with --distribution model: devices per model replica, at most one host's (default: the largest "
         "such degree that keeps every attention head on one device)",
     )
@@ -38,11 +43,18 @@ def set_up_distribution(args):
         raise ValueError("--model-parallel needs --distribution model")
     if any(name in os.environ for name in distribution_lib.ENVIRONMENT):
         if args.distribution == "none":
-            raise ValueError("KERAS_DISTRIBUTION_* is set (a multi-host run): choose --distribution data or model")
+            raise ValueError(
+                "KERAS_DISTRIBUTION_* is set (a multi-host run): choose --distribution data or model"
+            )
         if not args.data:
-            raise ValueError("a multi-host run needs --data: a data directory that every host can read")
+            raise ValueError(
+                "a multi-host run needs --data: a data directory that every host can read"
+            )
         distribution_lib.initialize_from_environment()
-    if args.model_parallel is not None and args.model_parallel > distribution_lib.local_device_count():
+    if (
+        args.model_parallel is not None
+        and args.model_parallel > distribution_lib.local_device_count()
+    ):
         raise ValueError(
             f"--model-parallel {args.model_parallel}: at most the {distribution_lib.local_device_count()} devices "
             "of one host (each process must hold a whole model replica to save checkpoints)"

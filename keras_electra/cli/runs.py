@@ -25,8 +25,10 @@ def check_out_directory(args):
     run_dir = Path(args.out)
     occupied = run_dir.exists() and any(run_dir.iterdir())
     if occupied and not args.resume:
-        raise FileExistsError(f"--out {run_dir}: exists and is not empty; choose a new directory "
-                              "(or add --resume to continue the run there)")
+        raise FileExistsError(
+            f"--out {run_dir}: exists and is not empty; choose a new directory "
+            "(or add --resume to continue the run there)"
+        )
     return run_dir, occupied
 
 
@@ -48,8 +50,10 @@ def check_settings(args, run_dir, changeable=RESUMABLE_CHANGES):
     for name, value in run_settings(args, changeable).items():
         if record["settings"].get(name) != value:
             flag = "--" + name.replace("_", "-")
-            raise ValueError(f"--resume: {flag} is {value!r}, but the run in {run_dir} was started with "
-                             f"{record['settings'].get(name)!r}; resume with the command that started it")
+            raise ValueError(
+                f"--resume: {flag} is {value!r}, but the run in {run_dir} was started with "
+                f"{record['settings'].get(name)!r}; resume with the command that started it"
+            )
     return record
 
 
@@ -75,17 +79,22 @@ def read_history(path, before=None, column="epoch"):
             writer.writerows(rows)
         write_atomic(path, lambda file: file.write(kept.getvalue().encode()))
     # CSVLogger writes "NA" for a metric an epoch lacks (val_ ones when fit has no validation data).
-    return {name: [math.nan if row[name] == "NA" else float(row[name]) for row in rows]
-            for name in (rows[0] if rows else {}) if name != column}
+    return {
+        name: [math.nan if row[name] == "NA" else float(row[name]) for row in rows]
+        for name in (rows[0] if rows else {})
+        if name != column
+    }
 
 
 def report_non_finite_loss(command, guard, checkpoint_dir, advice):
     """Says at which batch `NonFiniteLossGuard` stopped and which checkpoint is the last good one;
     returns the exit status, 1."""
     last = latest_checkpoint(checkpoint_dir)
-    print(f"keras-electra {command}: error: the loss is {guard.loss} at batch {guard.stopped_at}; training "
-          f"stopped. The last good checkpoint is {last[0] if last else 'none (none was written yet)'}; {advice}",
-          file=sys.stderr)
+    print(
+        f"keras-electra {command}: error: the loss is {guard.loss} at batch {guard.stopped_at}; training "
+        f"stopped. The last good checkpoint is {last[0] if last else 'none (none was written yet)'}; {advice}",
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -95,9 +104,12 @@ def save_interrupted(command, model, checkpoint_dir, step, keep):
     saver = PeriodicCheckpoint(checkpoint_dir, every=1, keep=keep)
     saver.set_model(model)
     saved = saver.save_if_finite(step)
-    print(f"keras-electra {command}: interrupted at batch {step}; "
-          + (f"saved {saved}." if saved else "its weights are not finite, so nothing was saved.")
-          + " Run the same command with --resume to continue.", file=sys.stderr)
+    print(
+        f"keras-electra {command}: interrupted at batch {step}; "
+        + (f"saved {saved}." if saved else "its weights are not finite, so nothing was saved.")
+        + " Run the same command with --resume to continue.",
+        file=sys.stderr,
+    )
     return 130
 
 

@@ -62,13 +62,17 @@ def load_huggingface(directory, model=None, preprocessor=None):
     if kind not in ARCHITECTURES:
         raise ValueError(f"model={kind!r}: expected one of {', '.join(ARCHITECTURES)}")
     if preprocessor is not None and kind not in TASK_KINDS:
-        raise ValueError(f"preprocessor= is for the task models ({', '.join(TASK_KINDS)}), not model={kind!r}")
+        raise ValueError(
+            f"preprocessor= is for the task models ({', '.join(TASK_KINDS)}), not model={kind!r}"
+        )
     ours = build_model(kind, config, directory / CONFIG_FILE, preprocessor)
     assign(checkpoint_assignments(directory, config, kind, model_modules(ours)))
     return ours
 
 
-def load_huggingface_pretrainer(discriminator_directory, generator_directory, **pretrainer_arguments):
+def load_huggingface_pretrainer(
+    discriminator_directory, generator_directory, **pretrainer_arguments
+):
     """An `ElectraPretrainer` from a released discriminator (`ElectraForPreTraining`) and generator
     (`ElectraForMaskedLM`) pair.
 
@@ -77,8 +81,14 @@ def load_huggingface_pretrainer(discriminator_directory, generator_directory, **
     come from the discriminator directory's vocabulary when it has one; `pretrainer_arguments`
     (`mask_prob`, `seed`, ...) override any `ElectraPretrainer` argument.
     """
-    discriminator_directory, generator_directory = Path(discriminator_directory), Path(generator_directory)
-    discriminator_config, generator_config = read_config(discriminator_directory), read_config(generator_directory)
+    discriminator_directory, generator_directory = (
+        Path(discriminator_directory),
+        Path(generator_directory),
+    )
+    discriminator_config, generator_config = (
+        read_config(discriminator_directory),
+        read_config(generator_directory),
+    )
     discriminator = backbone_arguments(discriminator_config, discriminator_directory / CONFIG_FILE)
     generator = backbone_arguments(generator_config, generator_directory / CONFIG_FILE)
     check_shared_arguments(discriminator, generator, discriminator_directory, generator_directory)
@@ -116,19 +126,38 @@ def save_huggingface(model, directory, tokenizer=None):
     directory = Path(directory)
     if tokenizer is None:
         tokenizer = getattr(getattr(model, "preprocessor", None), "tokenizer", None)
-    encoder = model.discriminator if isinstance(model, ElectraPretrainer) else backbone_of(model, model_kind(model))
+    encoder = (
+        model.discriminator
+        if isinstance(model, ElectraPretrainer)
+        else backbone_of(model, model_kind(model))
+    )
     if tokenizer is not None:  # before anything is written
-        check_vocabulary_fits(tokenizer, encoder.vocab_size, f"the {type(model).__name__} ({model.name})")
+        check_vocabulary_fits(
+            tokenizer, encoder.vocab_size, f"the {type(model).__name__} ({model.name})"
+        )
     check_no_local_mixing(encoder)
     if isinstance(model, ElectraPretrainer) and model.objective not in ("electra", "electra-15"):
-        raise ValueError(f"save_huggingface: the {model.objective} pretrainer has no Hugging Face pair of "
-                         "ElectraForPreTraining and ElectraForMaskedLM; save its encoder, `model.discriminator`")
+        raise ValueError(
+            f"save_huggingface: the {model.objective} pretrainer has no Hugging Face pair of "
+            "ElectraForPreTraining and ElectraForMaskedLM; save its encoder, `model.discriminator`"
+        )
     if isinstance(model, ElectraPretrainer):
-        pad_token_id = model.special_token_ids["pad_token_id"] if tokenizer is None else tokenizer.pad_token_id
+        pad_token_id = (
+            model.special_token_ids["pad_token_id"] if tokenizer is None else tokenizer.pad_token_id
+        )
         towers = (
-            (directory / "discriminator", "pretraining", model.discriminator,
-             discriminator_modules(model.discriminator, model.discriminator_head)),
-            (directory / "generator", "generator", model.generator.backbone, generator_modules(model.generator)),
+            (
+                directory / "discriminator",
+                "pretraining",
+                model.discriminator,
+                discriminator_modules(model.discriminator, model.discriminator_head),
+            ),
+            (
+                directory / "generator",
+                "generator",
+                model.generator.backbone,
+                generator_modules(model.generator),
+            ),
         )
         for path, kind, backbone, modules in towers:
             config = huggingface_config(backbone, kind, pad_token_id, **head_config(model, kind))
@@ -137,7 +166,9 @@ def save_huggingface(model, directory, tokenizer=None):
     kind = model_kind(model)
     modules = model_modules(model)
     pad_token_id = 0 if tokenizer is None else tokenizer.pad_token_id
-    config = huggingface_config(backbone_of(model, kind), kind, pad_token_id, **head_config(model, kind))
+    config = huggingface_config(
+        backbone_of(model, kind), kind, pad_token_id, **head_config(model, kind)
+    )
     write_huggingface_directory(directory, config, modules, tokenizer)
     return {str(directory): ARCHITECTURES[kind]}
 
@@ -146,8 +177,10 @@ def check_no_local_mixing(backbone):
     """An error naming the option when `backbone` has an `ElectraLocalMixing`: Hugging Face's ELECTRA has
     no such layer, and exporting without it would give another model."""
     if backbone.local_mixing_window:
-        raise ValueError(f"save_huggingface: {backbone.name} has local_mixing_window={backbone.local_mixing_window}, "
-                         "a layer Hugging Face's ELECTRA lacks; nothing was written (keep it as a .keras file)")
+        raise ValueError(
+            f"save_huggingface: {backbone.name} has local_mixing_window={backbone.local_mixing_window}, "
+            "a layer Hugging Face's ELECTRA lacks; nothing was written (keep it as a .keras file)"
+        )
 
 
 def with_trunk_prefix(weights, kind):
@@ -155,7 +188,7 @@ def with_trunk_prefix(weights, kind):
     head do. A backbone taken from a model with a head keeps the encoder's keys only."""
     prefixed = any(key.startswith(TRUNK) for key in weights)
     if kind == "backbone" and prefixed:
-        return {key[len(TRUNK):]: value for key, value in weights.items() if key.startswith(TRUNK)}
+        return {key[len(TRUNK) :]: value for key, value in weights.items() if key.startswith(TRUNK)}
     if kind != "backbone" and not prefixed:
         return {TRUNK + key: value for key, value in weights.items()}
     return weights
@@ -183,7 +216,9 @@ def check_unexpected(weights, modules, source):
     trunk = TRUNK if any(key.startswith(TRUNK) for key in keys) else ""
     for key in weights:
         if key.startswith(trunk) and key not in keys and not key.endswith(BUFFERS):
-            raise ValueError(f"{source}: unexpected {key} (the config describes a different encoder)")
+            raise ValueError(
+                f"{source}: unexpected {key} (the config describes a different encoder)"
+            )
 
 
 def checkpoint_assignments(directory, config, kind, modules):
@@ -199,5 +234,7 @@ def checkpoint_assignments(directory, config, kind, modules):
         key = parameter.huggingface_key
         if key not in weights:
             raise ValueError(f"{source}: missing {key}")
-        assignments.append((f"{source}: {key}", parameter.variable, weights[key], parameter.is_kernel))
+        assignments.append(
+            (f"{source}: {key}", parameter.variable, weights[key], parameter.is_kernel)
+        )
     return assignments

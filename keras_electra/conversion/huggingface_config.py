@@ -3,7 +3,11 @@
 from pathlib import Path
 
 from keras_electra.conversion.huggingface_files import CONFIG_FILE, read_json
-from keras_electra.conversion.weight_map import ARCHITECTURES, discriminator_model, discriminator_parts
+from keras_electra.conversion.weight_map import (
+    ARCHITECTURES,
+    discriminator_model,
+    discriminator_parts,
+)
 from keras_electra.finetuning.electra_classifier import ElectraClassifier
 from keras_electra.finetuning.electra_question_answerer import ElectraQuestionAnswerer
 from keras_electra.finetuning.electra_token_classifier import ElectraTokenClassifier
@@ -29,7 +33,12 @@ CONFIG_KEYS = (
 FIXED_CONFIG = {"hidden_act": "gelu", "position_embedding_type": "absolute"}
 # What a generator shares with its discriminator (one embedding layer, one dropout rate).
 SHARED_ARGUMENTS = (
-    "vocab_size", "embedding_dim", "max_sequence_length", "num_segments", "dropout", "layer_norm_epsilon"
+    "vocab_size",
+    "embedding_dim",
+    "max_sequence_length",
+    "num_segments",
+    "dropout",
+    "layer_norm_epsilon",
 )
 TASK_KINDS = ("classifier", "token-classifier", "question-answerer")
 
@@ -38,13 +47,17 @@ def read_config(directory):
     """config.json of an ELECTRA directory, checked against what our layers compute."""
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{directory}: no {CONFIG_FILE} (not a Hugging Face model directory)")
+        raise FileNotFoundError(
+            f"{directory}: no {CONFIG_FILE} (not a Hugging Face model directory)"
+        )
     config = read_json(path)
     if config.get("model_type") != "electra":
         raise ValueError(f"{path}: model_type={config.get('model_type')!r}, not 'electra'")
     for key, value in FIXED_CONFIG.items():
         if config.get(key, value) != value:
-            raise ValueError(f"{path}: {key}={config[key]!r}; our ELECTRA layers compute {key}={value!r}")
+            raise ValueError(
+                f"{path}: {key}={config[key]!r}; our ELECTRA layers compute {key}={value!r}"
+            )
     return config
 
 
@@ -83,7 +96,7 @@ def kind_of_architecture(config, source):
     if architectures[0] not in kinds:
         raise ValueError(
             f"{source}: architectures {architectures}: expected one of {', '.join(kinds)}; "
-            "pass model= (\"backbone\" takes the encoder of any ELECTRA checkpoint)"
+            'pass model= ("backbone" takes the encoder of any ELECTRA checkpoint)'
         )
     return kinds[architectures[0]]
 
@@ -103,12 +116,16 @@ def build_model(kind, config, source, preprocessor=None):
         return ElectraGenerator(backbone)
     if kind == "question-answerer":
         if num_labels(config) != 2:
-            raise ValueError(f"{source}: num_labels={num_labels(config)}; question answering has 2 (start, end)")
+            raise ValueError(
+                f"{source}: num_labels={num_labels(config)}; question answering has 2 (start, end)"
+            )
         return ElectraQuestionAnswerer(backbone, preprocessor)
     dropout = config.get("classifier_dropout")
     dropout = config["hidden_dropout_prob"] if dropout is None else dropout
     if kind == "classifier":
-        return ElectraClassifier(backbone, num_labels(config), preprocessor, dropout=dropout, head="huggingface")
+        return ElectraClassifier(
+            backbone, num_labels(config), preprocessor, dropout=dropout, head="huggingface"
+        )
     return ElectraTokenClassifier(backbone, num_labels(config), preprocessor, dropout=dropout)
 
 
@@ -125,7 +142,9 @@ def head_config(model, kind):
         return {"tie_word_embeddings": True}
     if kind not in ("classifier", "token-classifier"):
         return {}
-    names = getattr(model.preprocessor, "label_names", None) or [f"LABEL_{i}" for i in range(model.num_classes)]
+    names = getattr(model.preprocessor, "label_names", None) or [
+        f"LABEL_{i}" for i in range(model.num_classes)
+    ]
     return {
         "id2label": {str(i): name for i, name in enumerate(names)},
         "label2id": {name: i for i, name in enumerate(names)},
@@ -144,5 +163,11 @@ def backbone_of(model, kind):
 def special_token_ids(tokenizer):
     return {
         name: getattr(tokenizer, name)
-        for name in ("pad_token_id", "unk_token_id", "cls_token_id", "sep_token_id", "mask_token_id")
+        for name in (
+            "pad_token_id",
+            "unk_token_id",
+            "cls_token_id",
+            "sep_token_id",
+            "mask_token_id",
+        )
     }

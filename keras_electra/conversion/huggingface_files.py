@@ -18,7 +18,11 @@ from keras_electra.data.atomic import write_atomic
 from keras_electra.data.electra_tokenizer import ElectraTokenizer, check_vocabulary_fits
 from keras_electra.data.shards import write_json_atomic
 
-CONFIG_FILE, SAFETENSORS_FILE, PYTORCH_FILE = "config.json", "model.safetensors", "pytorch_model.bin"
+CONFIG_FILE, SAFETENSORS_FILE, PYTORCH_FILE = (
+    "config.json",
+    "model.safetensors",
+    "pytorch_model.bin",
+)
 
 
 def read_json(path):
@@ -58,13 +62,19 @@ def read_pytorch_state_dict(path):
     try:
         import torch
     except ImportError:
-        raise ImportError(f"{path}: reading {PYTORCH_FILE} needs torch; or convert it to {SAFETENSORS_FILE}") from None
+        raise ImportError(
+            f"{path}: reading {PYTORCH_FILE} needs torch; or convert it to {SAFETENSORS_FILE}"
+        ) from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         reason = str(error).strip().splitlines()[0]
-        raise ValueError(f"{path}: refused, its pickle holds more than tensors ({reason})") from None
-    if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
+        raise ValueError(
+            f"{path}: refused, its pickle holds more than tensors ({reason})"
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(value, torch.Tensor) for value in state.values()
+    ):
         raise ValueError(f"{path}: not a state dict (a mapping of names to tensors)")
     return {key: value.to(torch.float32).numpy() for key, value in state.items()}
 
@@ -119,7 +129,9 @@ def write_huggingface_directory(directory, config, modules, tokenizer):
     tensors = {}
     for parameter in parameters(modules):
         value = keras.ops.convert_to_numpy(parameter.variable)
-        tensors[parameter.huggingface_key] = np.ascontiguousarray(value.T if parameter.is_kernel else value)
+        tensors[parameter.huggingface_key] = np.ascontiguousarray(
+            value.T if parameter.is_kernel else value
+        )
     directory.mkdir(parents=True, exist_ok=True)
     # The metadata transformers' own save_pretrained writes; some of its versions check it on load.
     data = safetensors.numpy.save(tensors, metadata={"format": "pt"})

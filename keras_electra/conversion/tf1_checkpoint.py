@@ -69,7 +69,9 @@ def load_tf1_checkpoint(path, model="pretrainer", **arguments):
             raise ValueError(
                 f"{checkpoint.prefix}: no generator/encoder/ variables; model='backbone' reads a discriminator alone"
             )
-        generator = {f"generator_{key}": value for key, value in checkpoint.tower_sizes("generator").items()}
+        generator = {
+            f"generator_{key}": value for key, value in checkpoint.tower_sizes("generator").items()
+        }
         ours = ElectraPretrainer(**{**sizes, **generator, **arguments})
         towers = (
             (discriminator_modules(ours.discriminator, ours.discriminator_head), "electra"),
@@ -79,7 +81,9 @@ def load_tf1_checkpoint(path, model="pretrainer", **arguments):
     for modules, tower in towers:
         for parameter in parameters(modules):
             name = tf1_scope(parameter.module, tower) + parameter.tf1_suffix
-            assignments.append((f"{checkpoint.prefix}: {name}", parameter.variable, checkpoint.tensor(name), False))
+            assignments.append(
+                (f"{checkpoint.prefix}: {name}", parameter.variable, checkpoint.tensor(name), False)
+            )
     assign(assignments)
     return ours
 
@@ -114,8 +118,14 @@ class Checkpoint:
         layer = f"{scope}/encoder/layer_0"
         hidden_dim = self.shape(f"{layer}/attention/self/query/kernel")[1]
         intermediate_dim = self.shape(f"{layer}/intermediate/dense/kernel")[1]
-        layers = [int(m.group(1)) for name in self.shapes if (m := re.match(rf"{scope}/encoder/layer_(\d+)/", name))]
-        return dict(num_layers=max(layers) + 1, hidden_dim=hidden_dim, intermediate_dim=intermediate_dim)
+        layers = [
+            int(m.group(1))
+            for name in self.shapes
+            if (m := re.match(rf"{scope}/encoder/layer_(\d+)/", name))
+        ]
+        return dict(
+            num_layers=max(layers) + 1, hidden_dim=hidden_dim, intermediate_dim=intermediate_dim
+        )
 
 
 def tf1_scope(module, tower):
@@ -124,6 +134,10 @@ def tf1_scope(module, tower):
         return TF1_SCOPES[module]
     scope = re.sub(r"\.layer\.(\d+)\.", r"/layer_\1/", module).replace(".", "/")
     # The generator's encoder and projection have their own scope; the embedding tables are shared.
-    if tower == "generator" and scope.startswith("electra/") and not scope.startswith("electra/embeddings/"):
-        scope = "generator/" + scope[len("electra/"):]
+    if (
+        tower == "generator"
+        and scope.startswith("electra/")
+        and not scope.startswith("electra/embeddings/")
+    ):
+        scope = "generator/" + scope[len("electra/") :]
     return scope

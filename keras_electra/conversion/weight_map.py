@@ -137,7 +137,11 @@ def model_modules(model):
                 f"ElectraClassifier head={model.head!r} (dropout + Dense on [CLS]) has no Hugging Face class: "
                 "ElectraForSequenceClassification is head='huggingface' (Dense, GELU, Dense)"
             )
-        return {**trunk, "classifier.dense": model.get_layer("dense"), "classifier.out_proj": model.get_layer("logits")}
+        return {
+            **trunk,
+            "classifier.dense": model.get_layer("dense"),
+            "classifier.out_proj": model.get_layer("logits"),
+        }
     if kind == "token-classifier":
         return {**trunk, "classifier": model.get_layer("logits")}
     return {**trunk, "qa_outputs": model.get_layer("span_logits")}
@@ -146,13 +150,17 @@ def model_modules(model):
 def parameters(modules):
     """Every variable of `modules` as a `Parameter`; a bare variable (the MLM output bias) is its own module."""
     for module, layer in modules.items():
-        names = next((names for layer_type, names in PARAMETER_NAMES if isinstance(layer, layer_type)), None)
+        names = next(
+            (names for layer_type, names in PARAMETER_NAMES if isinstance(layer, layer_type)), None
+        )
         if names is None:
             yield Parameter(module, module, "", layer, False)
             continue
         for attribute, huggingface_suffix, tf1_suffix in names:
             variable = getattr(layer, attribute)
-            yield Parameter(module, module + huggingface_suffix, tf1_suffix, variable, attribute == "kernel")
+            yield Parameter(
+                module, module + huggingface_suffix, tf1_suffix, variable, attribute == "kernel"
+            )
 
 
 def assign(assignments):
@@ -168,7 +176,9 @@ def assign(assignments):
         value = np.asarray(value)
         expected = tuple(variable.shape)[::-1] if transposed else tuple(variable.shape)
         if value.shape != expected:
-            raise ValueError(f"{where} has shape {value.shape}; the model its config describes needs {expected}")
+            raise ValueError(
+                f"{where} has shape {value.shape}; the model its config describes needs {expected}"
+            )
         value = value.T if transposed else value
         if id(variable) in assigned:
             first_where, first_value = assigned[id(variable)]

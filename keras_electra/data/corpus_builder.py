@@ -29,6 +29,7 @@ from keras_electra.data import build_summary, text_files
 from keras_electra.data.build_summary import VOCAB_FILE, Progress
 from keras_electra.data.shard_writer import ShardWriter
 from keras_electra.data.shards import MANIFEST_FILE, write_json_atomic
+
 # Chunks submitted ahead of the one being written, per worker: enough to keep every worker busy.
 _CHUNKS_IN_FLIGHT_PER_WORKER = 2
 _worker_state = None
@@ -77,15 +78,26 @@ def build_pretraining_data(
     if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
         raise FileExistsError(f"{out_dir}: already exists and is not empty; not overwriting it")
     with atomic_directory(out_dir) as temporary:
-        tokenizer = _tokenizer(files, text_format, vocab_file, vocab_size, lowercase, strip_gutenberg)
+        tokenizer = _tokenizer(
+            files, text_format, vocab_file, vocab_size, lowercase, strip_gutenberg
+        )
         tokenizer.save_vocabulary(temporary / VOCAB_FILE)
-        options = dict(max_length=max_length, strip_gutenberg=strip_gutenberg, dtype=_dtype(tokenizer),
-                       text_format=text_format, language=language)
-        writer = ShardWriter(temporary, examples_per_shard, round(1 / heldout_fraction), max_length, options["dtype"])
+        options = dict(
+            max_length=max_length,
+            strip_gutenberg=strip_gutenberg,
+            dtype=_dtype(tokenizer),
+            text_format=text_format,
+            language=language,
+        )
+        writer = ShardWriter(
+            temporary, examples_per_shard, round(1 / heldout_fraction), max_length, options["dtype"]
+        )
         counts = _build_examples(files, seed, tokenizer, options, workers, writer, progress)
         if not counts["examples"]:
             corpus_names = ", ".join(map(str, _as_list(corpus)))
-            raise ValueError(f"{corpus_names}: no examples ({counts['documents']} documents) in the corpus")
+            raise ValueError(
+                f"{corpus_names}: no examples ({counts['documents']} documents) in the corpus"
+            )
         shards, heldout = writer.finish()
         manifest = build_summary.manifest(tokenizer, options, seed, shards, heldout, counts)
         summary = build_summary.summary(counts, max_length, time.perf_counter() - start)
@@ -97,7 +109,9 @@ def build_pretraining_data(
 
 def _check_arguments(max_length, seed, examples_per_shard, heldout_fraction, workers):
     if max_length < 5:
-        raise ValueError(f"max_length must be at least 5 (the shortest packing target), got {max_length}")
+        raise ValueError(
+            f"max_length must be at least 5 (the shortest packing target), got {max_length}"
+        )
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     if examples_per_shard < 1:
@@ -117,7 +131,9 @@ def _tokenizer(files, text_format, vocab_file, vocab_size, lowercase, strip_gute
     if vocab_file is not None:
         return ElectraTokenizer.from_vocab_file(vocab_file, lowercase=lowercase)
     # Paragraphs stream into the trainer: its memory grows with the distinct words, not the corpus.
-    documents = (read_documents(path, text_format, strip_gutenberg=strip_gutenberg) for path in files)
+    documents = (
+        read_documents(path, text_format, strip_gutenberg=strip_gutenberg) for path in files
+    )
     units = chain.from_iterable(chain.from_iterable(documents))
     return ElectraTokenizer.train(texts=units, vocab_size=vocab_size, lowercase=lowercase)
 
@@ -137,7 +153,11 @@ def _chunks(files, text_format, strip_gutenberg):
     for file_index, path in enumerate(files):
         rule = text_format.boundary_rule(path)
         yield from text_files.read_chunks(
-            path, file_index, is_boundary=rule, strip_gutenberg=strip_gutenberg, chunk_bytes=text_files.CHUNK_BYTES
+            path,
+            file_index,
+            is_boundary=rule,
+            strip_gutenberg=strip_gutenberg,
+            chunk_bytes=text_files.CHUNK_BYTES,
         )
 
 
@@ -224,7 +244,9 @@ def _pack_chunk_in_worker(chunk):
     return _pack_chunk(tokenizer, chunk, seed=seed, **options)
 
 
-def _pack_chunk(tokenizer, chunk, *, seed, max_length, strip_gutenberg, dtype, text_format, language):
+def _pack_chunk(
+    tokenizer, chunk, *, seed, max_length, strip_gutenberg, dtype, text_format, language
+):
     """The packed examples of one chunk as a padded [n, max_length] array, and the chunk's counts."""
     counts = Counter(bytes=len(chunk.data), files_done=int(chunk.index == 0))
     documents = _tokenized_documents(tokenizer, chunk, text_format, language, counts)
@@ -241,7 +263,9 @@ def _pack_chunk(tokenizer, chunk, *, seed, max_length, strip_gutenberg, dtype, t
     lengths = np.array([len(example.token_ids) for example in examples], dtype=np.int64)
     rows = np.full((len(examples), max_length), tokenizer.pad_token_id, dtype=dtype)
     rows[np.arange(max_length) < lengths[:, None]] = np.fromiter(
-        chain.from_iterable(example.token_ids for example in examples), dtype=dtype, count=int(lengths.sum())
+        chain.from_iterable(example.token_ids for example in examples),
+        dtype=dtype,
+        count=int(lengths.sum()),
     )
     counts.update(_example_counts(examples, lengths, max_length))
     return rows, counts
@@ -263,7 +287,10 @@ def _tokenized_documents(tokenizer, chunk, text_format, language, counts):
     """The chunk's documents as lists of token-id sentences, all its sentences encoded in one Rust call."""
     documents = text_format.documents(chunk)
     if text_format.format == "prose":
-        documents = [[s for paragraph in document for s in split_sentences(paragraph, language)] for document in documents]
+        documents = [
+            [s for paragraph in document for s in split_sentences(paragraph, language)]
+            for document in documents
+        ]
     ids = tokenizer.encode_batch(chain.from_iterable(documents))
     counts.update(
         documents=len(documents) - int(chunk.continues_document and bool(documents)),
@@ -275,5 +302,3 @@ def _tokenized_documents(tokenizer, chunk, text_format, language, counts):
         tokenized.append(ids[position : position + len(document)])
         position += len(document)
     return tokenized
-
-

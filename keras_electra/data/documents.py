@@ -31,7 +31,9 @@ class TextFormat:
         if format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
         if not marker or marker != marker.strip() or "\n" in marker:
-            raise ValueError(f"the document marker must be a non-empty line without surrounding spaces; got {marker!r}")
+            raise ValueError(
+                f"the document marker must be a non-empty line without surrounding spaces; got {marker!r}"
+            )
         self.format, self.text_field, self.marker = format, text_field, marker
         self._marker_bytes = marker.encode("utf-8")
 
@@ -69,15 +71,23 @@ class TextFormat:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
+            raise ValueError(
+                f"{where}: not valid JSON ({error.msg} at column {error.colno})"
+            ) from None
         if not isinstance(record, dict):
-            raise ValueError(f"{where}: a JSON {type(record).__name__}, not an object with a {self.text_field!r} field")
+            raise ValueError(
+                f"{where}: a JSON {type(record).__name__}, not an object with a {self.text_field!r} field"
+            )
         if self.text_field not in record:
             fields = ", ".join(map(repr, list(record)[:10])) or "none"
-            raise ValueError(f"{where}: no {self.text_field!r} field (fields: {fields}); see --text-field")
+            raise ValueError(
+                f"{where}: no {self.text_field!r} field (fields: {fields}); see --text-field"
+            )
         text = record[self.text_field]
         if not isinstance(text, str):
-            raise ValueError(f"{where}: field {self.text_field!r} is a {type(text).__name__}, not a string")
+            raise ValueError(
+                f"{where}: field {self.text_field!r} is a {type(text).__name__}, not a string"
+            )
         return text
 
 
@@ -123,7 +133,9 @@ def read_documents(path, text_format=None, *, strip_gutenberg=False, max_line_ch
     """
     text_format = text_format or TextFormat()
     pending = None
-    chunks = read_chunks(path, is_boundary=text_format.boundary_rule(path), strip_gutenberg=strip_gutenberg)
+    chunks = read_chunks(
+        path, is_boundary=text_format.boundary_rule(path), strip_gutenberg=strip_gutenberg
+    )
     for chunk in chunks:
         documents = text_format.documents(chunk, max_line_chars)
         if pending and chunk.continues_document and documents:

@@ -54,7 +54,9 @@ def _check_vocabulary(tokens, source=None):
     first_seen = {}
     for index, token in enumerate(tokens):
         if not isinstance(token, str) or "\n" in token or "\r" in token:
-            raise ValueError(f"{where}{position(index)}: token {token!r} is not a single-line string")
+            raise ValueError(
+                f"{where}{position(index)}: token {token!r} is not a single-line string"
+            )
         if token in first_seen:
             raise ValueError(
                 f"{where}duplicate token {token!r} on {position(first_seen[token])} and {position(index)}"
@@ -187,7 +189,9 @@ class ElectraTokenizer:
         lowercase = True
         if config_file.is_file():
             try:
-                lowercase = bool(json.loads(config_file.read_text("utf-8")).get("do_lower_case", True))
+                lowercase = bool(
+                    json.loads(config_file.read_text("utf-8")).get("do_lower_case", True)
+                )
             except (json.JSONDecodeError, AttributeError) as error:
                 raise ValueError(f"{config_file}: not a JSON object ({error})") from None
         return cls.from_vocab_file(directory / "vocab.txt", lowercase=lowercase)
@@ -196,8 +200,12 @@ class ElectraTokenizer:
         """Write `vocab.txt` and `tokenizer_config.json` into `directory`, as Hugging Face lays them out."""
         directory = Path(directory)
         self.save_vocabulary(directory / "vocab.txt")
-        config = json.dumps({"do_lower_case": self._lowercase, "tokenizer_class": "ElectraTokenizer"}, indent=2)
-        write_atomic(directory / "tokenizer_config.json", lambda file: file.write(config.encode("utf-8")))
+        config = json.dumps(
+            {"do_lower_case": self._lowercase, "tokenizer_class": "ElectraTokenizer"}, indent=2
+        )
+        write_atomic(
+            directory / "tokenizer_config.json", lambda file: file.write(config.encode("utf-8"))
+        )
 
     def save_vocabulary(self, path):
         """Write vocab.txt atomically, so a crash never leaves a truncated vocabulary next to a model."""
@@ -274,7 +282,9 @@ class ElectraTokenizer:
     def encode_batch_with_offsets(self, texts):
         """`encode_with_offsets` of each text, encoded in parallel: a list of (ids, offsets)."""
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [(encoding.ids, [tuple(offset) for offset in encoding.offsets]) for encoding in encodings]
+        return [
+            (encoding.ids, [tuple(offset) for offset in encoding.offsets]) for encoding in encodings
+        ]
 
     def encode_words(self, words):
         """Token ids of pre-split `words` and, for each token, the index of the word it came from.
@@ -284,13 +294,17 @@ class ElectraTokenizer:
         whitespace, or, uncased, only combining accents) gives no token: its index is absent from the
         word indices, which callers that need one token a word must handle.
         """
-        encoding = self._tokenizer.encode(_word_list(words), is_pretokenized=True, add_special_tokens=False)
+        encoding = self._tokenizer.encode(
+            _word_list(words), is_pretokenized=True, add_special_tokens=False
+        )
         return encoding.ids, list(encoding.word_ids)
 
     def encode_words_batch(self, sentences):
         """`encode_words` of each list of words, encoded in parallel: a list of (ids, word indices)."""
         encodings = self._tokenizer.encode_batch(
-            [_word_list(words) for words in sentences], is_pretokenized=True, add_special_tokens=False
+            [_word_list(words) for words in sentences],
+            is_pretokenized=True,
+            add_special_tokens=False,
         )
         return [(encoding.ids, list(encoding.word_ids)) for encoding in encodings]
 
@@ -299,6 +313,8 @@ class ElectraTokenizer:
         ids = [int(i) for i in ids]
         invalid = [i for i in ids if not 0 <= i < len(self._vocabulary)]
         if invalid:
-            raise ValueError(f"ids outside the vocabulary [0, {len(self._vocabulary)}): {invalid[:5]}")
+            raise ValueError(
+                f"ids outside the vocabulary [0, {len(self._vocabulary)}): {invalid[:5]}"
+            )
         tokens = [self._vocabulary[i] for i in ids if i not in self._special_ids]
         return self._tokenizer.decoder.decode(tokens)

@@ -54,7 +54,14 @@ _ENTAILMENT = ("entailment", "not_entailment")
 
 GLUE_TASKS = {
     "cola": GlueTask(
-        "CoLA", _SPLITS, "sentence", None, "label", _BINARY, False, ("matthews_corrcoef",),
+        "CoLA",
+        _SPLITS,
+        "sentence",
+        None,
+        "label",
+        _BINARY,
+        False,
+        ("matthews_corrcoef",),
         columns=("source", "label", "original_label", "sentence"),
     ),
     "sst2": GlueTask("SST-2", _SPLITS, "sentence", None, "label", _BINARY, True, ("accuracy",)),
@@ -62,7 +69,14 @@ GLUE_TASKS = {
         "MRPC", _SPLITS, "#1 String", "#2 String", "Quality", _BINARY, True, ("accuracy", "f1")
     ),
     "stsb": GlueTask(
-        "STS-B", _SPLITS, "sentence1", "sentence2", "score", None, True, ("pearson", "spearman"),
+        "STS-B",
+        _SPLITS,
+        "sentence1",
+        "sentence2",
+        "score",
+        None,
+        True,
+        ("pearson", "spearman"),
         score_range=(0.0, 5.0),
     ),
     "qqp": GlueTask(
@@ -77,12 +91,22 @@ GLUE_TASKS = {
             "test_matched": "test_matched.tsv",
             "test_mismatched": "test_mismatched.tsv",
         },
-        "sentence1", "sentence2", "gold_label", ("contradiction", "entailment", "neutral"), True,
+        "sentence1",
+        "sentence2",
+        "gold_label",
+        ("contradiction", "entailment", "neutral"),
+        True,
         ("accuracy",),
     ),
-    "qnli": GlueTask("QNLI", _SPLITS, "question", "sentence", "label", _ENTAILMENT, True, ("accuracy",)),
-    "rte": GlueTask("RTE", _SPLITS, "sentence1", "sentence2", "label", _ENTAILMENT, True, ("accuracy",)),
-    "wnli": GlueTask("WNLI", _SPLITS, "sentence1", "sentence2", "label", _BINARY, True, ("accuracy",)),
+    "qnli": GlueTask(
+        "QNLI", _SPLITS, "question", "sentence", "label", _ENTAILMENT, True, ("accuracy",)
+    ),
+    "rte": GlueTask(
+        "RTE", _SPLITS, "sentence1", "sentence2", "label", _ENTAILMENT, True, ("accuracy",)
+    ),
+    "wnli": GlueTask(
+        "WNLI", _SPLITS, "sentence1", "sentence2", "label", _BINARY, True, ("accuracy",)
+    ),
 }
 
 # MNLI has two dev and two test sets; the matched ones are the ones usually reported.
@@ -97,7 +121,9 @@ def read_glue(task, data_dir, split):
     spec = glue_task(task)
     split = _SPLIT_ALIASES.get(task, {}).get(split, split)
     if split not in spec.splits:
-        raise ValueError(f"GLUE task {task!r} has no split {split!r}; choose from {sorted(spec.splits)}")
+        raise ValueError(
+            f"GLUE task {task!r} has no split {split!r}; choose from {sorted(spec.splits)}"
+        )
     path = Path(data_dir) / spec.splits[split]
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file (GLUE {task} {split} split)")
@@ -170,5 +196,7 @@ def _parse_label(text, spec, path, line_number):
         raise ValueError(f"{path}, line {line_number}: score {text!r} is not a finite number")
     low, high = spec.score_range or (-math.inf, math.inf)
     if not low <= score <= high:
-        raise ValueError(f"{path}, line {line_number}: score {text!r} is outside [{low:g}, {high:g}]")
+        raise ValueError(
+            f"{path}, line {line_number}: score {text!r} is outside [{low:g}, {high:g}]"
+        )
     return score

@@ -54,7 +54,15 @@ class PackedExample(NamedTuple):
 
 
 def pack_documents(
-    documents, *, max_length, cls_id, sep_id, seed, short_seq_prob=0.05, single_segment_prob=0.1, carry_over=False
+    documents,
+    *,
+    max_length,
+    cls_id,
+    sep_id,
+    seed,
+    short_seq_prob=0.05,
+    single_segment_prob=0.1,
+    carry_over=False,
 ):
     """Yields `PackedExample`s built from tokenized documents, by the rule of the module docstring.
 
@@ -65,7 +73,9 @@ def pack_documents(
     _check_arguments(max_length, short_seq_prob, single_segment_prob)
     rng = seed if isinstance(seed, random.Random) else random.Random(seed)
     target_length = max_length
-    specials = 3 if carry_over else 0  # [CLS] and two [SEP], counted in the buffer's room with carry_over
+    specials = (
+        3 if carry_over else 0
+    )  # [CLS] and two [SEP], counted in the buffer's room with carry_over
 
     def emit(sentences):
         nonlocal target_length
@@ -95,8 +105,13 @@ def pack_documents(
 
 def _check_arguments(max_length, short_seq_prob, single_segment_prob):
     if max_length < 5:
-        raise ValueError(f"max_length must be at least 5 (the shortest drawn target), got {max_length}")
-    for name, prob in (("short_seq_prob", short_seq_prob), ("single_segment_prob", single_segment_prob)):
+        raise ValueError(
+            f"max_length must be at least 5 (the shortest drawn target), got {max_length}"
+        )
+    for name, prob in (
+        ("short_seq_prob", short_seq_prob),
+        ("single_segment_prob", single_segment_prob),
+    ):
         if not 0.0 <= prob <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {prob}")
 

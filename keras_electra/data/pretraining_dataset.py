@@ -67,7 +67,9 @@ class PretrainingDataset(keras.utils.PyDataset):
         if self.num_examples == 0:
             raise ValueError(f"{data_dir}: the {split!r} split has no examples.")
         if batch_size < 1 or start_example < 0:
-            raise ValueError(f"batch_size={batch_size} must be >= 1 and start_example={start_example} >= 0.")
+            raise ValueError(
+                f"batch_size={batch_size} must be >= 1 and start_example={start_example} >= 0."
+            )
         if num_shards < 1 or not 0 <= shard_index < num_shards or batch_size % num_shards:
             raise ValueError(
                 f"shard_index={shard_index} of num_shards={num_shards}: need 0 <= shard_index < num_shards "

@@ -15,4 +15,8 @@ import sentencex
 
 def split_sentences(paragraph, language="en"):
     """The sentences of one paragraph, stripped, in order; their concatenation is the paragraph's text."""
-    return [sentence.strip() for sentence in sentencex.segment(language, paragraph) if not sentence.isspace()]
+    return [
+        sentence.strip()
+        for sentence in sentencex.segment(language, paragraph)
+        if not sentence.isspace()
+    ]

@@ -128,7 +128,9 @@ def _load_manifest(path):
 def _check_vocabulary(data_dir, manifest):
     """Examples are only meaningful with the exact vocabulary they were tokenized with."""
     path = data_dir / manifest["vocab_file"]
-    vocabulary_hash = ElectraTokenizer.from_vocab_file(path, manifest["lowercase"]).vocabulary_hash()
+    vocabulary_hash = ElectraTokenizer.from_vocab_file(
+        path, manifest["lowercase"]
+    ).vocabulary_hash()
     if vocabulary_hash != manifest["vocab_sha256"]:
         raise ValueError(
             f"{path}: sha256 {vocabulary_hash} differs from the manifest's vocab_sha256 "
@@ -144,7 +146,9 @@ def _open_checked(data_dir, entry, manifest):
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     # A file starting like a zip is read as .npz (BadZipFile); an empty one ends early (EOFError).
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path}: not a readable .npy array ({type(error).__name__}: {error})") from None
+        raise ValueError(
+            f"{path}: not a readable .npy array ({type(error).__name__}: {error})"
+        ) from None
     if not isinstance(array, np.ndarray):
         array.close()
         raise ValueError(f"{path}: a .npz archive, not a .npy array")
@@ -159,4 +163,6 @@ def _open_checked(data_dir, entry, manifest):
 
 def special_token_arguments(manifest):
     """The data's special-token ids as `ElectraPretrainer` arguments (`pad_token_id=...`, ...)."""
-    return {f"{name}_token_id": token_id for name, token_id in manifest["special_token_ids"].items()}
+    return {
+        f"{name}_token_id": token_id for name, token_id in manifest["special_token_ids"].items()
+    }

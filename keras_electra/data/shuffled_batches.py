@@ -31,23 +31,48 @@ class ShuffledBatches(keras.utils.PyDataset):
     ```
     """
 
-    def __init__(self, x, y=None, sample_weight=None, *, batch_size=32, seed=0, first_batch=0, num_batches=None,
-                 **kwargs):
+    def __init__(
+        self,
+        x,
+        y=None,
+        sample_weight=None,
+        *,
+        batch_size=32,
+        seed=0,
+        first_batch=0,
+        num_batches=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        self.parts = [None if part is None else keras.tree.map_structure(np.asarray, part)
-                      for part in (x, y, sample_weight)]
-        sizes = {len(array) for part in self.parts if part is not None for array in keras.tree.flatten(part)}
+        self.parts = [
+            None if part is None else keras.tree.map_structure(np.asarray, part)
+            for part in (x, y, sample_weight)
+        ]
+        sizes = {
+            len(array)
+            for part in self.parts
+            if part is not None
+            for array in keras.tree.flatten(part)
+        }
         if len(sizes) != 1:
-            raise ValueError(f"ShuffledBatches: x, y and sample_weight hold different numbers of examples: {sizes}")
+            raise ValueError(
+                f"ShuffledBatches: x, y and sample_weight hold different numbers of examples: {sizes}"
+            )
         self.num_examples = sizes.pop()
         if batch_size < 1 or first_batch < 0 or self.num_examples == 0:
-            raise ValueError(f"ShuffledBatches: batch_size={batch_size} must be >= 1, first_batch={first_batch} "
-                             f">= 0, and there must be examples ({self.num_examples}).")
+            raise ValueError(
+                f"ShuffledBatches: batch_size={batch_size} must be >= 1, first_batch={first_batch} "
+                f">= 0, and there must be examples ({self.num_examples})."
+            )
         self.batch_size = batch_size
         self.seed = seed
         self.first_batch = first_batch
         self.batches_per_epoch = math.ceil(self.num_examples / batch_size)
-        self.length = self.batches_per_epoch - first_batch % self.batches_per_epoch if num_batches is None else num_batches
+        self.length = (
+            self.batches_per_epoch - first_batch % self.batches_per_epoch
+            if num_batches is None
+            else num_batches
+        )
         self._order = (None, None)
 
     def __len__(self):
@@ -55,14 +80,20 @@ class ShuffledBatches(keras.utils.PyDataset):
 
     def order(self, epoch):
         if self._order[0] != epoch:
-            self._order = epoch, np.random.default_rng([self.seed, epoch]).permutation(self.num_examples)
+            self._order = (
+                epoch,
+                np.random.default_rng([self.seed, epoch]).permutation(self.num_examples),
+            )
         return self._order[1]
 
     def __getitem__(self, index):
         if not 0 <= index < self.length:
             raise IndexError(f"batch {index} of {self.length}")
         epoch, position = divmod(self.first_batch + index, self.batches_per_epoch)
-        rows = self.order(epoch)[position * self.batch_size: (position + 1) * self.batch_size]
+        rows = self.order(epoch)[position * self.batch_size : (position + 1) * self.batch_size]
         return keras.utils.pack_x_y_sample_weight(
-            *(None if part is None else keras.tree.map_structure(lambda array: array[rows], part) for part in self.parts)
+            *(
+                None if part is None else keras.tree.map_structure(lambda array: array[rows], part)
+                for part in self.parts
+            )
         )

@@ -41,16 +41,23 @@ def read_squad(path):
                     examples.append(_example(qa, context, path))
     except (KeyError, TypeError) as error:
         at = f" at {location}" if location else ""
-        raise ValueError(f"{path}: not in SQuAD's layout{at} ({type(error).__name__}: {error})") from None
+        raise ValueError(
+            f"{path}: not in SQuAD's layout{at} ({type(error).__name__}: {error})"
+        ) from None
     return examples
 
 
 def _example(qa, context, path):
     question_id = qa["id"]
     is_impossible = bool(qa.get("is_impossible", False))
-    answers = [] if is_impossible else [
-        {"text": answer["text"], "answer_start": answer["answer_start"]} for answer in qa["answers"]
-    ]
+    answers = (
+        []
+        if is_impossible
+        else [
+            {"text": answer["text"], "answer_start": answer["answer_start"]}
+            for answer in qa["answers"]
+        ]
+    )
     for answer in answers:
         start, text = answer["answer_start"], answer["text"]
         if start < 0 or context[start : start + len(text)] != text:

@@ -19,7 +19,15 @@ import pydoc_data.topics
 from keras_electra.data.documents import DOCUMENT_MARKER
 from keras_electra.data.sentences import split_sentences
 
-SKIPPED_PACKAGES = {"site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3", "pydoc_data"}
+SKIPPED_PACKAGES = {
+    "site-packages",
+    "dist-packages",
+    "test",
+    "tests",
+    "idlelib",
+    "lib2to3",
+    "pydoc_data",
+}
 
 
 def prose_paragraphs(text):
@@ -30,7 +38,11 @@ def prose_paragraphs(text):
     paragraphs = []
     for paragraph in re.split(r"\n\s*\n", text):
         # Underlines of reST headings are not prose.
-        lines = [line.strip() for line in paragraph.splitlines() if not set(line.strip()) <= set("=-*~^#")]
+        lines = [
+            line.strip()
+            for line in paragraph.splitlines()
+            if not set(line.strip()) <= set("=-*~^#")
+        ]
         if not lines or any(line.startswith(">>>") for line in lines):
             continue
         if any(raw.startswith((" ", "\t")) for raw in paragraph.splitlines()[1:]):
@@ -43,14 +55,21 @@ def prose_paragraphs(text):
 
 def prose_sentences(text):
     """The sentences of a docstring's prose paragraphs."""
-    return [sentence for paragraph in prose_paragraphs(text) for sentence in split_sentences(paragraph)]
+    return [
+        sentence for paragraph in prose_paragraphs(text) for sentence in split_sentences(paragraph)
+    ]
 
 
 @functools.cache
 def stdlib_docstrings():
     """`(module path, kind, docstring)` for every module, class and function of the stdlib, kind
     being "module", "class" or "function" (parsed once per process: the stdlib does not change)."""
-    kinds = {ast.Module: "module", ast.ClassDef: "class", ast.FunctionDef: "function", ast.AsyncFunctionDef: "function"}
+    kinds = {
+        ast.Module: "module",
+        ast.ClassDef: "class",
+        ast.FunctionDef: "function",
+        ast.AsyncFunctionDef: "function",
+    }
     docstrings = []
     root = Path(sysconfig.get_paths()["stdlib"])
     for path in sorted(root.rglob("*.py")):
@@ -80,7 +99,9 @@ def stdlib_documents(min_words=12, document_words=2000):
 
     def paragraphs(texts):
         chosen = (prose_paragraphs(text) for text in texts)
-        return [p for text in chosen if sum(len(p.split()) for p in text) >= min_words for p in text]
+        return [
+            p for text in chosen if sum(len(p.split()) for p in text) >= min_words for p in text
+        ]
 
     by_module = itertools.groupby(stdlib_docstrings(), key=lambda entry: entry[0])
     documents, current = [paragraphs(pydoc_data.topics.topics.values())], []
@@ -98,7 +119,10 @@ def write_stdlib_corpus(path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(f"\n{DOCUMENT_MARKER}\n".join("\n\n".join(document) for document in stdlib_documents()) + "\n")
+        f.write(
+            f"\n{DOCUMENT_MARKER}\n".join("\n\n".join(document) for document in stdlib_documents())
+            + "\n"
+        )
     return path
 
 

@@ -43,7 +43,10 @@ class _ZstdFrames(io.RawIOBase):
         while not self.pending:
             data = b""
             if self.frame.eof:  # what follows a frame's end starts the next frame
-                data, self.frame = self.frame.unused_data, zstandard.ZstdDecompressor().decompressobj()
+                data, self.frame = (
+                    self.frame.unused_data,
+                    zstandard.ZstdDecompressor().decompressobj(),
+                )
             data = data or self.file.read(_BUFFER_BYTES)
             if not data:
                 if self.in_frame:
@@ -88,7 +91,9 @@ def list_corpus_files(paths):
     files = set()
     for path in paths:
         if path.is_dir():
-            files.update(f for f in path.rglob("*") if f.is_file() and base_suffix(f) in CORPUS_SUFFIXES)
+            files.update(
+                f for f in path.rglob("*") if f.is_file() and base_suffix(f) in CORPUS_SUFFIXES
+            )
         elif path.exists():
             files.add(path)
         else:
@@ -130,7 +135,11 @@ def _read_chunk(stream, chunk_bytes, is_boundary, end):
     kind of boundary they end at (None at a cut inside a paragraph)."""
     parts = [stream.read_lines(chunk_bytes, end)]
     size, boundary = len(parts[0]), is_boundary(_last_line(parts[0]).strip())
-    while not boundary and size < chunk_bytes + _MAX_OVERRUN_BYTES and (end is None or stream.line_number < end):
+    while (
+        not boundary
+        and size < chunk_bytes + _MAX_OVERRUN_BYTES
+        and (end is None or stream.line_number < end)
+    ):
         line = stream.readline()
         if not line:
             break
@@ -172,7 +181,9 @@ def _open_checked(path):
     opener = _OPENERS.get(path.suffix)
     if opener is None:
         return _CheckedLines(path, open(path, "rb", buffering=_BUFFER_BYTES), compressed=False)
-    return _CheckedLines(path, io.BufferedReader(opener(path, "rb"), _BUFFER_BYTES), compressed=True)
+    return _CheckedLines(
+        path, io.BufferedReader(opener(path, "rb"), _BUFFER_BYTES), compressed=True
+    )
 
 
 class _CheckedLines:
@@ -187,7 +198,9 @@ class _CheckedLines:
         self.byte_limit = 4 * MAX_LINE_CHARS + 2
         if b"\0" in self._read(lambda: self.stream.peek(_BINARY_SNIFF_BYTES)[:_BINARY_SNIFF_BYTES]):
             raw.close()
-            raise ValueError(f"{path}: looks binary (NUL byte in the first {_BINARY_SNIFF_BYTES} bytes)")
+            raise ValueError(
+                f"{path}: looks binary (NUL byte in the first {_BINARY_SNIFF_BYTES} bytes)"
+            )
 
     def readline(self):
         line = self._read(lambda: self.stream.readline(self.byte_limit))
@@ -202,7 +215,11 @@ class _CheckedLines:
         data = self._read(lambda: self.stream.read(size))
         if data and not data.endswith(b"\n"):
             data += self._read(lambda: self.stream.readline(self.byte_limit))
-            if len(data) >= self.byte_limit and not data.endswith(b"\n") and b"\n" not in data[-self.byte_limit :]:
+            if (
+                len(data) >= self.byte_limit
+                and not data.endswith(b"\n")
+                and b"\n" not in data[-self.byte_limit :]
+            ):
                 raise too_long(self.path, self.line_number + data.count(b"\n") + 1)
         count = data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
         if end is not None and self.line_number + count > end:
@@ -247,7 +264,9 @@ def decode_lines(chunk, max_line_chars=MAX_LINE_CHARS):
     except UnicodeDecodeError as error:
         line = chunk.first_line + chunk.data.count(b"\n", 0, error.start)
         column = error.start - (chunk.data.rfind(b"\n", 0, error.start) + 1)
-        raise ValueError(f"{chunk.path}, line {line}: not valid UTF-8 ({error.reason} at byte {column})") from None
+        raise ValueError(
+            f"{chunk.path}, line {line}: not valid UTF-8 ({error.reason} at byte {column})"
+        ) from None
     if chunk.first_line == 1:
         text = text.removeprefix("\ufeff")
     lines = text.split("\n")

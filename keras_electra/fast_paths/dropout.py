@@ -45,7 +45,9 @@ def torch_dropout(x, rate, seed):
     count = math.prod(x.shape)
     bits = torch.empty((count + 3) // 4, dtype=torch.int64, device=x.device)
     bits.random_(-(2**63), None, generator=generator)
-    kept = bits.view(torch.int16)[:count].view(x.shape) < min(round(keep * 2**16) - 2**15, 2**15 - 1)
+    kept = bits.view(torch.int16)[:count].view(x.shape) < min(
+        round(keep * 2**16) - 2**15, 2**15 - 1
+    )
     return _scaled_mask_product()(x, kept, 1.0 / keep)
 
 

@@ -29,7 +29,9 @@ def jax_layer_norm(layer, inputs):
 
     compute = jnp.result_type(inputs.dtype, jnp.float32)
     outputs = _layer_norm_with_vjp()(
-        inputs.astype(compute), layer.gamma.value.astype(compute), layer.beta.value.astype(compute),
+        inputs.astype(compute),
+        layer.gamma.value.astype(compute),
+        layer.beta.value.astype(compute),
         layer.epsilon,
     )
     return outputs.astype(layer.compute_dtype)
@@ -43,7 +45,12 @@ def select_layer_norm(layer, ndim):
 
 
 def _jax_applies(layer, ndim):
-    return list(layer.axis) in ([ndim - 1], [-1]) and layer.center and layer.scale and not layer.rms_scaling
+    return (
+        list(layer.axis) in ([ndim - 1], [-1])
+        and layer.center
+        and layer.scale
+        and not layer.rms_scaling
+    )
 
 
 def _statistics(x, epsilon):

@@ -42,7 +42,11 @@ def counter_uniform(seed, shape):
 def select_uniform(seed, shape):
     """The uniform draw for `shape` from `seed`: `counter_uniform` on JAX with fast paths on, for a
     SeedGenerator and a tensor `counter_bits` covers; `plain_uniform` otherwise."""
-    if enabled_on("jax") and isinstance(seed, keras.random.SeedGenerator) and counter_bits_cover(shape):
+    if (
+        enabled_on("jax")
+        and isinstance(seed, keras.random.SeedGenerator)
+        and counter_bits_cover(shape)
+    ):
         return counter_uniform
     return plain_uniform
 

@@ -1,7 +1,11 @@
 from keras_electra.finetuning.electra_classifier import ElectraClassifier
 from keras_electra.finetuning.electra_question_answerer import ElectraQuestionAnswerer
-from keras_electra.finetuning.electra_question_answerer_preprocessor import ElectraQuestionAnswererPreprocessor
+from keras_electra.finetuning.electra_question_answerer_preprocessor import (
+    ElectraQuestionAnswererPreprocessor,
+)
 from keras_electra.finetuning.electra_text_preprocessor import ElectraTextPreprocessor
 from keras_electra.finetuning.electra_token_classifier import ElectraTokenClassifier
-from keras_electra.finetuning.electra_token_classifier_preprocessor import ElectraTokenClassifierPreprocessor
+from keras_electra.finetuning.electra_token_classifier_preprocessor import (
+    ElectraTokenClassifierPreprocessor,
+)
 from keras_electra.finetuning.metrics import task_metrics

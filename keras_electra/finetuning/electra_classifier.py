@@ -38,7 +38,16 @@ class ElectraClassifier(ElectraTask):
     ```
     """
 
-    def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, head="electra", seed=None, **kwargs):
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        preprocessor=None,
+        dropout=0.1,
+        head="electra",
+        seed=None,
+        **kwargs,
+    ):
         if head not in HEADS:
             raise ValueError(f"head={head!r}: expected one of {HEADS}")
         if num_classes < 1:
@@ -46,15 +55,25 @@ class ElectraClassifier(ElectraTask):
         inputs = backbone.input
         x = backbone(inputs)["cls_output"]
         policy = backbone.dtype_policy  # the logits stay float32, for the loss
-        x = keras.layers.Dropout(dropout, seed=sub_seed(seed, "dropout"), dtype=policy, name="dropout")(x)
+        x = keras.layers.Dropout(
+            dropout, seed=sub_seed(seed, "dropout"), dtype=policy, name="dropout"
+        )(x)
         if head == "huggingface":
             x = keras.layers.Dense(
-                backbone.hidden_dim, activation="gelu", kernel_initializer=truncated_normal(seed, "dense"),
-                dtype=policy, name="dense",
+                backbone.hidden_dim,
+                activation="gelu",
+                kernel_initializer=truncated_normal(seed, "dense"),
+                dtype=policy,
+                name="dense",
             )(x)
-            x = keras.layers.Dropout(dropout, seed=sub_seed(seed, "dropout_2"), dtype=policy, name="dropout_2")(x)
+            x = keras.layers.Dropout(
+                dropout, seed=sub_seed(seed, "dropout_2"), dtype=policy, name="dropout_2"
+            )(x)
         logits = keras.layers.Dense(
-            num_classes, kernel_initializer=truncated_normal(seed, "logits"), dtype="float32", name="logits"
+            num_classes,
+            kernel_initializer=truncated_normal(seed, "logits"),
+            dtype="float32",
+            name="logits",
         )(x)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self._attach(backbone, preprocessor)
@@ -73,5 +92,12 @@ class ElectraClassifier(ElectraTask):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"num_classes": self.num_classes, "dropout": self.dropout, "head": self.head, "seed": self.seed})
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "dropout": self.dropout,
+                "head": self.head,
+                "seed": self.seed,
+            }
+        )
         return config

@@ -10,8 +10,12 @@ from keras_electra.models.seeds import truncated_normal
 def span_loss(y_true, y_pred):
     """Mean of the start and end cross-entropies; `y_true` is `[B, 2]` token positions."""
     positions = ops.cast(y_true, "int32")
-    start = keras.losses.sparse_categorical_crossentropy(positions[:, 0], y_pred[..., 0], from_logits=True)
-    end = keras.losses.sparse_categorical_crossentropy(positions[:, 1], y_pred[..., 1], from_logits=True)
+    start = keras.losses.sparse_categorical_crossentropy(
+        positions[:, 0], y_pred[..., 0], from_logits=True
+    )
+    end = keras.losses.sparse_categorical_crossentropy(
+        positions[:, 1], y_pred[..., 1], from_logits=True
+    )
     return (start + end) / 2.0
 
 
@@ -46,7 +50,10 @@ class ElectraQuestionAnswerer(ElectraTask):
     def __init__(self, backbone, preprocessor=None, seed=None, **kwargs):
         inputs = backbone.input
         logits = keras.layers.Dense(
-            2, kernel_initializer=truncated_normal(seed, "span_logits"), dtype="float32", name="span_logits"
+            2,
+            kernel_initializer=truncated_normal(seed, "span_logits"),
+            dtype="float32",
+            name="span_logits",
         )(backbone(inputs)["sequence_output"])
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self._attach(backbone, preprocessor)
@@ -63,11 +70,15 @@ class ElectraQuestionAnswerer(ElectraTask):
         windows = self.preprocessor.windows(questions, contexts)
         logits = self.predict((questions, contexts), batch_size=batch_size, verbose=0)
         results, row = [], 0
-        for context, example_windows in zip([contexts] if isinstance(contexts, str) else contexts, windows):
+        for context, example_windows in zip(
+            [contexts] if isinstance(contexts, str) else contexts, windows
+        ):
             rows = logits[row : row + len(example_windows)]
             row += len(example_windows)
             results.append(
-                decode_answer(rows[..., 0], rows[..., 1], example_windows, context, n_best, max_answer_length)
+                decode_answer(
+                    rows[..., 0], rows[..., 1], example_windows, context, n_best, max_answer_length
+                )
             )
         return results
 

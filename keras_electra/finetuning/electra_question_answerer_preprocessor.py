@@ -32,7 +32,9 @@ class ElectraQuestionAnswererPreprocessor(ElectraTextPreprocessor):
     ```
     """
 
-    def __init__(self, tokenizer=None, sequence_length=384, doc_stride=128, max_query_length=64, **kwargs):
+    def __init__(
+        self, tokenizer=None, sequence_length=384, doc_stride=128, max_query_length=64, **kwargs
+    ):
         super().__init__(tokenizer, sequence_length, **kwargs)
         self.doc_stride = doc_stride
         self.max_query_length = max_query_length
@@ -49,7 +51,11 @@ class ElectraQuestionAnswererPreprocessor(ElectraTextPreprocessor):
             answer = answers[index] if answers is not None else None
             result.append(
                 squad_features(
-                    self.tokenizer, question, context, self.sequence_length, self.doc_stride,
+                    self.tokenizer,
+                    question,
+                    context,
+                    self.sequence_length,
+                    self.doc_stride,
                     self.max_query_length,
                     answer_start=None if answer is None else answer["answer_start"],
                     answer_text=None if answer is None else answer["text"],
@@ -64,7 +70,9 @@ class ElectraQuestionAnswererPreprocessor(ElectraTextPreprocessor):
         features = {name: np.stack([row[name] for row in rows]) for name in FEATURES}
         if y is None:
             return features
-        positions = np.array([[row["start_position"], row["end_position"]] for row in rows], "int32")
+        positions = np.array(
+            [[row["start_position"], row["end_position"]] for row in rows], "int32"
+        )
         return features, positions
 
     def get_config(self):

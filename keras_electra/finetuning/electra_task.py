@@ -34,7 +34,9 @@ class ElectraTask(SavesSeedStates, BackendNeutralCompile, keras.Model):
         x, y, sample_weight = self.preprocess(x, y, sample_weight)
         if isinstance(validation_data, tuple):
             validation_data = self.preprocess(*validation_data)
-        return super().fit(x, y, *args, sample_weight=sample_weight, validation_data=validation_data, **kwargs)
+        return super().fit(
+            x, y, *args, sample_weight=sample_weight, validation_data=validation_data, **kwargs
+        )
 
     def evaluate(self, x=None, y=None, *args, sample_weight=None, **kwargs):
         x, y, sample_weight = self.preprocess(x, y, sample_weight)
@@ -45,7 +47,7 @@ class ElectraTask(SavesSeedStates, BackendNeutralCompile, keras.Model):
         return super().predict(x, *args, **kwargs)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", jit_compile="auto", **kwargs):
-        """"auto" picks the task's loss and metrics, and a constant-rate AdamW
+        """ "auto" picks the task's loss and metrics, and a constant-rate AdamW
         (3e-4, epsilon 1e-6, global norm clipped to 1); `finetuning_optimizer`
         gives the reference's schedule and layer-wise decay."""
         if optimizer == "auto":
@@ -54,7 +56,9 @@ class ElectraTask(SavesSeedStates, BackendNeutralCompile, keras.Model):
             loss = self.default_loss()
         if metrics == "auto":
             metrics = self.default_metrics()
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs)
+        super().compile(
+            optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs
+        )
 
     def compile_from_config(self, config):
         # Keras skips compile on load for models that override `compile`.
@@ -91,5 +95,7 @@ def _is_raw(x):
         return len(x) > 0 and all(_is_raw(part) for part in x)
     if isinstance(x, (list, np.ndarray)) and len(x) > 0:
         first = x[0]
-        return isinstance(first, (str, np.str_)) or (isinstance(first, (list, tuple)) and _is_raw(list(first)))
+        return isinstance(first, (str, np.str_)) or (
+            isinstance(first, (list, tuple)) and _is_raw(list(first))
+        )
     return False

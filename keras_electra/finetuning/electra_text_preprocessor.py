@@ -37,7 +37,9 @@ class ElectraTextPreprocessor(keras.layers.Layer):
     def __init__(self, tokenizer=None, sequence_length=128, lowercase=True, **kwargs):
         super().__init__(**kwargs)
         if sequence_length < 3:
-            raise ValueError(f"sequence_length={sequence_length}: needs room for [CLS] and two [SEP]s")
+            raise ValueError(
+                f"sequence_length={sequence_length}: needs room for [CLS] and two [SEP]s"
+            )
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length
         self.lowercase = tokenizer.lowercase if tokenizer is not None else lowercase
@@ -56,7 +58,9 @@ class ElectraTextPreprocessor(keras.layers.Layer):
         self.tokenizer.save_vocabulary(os.path.join(dir_path, "vocab.txt"))
 
     def load_assets(self, dir_path):
-        self.tokenizer = ElectraTokenizer.from_vocab_file(os.path.join(dir_path, "vocab.txt"), self.lowercase)
+        self.tokenizer = ElectraTokenizer.from_vocab_file(
+            os.path.join(dir_path, "vocab.txt"), self.lowercase
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -73,7 +77,9 @@ def _split_pair(x):
             raise ValueError(f"sentence pairs are a tuple (first, second); got a tuple of {len(x)}")
         first, second = list(x[0]), list(x[1])
         if len(first) != len(second):
-            raise ValueError(f"sentence pairs: {len(first)} first sentences but {len(second)} second ones")
+            raise ValueError(
+                f"sentence pairs: {len(first)} first sentences but {len(second)} second ones"
+            )
         return _strings(first), _strings(second)
     return _strings(list(x)), None
 

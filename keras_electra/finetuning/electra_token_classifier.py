@@ -41,7 +41,10 @@ class ElectraTokenClassifier(ElectraTask):
             dropout, seed=sub_seed(seed, "dropout"), dtype=backbone.dtype_policy, name="dropout"
         )(x)  # the logits stay float32, for the loss
         logits = keras.layers.Dense(
-            num_classes, kernel_initializer=truncated_normal(seed, "logits"), dtype="float32", name="logits"
+            num_classes,
+            kernel_initializer=truncated_normal(seed, "logits"),
+            dtype="float32",
+            name="logits",
         )(x)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self._attach(backbone, preprocessor)
@@ -58,7 +61,9 @@ class ElectraTokenClassifier(ElectraTask):
         tags = []
         for row, words in enumerate(sentences):
             ids = word_predictions(logits[row], word_index[row], num_words=len(words))
-            tags.append([None if i < 0 else (names[i] if names else int(i)) for i in np.asarray(ids)])
+            tags.append(
+                [None if i < 0 else (names[i] if names else int(i)) for i in np.asarray(ids)]
+            )
         return tags
 
     def get_config(self):

@@ -36,7 +36,9 @@ class ElectraTokenClassifierPreprocessor(ElectraTextPreprocessor):
     def __call__(self, x, y=None, sample_weight=None):
         sentences = [list(words) for words in x]
         labels = None if y is None else [self._label_ids(tags, row) for row, tags in enumerate(y)]
-        batch = align_word_labels_batch(self.tokenizer, sentences, labels, max_length=self.sequence_length)
+        batch = align_word_labels_batch(
+            self.tokenizer, sentences, labels, max_length=self.sequence_length
+        )
         features = {name: batch[name] for name in ("token_ids", "segment_ids", "padding_mask")}
         if labels is None:
             return features
@@ -48,16 +50,18 @@ class ElectraTokenClassifierPreprocessor(ElectraTextPreprocessor):
 
     def word_index(self, x):
         """Per token, the index of its word (-1 on special tokens and padding)."""
-        return align_word_labels_batch(self.tokenizer, [list(w) for w in x], max_length=self.sequence_length)[
-            "word_index"
-        ]
+        return align_word_labels_batch(
+            self.tokenizer, [list(w) for w in x], max_length=self.sequence_length
+        )["word_index"]
 
     def _label_ids(self, tags, row):
         if self.label_names is None or all(not isinstance(tag, str) for tag in tags):
             return [int(tag) for tag in tags]
         unknown = [tag for tag in tags if tag not in self.label_names]
         if unknown:
-            raise ValueError(f"sentence {row}: tags {unknown[:3]} are not in label_names {self.label_names}")
+            raise ValueError(
+                f"sentence {row}: tags {unknown[:3]} are not in label_names {self.label_names}"
+            )
         return [self.label_names.index(tag) for tag in tags]
 
     def get_config(self):

@@ -49,7 +49,9 @@ def entity_f1(predictions, labels):
     """Entity-level F1 over IOB2 tag sequences, one list of tags per sentence, scored like CoNLL's
     conlleval: an entity counts only with its exact span and type, so a boundary error is both a
     false positive and a false negative, and tagging the other tokens right earns nothing."""
-    return float(seqeval.metrics.f1_score([list(s) for s in labels], [list(s) for s in predictions]))
+    return float(
+        seqeval.metrics.f1_score([list(s) for s in labels], [list(s) for s in predictions])
+    )
 
 
 _PUNCTUATION = frozenset(string.punctuation)
@@ -134,7 +136,9 @@ def _mean_best(score, predictions, gold_answers):
     best = []
     for index, (prediction, golds) in enumerate(zip(predictions, gold_answers)):
         if isinstance(golds, str):
-            raise TypeError(f"question {index}: gold answers must be a list of strings, got one string")
+            raise TypeError(
+                f"question {index}: gold answers must be a list of strings, got one string"
+            )
         if golds:
             best.append(max(score(prediction, gold) for gold in golds))
         else:

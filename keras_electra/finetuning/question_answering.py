@@ -23,7 +23,9 @@ from scipy.special import softmax
 def _answer_token_span(offsets, answer_start, answer_end):
     """First and last context token overlapping the characters [answer_start, answer_end), or None."""
     overlapping = [
-        index for index, (start, end) in enumerate(offsets) if start < answer_end and end > answer_start
+        index
+        for index, (start, end) in enumerate(offsets)
+        if start < answer_end and end > answer_start
     ]
     if not overlapping:
         return None
@@ -99,23 +101,35 @@ def squad_features(
         ValueError: on a window too small for the question, or an answer that does not match the
             context or covers no token.
     """
-    max_length, doc_stride, max_query_length = int(max_length), int(doc_stride), int(max_query_length)
+    max_length, doc_stride, max_query_length = (
+        int(max_length),
+        int(doc_stride),
+        int(max_query_length),
+    )
     query_ids = _query_ids(tokenizer, question, max_length, doc_stride, max_query_length)
     if context_encoding is None:
         context_encoding = tokenizer.encode_with_offsets(context)
     context_ids, context_offsets = context_encoding
     if len(context_ids) != len(context_offsets):
-        raise ValueError(f"context_encoding has {len(context_ids)} ids but {len(context_offsets)} offsets")
+        raise ValueError(
+            f"context_encoding has {len(context_ids)} ids but {len(context_offsets)} offsets"
+        )
     answer_span = _checked_answer_span(context, context_offsets, answer_start, answer_text)
     spans = _doc_spans(len(context_ids), max_length - len(query_ids) - 3, doc_stride)
     best_window = _max_context(spans, len(context_ids))
     windows = []
     for window_index, (start, length) in enumerate(spans):
-        window = _window(tokenizer, query_ids, context_ids, context_offsets, start, length, max_length)
+        window = _window(
+            tokenizer, query_ids, context_ids, context_offsets, start, length, max_length
+        )
         doc_offset = len(query_ids) + 2
-        window["max_context"][doc_offset : doc_offset + length] = best_window[start : start + length] == window_index
+        window["max_context"][doc_offset : doc_offset + length] = (
+            best_window[start : start + length] == window_index
+        )
         if answer_span is not None:
-            window["start_position"], window["end_position"] = _answer_positions(answer_span, start, length, doc_offset)
+            window["start_position"], window["end_position"] = _answer_positions(
+                answer_span, start, length, doc_offset
+            )
         windows.append(window)
     return windows
 
@@ -146,7 +160,7 @@ def _checked_answer_span(context, context_offsets, answer_start, answer_text):
     if answer_start < 0 or context[answer_start:answer_end] != answer_text:
         raise ValueError(
             f"answer {answer_text!r} is not at character {answer_start} of the context "
-            f"(found {context[max(answer_start, 0):max(answer_end, 0)]!r})"
+            f"(found {context[max(answer_start, 0) : max(answer_end, 0)]!r})"
         )
     answer_span = _answer_token_span(context_offsets, answer_start, answer_end)
     if answer_span is None:
@@ -190,7 +204,13 @@ def _answer_positions(answer_span, start, length, doc_offset):
 
 
 def decode_answer(
-    start_logits, end_logits, windows, context, n_best=20, max_answer_length=30, max_context_only=True
+    start_logits,
+    end_logits,
+    windows,
+    context,
+    n_best=20,
+    max_answer_length=30,
+    max_context_only=True,
 ):
     """The best answer span over all windows of one question, as a slice of the original `context`.
 
@@ -220,7 +240,12 @@ def decode_answer(
     candidates = []
     for window_index, window in enumerate(windows):
         candidates += _window_candidates(
-            window_index, window, start_logits[window_index], end_logits[window_index], n_best, max_answer_length,
+            window_index,
+            window,
+            start_logits[window_index],
+            end_logits[window_index],
+            n_best,
+            max_answer_length,
             max_context_only,
         )
     candidates.sort(key=lambda candidate: -candidate[0])
@@ -239,7 +264,9 @@ def decode_answer(
     }
 
 
-def _window_candidates(window_index, window, start_logits, end_logits, n_best, max_answer_length, max_context_only):
+def _window_candidates(
+    window_index, window, start_logits, end_logits, n_best, max_answer_length, max_context_only
+):
     """`(score, window, start, end)` of the valid pairs among a window's `n_best` starts and ends."""
     offsets = np.asarray(window["offsets"])
     starts_all = np.asarray(start_logits, "float64").reshape(-1)
@@ -260,7 +287,7 @@ def _window_candidates(window_index, window, start_logits, end_logits, n_best, m
     top_ends = context_positions[np.argsort(-ends_all[context_positions], kind="stable")[:n_best]]
     # Positions of a window's context tokens are consecutive, so end - start + 1 counts tokens.
     scores = starts_all[top_starts][:, None] + ends_all[top_ends][None, :]
-    valid = (top_ends[None, :] >= top_starts[:, None])
+    valid = top_ends[None, :] >= top_starts[:, None]
     valid &= top_ends[None, :] - top_starts[:, None] < max_answer_length
     valid &= np.isfinite(scores)
     return [
@@ -279,8 +306,17 @@ def _distinct_answers(candidates, windows, context, n_best):
         if text in seen:
             continue
         seen.add(text)
-        best.append({"text": text, "start_char": start_char, "end_char": end_char, "score": float(score),
-                     "window": window_index, "start_index": start, "end_index": end})
+        best.append(
+            {
+                "text": text,
+                "start_char": start_char,
+                "end_char": end_char,
+                "score": float(score),
+                "window": window_index,
+                "start_index": start,
+                "end_index": end,
+            }
+        )
         if len(best) == n_best:
             break
     return best

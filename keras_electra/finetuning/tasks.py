@@ -19,10 +19,14 @@ from keras_electra.data.stdlib_corpus import DOCSTRING_KINDS, docstring_kind_tas
 from keras_electra.finetuning import metrics
 from keras_electra.finetuning.electra_classifier import ElectraClassifier
 from keras_electra.finetuning.electra_question_answerer import ElectraQuestionAnswerer
-from keras_electra.finetuning.electra_question_answerer_preprocessor import ElectraQuestionAnswererPreprocessor
+from keras_electra.finetuning.electra_question_answerer_preprocessor import (
+    ElectraQuestionAnswererPreprocessor,
+)
 from keras_electra.finetuning.electra_text_preprocessor import ElectraTextPreprocessor
 from keras_electra.finetuning.electra_token_classifier import ElectraTokenClassifier
-from keras_electra.finetuning.electra_token_classifier_preprocessor import ElectraTokenClassifierPreprocessor
+from keras_electra.finetuning.electra_token_classifier_preprocessor import (
+    ElectraTokenClassifierPreprocessor,
+)
 
 # docstring-kind: is a standard-library docstring's first sentence a class's or a function's? Every
 # Python carries its data (`docstring_kind_task`), so it needs no --data: the main job's demo task.
@@ -91,15 +95,21 @@ def load_split(task, data_dir, split):
         sentences = read_conll2003(data_dir / CONLL_FILES[split])
         return [s.words for s in sentences], [s.tags for s in sentences]
     examples = read_squad(_squad_file(data_dir, split))
-    return ([e.question for e in examples], [e.context for e in examples]), [e.answers for e in examples]
+    return ([e.question for e in examples], [e.context for e in examples]), [
+        e.answers for e in examples
+    ]
 
 
 def _squad_file(data_dir, split):
     if data_dir.is_file():
         return data_dir
-    found = sorted(data_dir.glob(f"{split}-v*.json")) + sorted(data_dir.glob(f"{split}-v*.json.zip"))
+    found = sorted(data_dir.glob(f"{split}-v*.json")) + sorted(
+        data_dir.glob(f"{split}-v*.json.zip")
+    )
     if not found:
-        raise FileNotFoundError(f"{data_dir}: no {split}-v*.json or {split}-v*.json.zip (SQuAD's file names)")
+        raise FileNotFoundError(
+            f"{data_dir}: no {split}-v*.json or {split}-v*.json.zip (SQuAD's file names)"
+        )
     return found[0]
 
 
@@ -124,7 +134,9 @@ def build_model(task, backbone, tokenizer, sequence_length=None, head="electra",
         preprocessor = ElectraQuestionAnswererPreprocessor(tokenizer, sequence_length)
         return ElectraQuestionAnswerer(backbone, preprocessor, seed=seed)
     if task == "conll2003":
-        preprocessor = ElectraTokenClassifierPreprocessor(tokenizer, sequence_length, label_names=CONLL2003_TAGS)
+        preprocessor = ElectraTokenClassifierPreprocessor(
+            tokenizer, sequence_length, label_names=CONLL2003_TAGS
+        )
         return ElectraTokenClassifier(backbone, num_classes(task), preprocessor, seed=seed)
     preprocessor = ElectraTextPreprocessor(tokenizer, sequence_length)
     return ElectraClassifier(backbone, num_classes(task), preprocessor, head=head, seed=seed)
@@ -139,7 +151,9 @@ def predict(task, model, x, batch_size=32):
     """Class indices, scores (STS-B), tag lists (CoNLL) or answer texts (SQuAD)."""
     if task == "squad":
         questions, contexts = x
-        return [result["text"] for result in model.answer(questions, contexts, batch_size=batch_size)]
+        return [
+            result["text"] for result in model.answer(questions, contexts, batch_size=batch_size)
+        ]
     if task == "conll2003":
         return model.predict_tags(x, batch_size=batch_size)
     outputs = model.predict(x, batch_size=batch_size, verbose=0)
@@ -150,7 +164,10 @@ def score(task, predictions, y):
     """The task's metrics and its headline "score" (docs/electra.md, "Fine-tuning")."""
     if task == "squad":
         gold = [[answer["text"] for answer in answers] for answers in y]
-        exact, f1 = metrics.squad_exact_match(predictions, gold), metrics.squad_f1(predictions, gold)
+        exact, f1 = (
+            metrics.squad_exact_match(predictions, gold),
+            metrics.squad_f1(predictions, gold),
+        )
         return {"exact_match": exact, "f1": f1, "score": (exact + f1) / 2}
     if task == "conll2003":
         # Words cut by the sequence length count as "O", so they cost recall.
@@ -187,12 +204,16 @@ def load_pretrained(path):
     if path.is_dir():
         path = path / "discriminator.keras"
     if not path.is_file():
-        raise FileNotFoundError(f"--model {path}: not found (expected a run directory or a .keras file)")
+        raise FileNotFoundError(
+            f"--model {path}: not found (expected a run directory or a .keras file)"
+        )
     check_keras_file(path)
     model = keras.saving.load_model(path, compile=False)
     backbone = getattr(model, "discriminator", model)
     if not hasattr(backbone, "encoder_layers"):
-        raise ValueError(f"--model {path}: holds a {type(model).__name__}, not an ELECTRA discriminator or pretrainer")
+        raise ValueError(
+            f"--model {path}: holds a {type(model).__name__}, not an ELECTRA discriminator or pretrainer"
+        )
     tokenizer = ElectraTokenizer.from_directory(path.parent)
     check_vocabulary_fits(tokenizer, backbone.vocab_size, f"--model {path}")
     return backbone, tokenizer
@@ -206,6 +227,8 @@ def load_finetuned(path):
     task_file = directory / "task.json"
     for required in (model_file, task_file):
         if not required.is_file():
-            raise FileNotFoundError(f"--model {path}: {required} not found (a `keras-electra finetune` output?)")
+            raise FileNotFoundError(
+                f"--model {path}: {required} not found (a `keras-electra finetune` output?)"
+            )
     task = check_task(json.loads(task_file.read_text("utf-8"))["task"])
     return task, keras.saving.load_model(model_file)

@@ -21,7 +21,9 @@ EMPTY_WORD_POLICIES = ("unk", "raise")
 
 def _check_arguments(max_length, empty_words):
     if int(max_length) < 3:
-        raise ValueError(f"max_length must be at least 3 ([CLS], one token, [SEP]), got {max_length}")
+        raise ValueError(
+            f"max_length must be at least 3 ([CLS], one token, [SEP]), got {max_length}"
+        )
     if empty_words not in EMPTY_WORD_POLICIES:
         raise ValueError(f"empty_words must be one of {EMPTY_WORD_POLICIES}, got {empty_words!r}")
 
@@ -129,7 +131,9 @@ def align_word_labels(tokenizer, words, labels, max_length, ignore_index=-100, e
     """
     _check_arguments(max_length, empty_words)
     ids, word_ids = tokenizer.encode_words(words)
-    return _pack(tokenizer, words, labels, ids, word_ids, int(max_length), ignore_index, empty_words)
+    return _pack(
+        tokenizer, words, labels, ids, word_ids, int(max_length), ignore_index, empty_words
+    )
 
 
 def align_word_labels_batch(
@@ -179,7 +183,9 @@ def align_word_labels_batch(
         else np.zeros((0, int(max_length)), "int32")
         for key in keys
     }
-    batch["num_truncated_words"] = np.array([example["num_truncated_words"] for example in examples], "int32")
+    batch["num_truncated_words"] = np.array(
+        [example["num_truncated_words"] for example in examples], "int32"
+    )
     return batch
 
 
@@ -200,7 +206,9 @@ def word_predictions(token_logits_or_ids, word_index, num_words=None, fill_value
     word_index = np.asarray(word_index)
     values = np.asarray(token_logits_or_ids)
     if word_index.ndim != 1:
-        raise ValueError(f"word_index must be 1-D, got shape {word_index.shape}; use batch_word_predictions")
+        raise ValueError(
+            f"word_index must be 1-D, got shape {word_index.shape}; use batch_word_predictions"
+        )
     if values.ndim == 2:
         values = values.argmax(axis=-1)
     elif values.ndim != 1:
@@ -208,7 +216,9 @@ def word_predictions(token_logits_or_ids, word_index, num_words=None, fill_value
             f"expected token ids (length,) or logits (length, num_labels), got shape {values.shape}"
         )
     if values.shape[0] != word_index.shape[0]:
-        raise ValueError(f"{values.shape[0]} token predictions but {word_index.shape[0]} word indices")
+        raise ValueError(
+            f"{values.shape[0]} token predictions but {word_index.shape[0]} word indices"
+        )
     first = _first_positions(word_index)
     if num_words is None:
         num_words = max(first) + 1 if first else 0
@@ -227,7 +237,9 @@ def batch_word_predictions(token_logits_or_ids, word_index, num_words=None, fill
     word_index = np.asarray(word_index)
     values = np.asarray(token_logits_or_ids)
     if word_index.ndim != 2 or values.shape[0] != word_index.shape[0]:
-        raise ValueError(f"expected batched arrays, got shapes {values.shape} and {word_index.shape}")
+        raise ValueError(
+            f"expected batched arrays, got shapes {values.shape} and {word_index.shape}"
+        )
     if num_words is None:
         num_words = [None] * len(word_index)
     return [

@@ -27,9 +27,25 @@ def with_dtype_policy(backbone, dtype):
     return copy
 
 
-def fine_tune(model, x, y=None, *, epochs, learning_rate, batch_size=32, layer_decay=0.8, authors_layer_decay=False,
-              gradient_accumulation_steps=None, seed=0, checkpoint_dir=None, save_every=None, keep_checkpoints=3,
-              sample_weight=None, callbacks=(), verbose=0):
+def fine_tune(
+    model,
+    x,
+    y=None,
+    *,
+    epochs,
+    learning_rate,
+    batch_size=32,
+    layer_decay=0.8,
+    authors_layer_decay=False,
+    gradient_accumulation_steps=None,
+    seed=0,
+    checkpoint_dir=None,
+    save_every=None,
+    keep_checkpoints=3,
+    sample_weight=None,
+    callbacks=(),
+    verbose=0,
+):
     """Compiles `model` with `finetuning_optimizer` sized to the run and fits it on `x`, `y`: raw
     examples (preprocessed by the model's preprocessor) or model inputs.
 
@@ -63,8 +79,12 @@ def fine_tune(model, x, y=None, *, epochs, learning_rate, batch_size=32, layer_d
         )
     model.compile(
         optimizer=finetuning_optimizer(
-            model.backbone, learning_rate, updates, layer_decay=None if layer_decay in (None, 1) else layer_decay,
-            authors_layer_decay=authors_layer_decay, gradient_accumulation_steps=k,
+            model.backbone,
+            learning_rate,
+            updates,
+            layer_decay=None if layer_decay in (None, 1) else layer_decay,
+            authors_layer_decay=authors_layer_decay,
+            gradient_accumulation_steps=k,
         )
     )
     start = 0
@@ -72,15 +92,30 @@ def fine_tune(model, x, y=None, *, epochs, learning_rate, batch_size=32, layer_d
     if checkpoint_dir is not None:
         found = latest_checkpoint(checkpoint_dir)
         if found:
-            model.load_weights(found[0])  # the optimizer's and the seeds' states come with the weights
+            model.load_weights(
+                found[0]
+            )  # the optimizer's and the seeds' states come with the weights
             start = found[1]
             if verbose:
                 print(f"resuming from {found[0]}: batch {start} of {batches}")
         every = save_every * k if save_every else data.batches_per_epoch
-        callbacks.append(PeriodicCheckpoint(checkpoint_dir, every=every, keep=keep_checkpoints, initial_step=start))
+        callbacks.append(
+            PeriodicCheckpoint(
+                checkpoint_dir, every=every, keep=keep_checkpoints, initial_step=start
+            )
+        )
 
     def slice_of_the_run(first, count):
-        return ShuffledBatches(x, y, weights, batch_size=batch_size, seed=seed, first_batch=first, num_batches=count)
+        return ShuffledBatches(
+            x, y, weights, batch_size=batch_size, seed=seed, first_batch=first, num_batches=count
+        )
 
-    return fit_in_chunks(model, slice_of_the_run, batches, data.batches_per_epoch, callbacks, start=start,
-                         verbose=verbose)
+    return fit_in_chunks(
+        model,
+        slice_of_the_run,
+        batches,
+        data.batches_per_epoch,
+        callbacks,
+        start=start,
+        verbose=verbose,
+    )

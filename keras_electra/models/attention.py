@@ -96,8 +96,11 @@ def _triton_kernel():
     try:
         from keras_electra_kernels import flash_attention
     except ImportError as error:
-        warnings.warn(f"keras_electra: the Triton kernel is unavailable ({error}); attention uses standard ops.",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"keras_electra: the Triton kernel is unavailable ({error}); attention uses standard ops.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
     return flash_attention
 
@@ -114,7 +117,9 @@ def _required_kernel(query):
         )
     kernel = _triton_kernel()
     if kernel is None:
-        raise RuntimeError("attention(implementation='triton'): the Triton kernel cannot be loaded (see the warning).")
+        raise RuntimeError(
+            "attention(implementation='triton'): the Triton kernel cannot be loaded (see the warning)."
+        )
     return kernel
 
 

@@ -71,16 +71,29 @@ class ElectraBackbone(keras.Model):
     ):
         embedding_dim = embedding_dim or hidden_dim
         embedding = _checked_embedding(
-            embedding, vocab_size, embedding_dim, max_sequence_length, num_segments, dropout, layer_norm_epsilon,
-            seed, dtype,
+            embedding,
+            vocab_size,
+            embedding_dim,
+            max_sequence_length,
+            num_segments,
+            dropout,
+            layer_norm_epsilon,
+            seed,
+            dtype,
         )
         local_mixing = _local_mixing(local_mixing_window, seed, dtype)
         embeddings_project = _embeddings_projection(embedding_dim, hidden_dim, seed, dtype)
         encoder_layers = [
             ElectraEncoderLayer(
-                hidden_dim, num_heads, intermediate_dim, dropout=dropout, layer_norm_epsilon=layer_norm_epsilon,
-                attention_implementation=attention_implementation, seed=sub_seed(seed, f"encoder_layer_{i}"),
-                dtype=dtype, name=f"encoder_layer_{i}",
+                hidden_dim,
+                num_heads,
+                intermediate_dim,
+                dropout=dropout,
+                layer_norm_epsilon=layer_norm_epsilon,
+                attention_implementation=attention_implementation,
+                seed=sub_seed(seed, f"encoder_layer_{i}"),
+                dtype=dtype,
+                name=f"encoder_layer_{i}",
             )
             for i in range(num_layers)
         ]
@@ -132,7 +145,15 @@ class ElectraBackbone(keras.Model):
 
 
 def _checked_embedding(
-    embedding, vocab_size, embedding_dim, max_sequence_length, num_segments, dropout, layer_norm_epsilon, seed, dtype
+    embedding,
+    vocab_size,
+    embedding_dim,
+    max_sequence_length,
+    num_segments,
+    dropout,
+    layer_norm_epsilon,
+    seed,
+    dtype,
 ):
     """A new `ElectraEmbedding`, or the shared `embedding` once its table is known to fit."""
     if embedding is None:
@@ -162,9 +183,13 @@ def _local_mixing(window, seed, dtype):
     if not window:
         return None
     try:
-        return ElectraLocalMixing(window, seed=sub_seed(seed, "local_mixing"), dtype=dtype, name="local_mixing")
+        return ElectraLocalMixing(
+            window, seed=sub_seed(seed, "local_mixing"), dtype=dtype, name="local_mixing"
+        )
     except ValueError as error:
-        raise ValueError(f"ElectraBackbone: local_mixing_window={window} (0 for the paper's encoder): {error}") from error
+        raise ValueError(
+            f"ElectraBackbone: local_mixing_window={window} (0 for the paper's encoder): {error}"
+        ) from error
 
 
 def _embeddings_projection(embedding_dim, hidden_dim, seed, dtype):
@@ -172,7 +197,9 @@ def _embeddings_projection(embedding_dim, hidden_dim, seed, dtype):
     if embedding_dim == hidden_dim:
         return None
     return keras.layers.Dense(
-        hidden_dim, kernel_initializer=truncated_normal(seed, "embeddings_project"), dtype=dtype,
+        hidden_dim,
+        kernel_initializer=truncated_normal(seed, "embeddings_project"),
+        dtype=dtype,
         name="embeddings_project",
     )
 

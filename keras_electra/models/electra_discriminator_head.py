@@ -57,5 +57,7 @@ class ElectraDiscriminatorHead(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"hidden_dim": self.hidden_dim, "output_bias": self.output_bias, "seed": self.seed})
+        config.update(
+            {"hidden_dim": self.hidden_dim, "output_bias": self.output_bias, "seed": self.seed}
+        )
         return config

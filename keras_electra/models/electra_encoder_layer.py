@@ -71,7 +71,10 @@ class ElectraEncoderLayer(keras.layers.Layer):
             name="intermediate_dense",
         )
         self.output_dense = keras.layers.Dense(
-            hidden_dim, kernel_initializer=truncated_normal(seed, "output"), dtype=policy, name="output_dense"
+            hidden_dim,
+            kernel_initializer=truncated_normal(seed, "output"),
+            dtype=policy,
+            name="output_dense",
         )
         self.output_dropout = ElectraDropout(
             dropout, seed=sub_seed(seed, "output_dropout"), dtype=policy
@@ -90,9 +93,7 @@ class ElectraEncoderLayer(keras.layers.Layer):
 
     def call(self, x, padding_mask=None, training=False):
         attended = self.attention(x, padding_mask=padding_mask, training=training)
-        x = self.attention_layer_norm(
-            x + self.attention_dropout(attended, training=training)
-        )
+        x = self.attention_layer_norm(x + self.attention_dropout(attended, training=training))
         h = self.output_dense(self.intermediate_dense(x))
         return self.output_layer_norm(x + self.output_dropout(h, training=training))
 

@@ -41,9 +41,9 @@ class ElectraGenerator(keras.Model):
             name: keras.Input(shape=(None,), dtype="int32", name=name)
             for name in ("token_ids", "segment_ids", "padding_mask", "mask_positions")
         }
-        sequence = backbone(
-            {k: inputs[k] for k in ("token_ids", "segment_ids", "padding_mask")}
-        )["sequence_output"]
+        sequence = backbone({k: inputs[k] for k in ("token_ids", "segment_ids", "padding_mask")})[
+            "sequence_output"
+        ]
         logits = mlm_head(sequence, inputs["mask_positions"])
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         # A functional model ignores `dtype=`: take the backbone's policy.

@@ -35,8 +35,11 @@ class ElectraLocalMixing(keras.layers.Layer):
 
     def build(self, x_shape, padding_mask_shape=None):
         width = x_shape[-1]
-        self.kernel = self.add_weight(shape=(self.window, width), initializer=truncated_normal(self.seed, "kernel"),
-                                      name="kernel")
+        self.kernel = self.add_weight(
+            shape=(self.window, width),
+            initializer=truncated_normal(self.seed, "kernel"),
+            name="kernel",
+        )
         self.bias = self.add_weight(shape=(width,), initializer="zeros", name="bias")
         self.built = True
 

@@ -49,9 +49,7 @@ class ElectraMaskedLMHead(keras.layers.Layer):
     def build(self, sequence_output_shape, mask_positions_shape=None):
         self.dense.build(sequence_output_shape)
         self.layer_norm.build(tuple(sequence_output_shape[:-1]) + (self.dense.units,))
-        self.bias = self.add_weight(
-            shape=(self.vocab_size,), initializer="zeros", name="bias"
-        )
+        self.bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="bias")
         self.built = True
 
     def call(self, sequence_output, mask_positions):

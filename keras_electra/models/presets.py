@@ -5,7 +5,9 @@
 # E != H so the embedding projection is exercised.
 SIZES = {
     "tiny": dict(num_layers=2, hidden_dim=128, embedding_dim=64, generator_hidden_fraction=1 / 4),
-    "small": dict(num_layers=12, hidden_dim=256, embedding_dim=128, generator_hidden_fraction=1 / 4),
+    "small": dict(
+        num_layers=12, hidden_dim=256, embedding_dim=128, generator_hidden_fraction=1 / 4
+    ),
     "base": dict(num_layers=12, hidden_dim=768, embedding_dim=768, generator_hidden_fraction=1 / 3),
     "large": dict(
         num_layers=24,
@@ -18,10 +20,30 @@ SIZES = {
 
 # docs/electra.md, "Pretraining optimisation" (tiny: ours, for a demo that learns within minutes on a CPU).
 TRAINING = {
-    "tiny": dict(learning_rate=1e-3, batch_size=32, sequence_length=128, total_steps=2_000, warmup_steps=100),
-    "small": dict(learning_rate=5e-4, batch_size=128, sequence_length=128, total_steps=1_000_000, warmup_steps=10_000),
-    "base": dict(learning_rate=2e-4, batch_size=256, sequence_length=512, total_steps=766_000, warmup_steps=10_000),
-    "large": dict(learning_rate=2e-4, batch_size=2048, sequence_length=512, total_steps=400_000, warmup_steps=10_000),
+    "tiny": dict(
+        learning_rate=1e-3, batch_size=32, sequence_length=128, total_steps=2_000, warmup_steps=100
+    ),
+    "small": dict(
+        learning_rate=5e-4,
+        batch_size=128,
+        sequence_length=128,
+        total_steps=1_000_000,
+        warmup_steps=10_000,
+    ),
+    "base": dict(
+        learning_rate=2e-4,
+        batch_size=256,
+        sequence_length=512,
+        total_steps=766_000,
+        warmup_steps=10_000,
+    ),
+    "large": dict(
+        learning_rate=2e-4,
+        batch_size=2048,
+        sequence_length=512,
+        total_steps=400_000,
+        warmup_steps=10_000,
+    ),
 }
 
 
@@ -63,5 +85,7 @@ def checked_special_token_ids(vocab_size, **token_ids):
     """The special tokens' ids by name (`pad_token_id=0, ...`), each checked to lie inside the vocabulary."""
     for name, token_id in token_ids.items():
         if not 0 <= token_id < vocab_size:
-            raise ValueError(f"{name}={token_id} is outside the vocabulary (vocab_size={vocab_size}).")
+            raise ValueError(
+                f"{name}={token_id} is outside the vocabulary (vocab_size={vocab_size})."
+            )
     return token_ids

@@ -32,7 +32,9 @@ def normalize_multiplier_rules(rules, argument="learning_rate_multipliers"):
         try:
             re.compile(pattern)
         except re.error as error:
-            raise ValueError(f"{argument}: the pattern {pattern!r} is not a valid regex: {error}.") from None
+            raise ValueError(
+                f"{argument}: the pattern {pattern!r} is not a valid regex: {error}."
+            ) from None
         if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)):
             raise ValueError(
                 f"{argument}: the multiplier of {pattern!r} must be a number; got {multiplier!r}."
@@ -53,7 +55,9 @@ def check_accumulation_steps(steps, argument="gradient_accumulation_steps"):
     if steps is None:
         return None
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"{argument} must be a positive integer (1: no accumulation); got {steps!r}.")
+        raise ValueError(
+            f"{argument} must be a positive integer (1: no accumulation); got {steps!r}."
+        )
     return None if steps == 1 else steps
 
 
@@ -154,9 +158,13 @@ class ElectraAdamW(keras.optimizers.AdamW):
             return
         super().build(variables)
         self._variable_multipliers = tuple(self.learning_rate_multiplier(v) for v in variables)
-        self._variable_decays = tuple(bool(self.weight_decay) and self._use_weight_decay(v) for v in variables)
+        self._variable_decays = tuple(
+            bool(self.weight_decay) and self._use_weight_decay(v) for v in variables
+        )
         if self.skip_non_finite:
-            self.skipped_steps = self.add_variable((), initializer="zeros", dtype="int64", name="skipped_steps")
+            self.skipped_steps = self.add_variable(
+                (), initializer="zeros", dtype="int64", name="skipped_steps"
+            )
 
     def apply(self, grads, trainable_variables=None):
         # TensorFlow's sparse embedding gradients would take Keras' squares-before-sums update.
@@ -216,7 +224,8 @@ class ElectraAdamW(keras.optimizers.AdamW):
     def get_config(self):
         config = super().get_config()
         config["no_decay_names"] = list(self.no_decay_names)
-        config["learning_rate_multipliers"] = [list(rule) for rule in self.learning_rate_multipliers]
+        config["learning_rate_multipliers"] = [
+            list(rule) for rule in self.learning_rate_multipliers
+        ]
         config["skip_non_finite"] = self.skip_non_finite
         return config
-

@@ -49,7 +49,9 @@ def finetuning_optimizer(
     multipliers = None
     if layer_decay is not None:
         layer_decay = check_decay(layer_decay, "layer_decay")
-        multipliers = layer_decay_multipliers(backbone, layer_decay, authors_form=authors_layer_decay)
+        multipliers = layer_decay_multipliers(
+            backbone, layer_decay, authors_form=authors_layer_decay
+        )
     elif authors_layer_decay:
         raise ValueError("authors_layer_decay=True needs layer_decay (e.g. 0.8).")
     gradient_accumulation_steps = check_accumulation_steps(gradient_accumulation_steps)
@@ -67,10 +69,18 @@ def _check_schedule(learning_rate, total_steps, warmup_fraction):
     if isinstance(warmup_fraction, bool) or not (
         isinstance(warmup_fraction, (int, float)) and 0 <= warmup_fraction <= 1
     ):
-        raise ValueError(f"warmup_fraction must be in [0, 1]; got warmup_fraction={warmup_fraction!r}.")
+        raise ValueError(
+            f"warmup_fraction must be in [0, 1]; got warmup_fraction={warmup_fraction!r}."
+        )
     if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
-        raise ValueError(f"total_steps must be a positive integer; got total_steps={total_steps!r}.")
+        raise ValueError(
+            f"total_steps must be a positive integer; got total_steps={total_steps!r}."
+        )
     if isinstance(learning_rate, bool) or not (
-        isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0
+        isinstance(learning_rate, (int, float))
+        and math.isfinite(learning_rate)
+        and learning_rate > 0
     ):
-        raise ValueError(f"learning_rate must be a positive number; got learning_rate={learning_rate!r}.")
+        raise ValueError(
+            f"learning_rate must be a positive number; got learning_rate={learning_rate!r}."
+        )

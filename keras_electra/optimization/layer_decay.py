@@ -40,7 +40,9 @@ def _path_prefix(layer):
     a backbone created inside a task model's name scope)."""
     paths = [variable.path.split("/") for variable in layer.weights]
     if not paths:
-        raise ValueError(f"layer_decay_multipliers: layer {layer.name!r} has no variables; is the backbone built?")
+        raise ValueError(
+            f"layer_decay_multipliers: layer {layer.name!r} has no variables; is the backbone built?"
+        )
     common = []
     for parts in zip(*(parts[:-1] for parts in paths)):
         if len(set(parts)) != 1:
@@ -90,7 +92,9 @@ def layer_decay_multipliers(backbone, decay, authors_form=False):
         groups.append((backbone.embeddings_project, decay ** (num_layers + 1 + extra)))
     for i, layer in enumerate(backbone.encoder_layers, start=1):
         groups.append((layer, decay ** (num_layers + 1 - i + extra)))
-    rules = [["(?:^|/)" + re.escape(_path_prefix(layer)), multiplier] for layer, multiplier in groups]
+    rules = [
+        ["(?:^|/)" + re.escape(_path_prefix(layer)), multiplier] for layer, multiplier in groups
+    ]
 
     # Every backbone variable must get its own layer's multiplier (a pattern
     # that also matched another layer's variables would break this).

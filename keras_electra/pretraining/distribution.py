@@ -60,7 +60,11 @@ _PREFIX = r"(?:.*/)?"
 _LAYER = _PREFIX + r"encoder_layer_\d+/"
 SHARDING_RULES = (
     # Embedding tables [rows, embedding_dim]: shard the embedding dimension.
-    (_PREFIX + r"embedding/(?:token|position|segment)_embedding/embeddings", (None, MODEL_AXIS), "embedding_dim"),
+    (
+        _PREFIX + r"embedding/(?:token|position|segment)_embedding/embeddings",
+        (None, MODEL_AXIS),
+        "embedding_dim",
+    ),
     # Attention: query/key/value by columns (whole heads when heads % M == 0), output by rows.
     (_LAYER + r"attention/(?:query|key|value)/kernel", (None, MODEL_AXIS), "hidden_dim"),
     (_LAYER + r"attention/(?:query|key|value)/bias", (MODEL_AXIS,), "hidden_dim"),
@@ -156,7 +160,9 @@ def suggested_model_parallel(model_or_config, devices):
     tower's head count (so that each device holds whole attention heads); 1 when none does."""
     dims = _model_dims(_config_of(model_or_config))
     widths = [width for values in dims.values() for width in values]
-    return max(m for m in range(1, devices + 1) if devices % m == 0 and all(w % m == 0 for w in widths))
+    return max(
+        m for m in range(1, devices + 1) if devices % m == 0 and all(w % m == 0 for w in widths)
+    )
 
 
 def layout_map(model_or_config, mesh):
@@ -232,7 +238,9 @@ def process_shard(distribution=None):
     distribution = distribution or keras.distribution.distribution()
     if distribution is None:
         return 1, 0
-    return min(distribution.num_processes, distribution.num_model_replicas), distribution.data_shard_id
+    return min(
+        distribution.num_processes, distribution.num_model_replicas
+    ), distribution.data_shard_id
 
 
 def check_batch_size(batch_size, distribution=None):

@@ -9,7 +9,13 @@ from keras_electra.models.presets import checked_special_token_ids, num_heads_fo
 from keras_electra.models.seeds import SavesSeedStates, sub_seed
 from keras_electra.models.electra_masked_lm_head import ElectraMaskedLMHead
 from keras_electra.pretraining.losses import copy_mlm_loss, discriminator_loss, mlm_loss
-from keras_electra.pretraining.masking import MASK_PROB, chosen_token_mask, mask_tokens, max_predictions, replace_at
+from keras_electra.pretraining.masking import (
+    MASK_PROB,
+    chosen_token_mask,
+    mask_tokens,
+    max_predictions,
+    replace_at,
+)
 from keras_electra.pretraining.objectives import objective as objective_named
 from keras_electra.pretraining.optimizer import pretraining_optimizer
 from keras_electra.pretraining.sampling import gumbel_sample, replaced_token_labels
@@ -75,25 +81,54 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
     """
 
     def __init__(
-        self, vocab_size, num_layers, hidden_dim, embedding_dim, num_heads, intermediate_dim, generator_hidden_dim,
-        generator_num_layers=None, generator_num_heads=None, generator_intermediate_dim=None,
-        max_sequence_length=512, num_segments=2, dropout=0.1, layer_norm_epsilon=1e-12, mask_prob=MASK_PROB,
-        mask_token_rate=0.85, discriminator_weight=50.0, temperature=1.0,
-        pad_token_id=0, unk_token_id=100, cls_token_id=101, sep_token_id=102, mask_token_id=103,
-        attention_implementation="auto", seed=None, objective="electra", local_mixing_window=0,
-        discriminator_output_bias=0.0, **kwargs,
+        self,
+        vocab_size,
+        num_layers,
+        hidden_dim,
+        embedding_dim,
+        num_heads,
+        intermediate_dim,
+        generator_hidden_dim,
+        generator_num_layers=None,
+        generator_num_heads=None,
+        generator_intermediate_dim=None,
+        max_sequence_length=512,
+        num_segments=2,
+        dropout=0.1,
+        layer_norm_epsilon=1e-12,
+        mask_prob=MASK_PROB,
+        mask_token_rate=0.85,
+        discriminator_weight=50.0,
+        temperature=1.0,
+        pad_token_id=0,
+        unk_token_id=100,
+        cls_token_id=101,
+        sep_token_id=102,
+        mask_token_id=103,
+        attention_implementation="auto",
+        seed=None,
+        objective="electra",
+        local_mixing_window=0,
+        discriminator_output_bias=0.0,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         arguments = locals()
-        for name in _CONFIG:  # each saved argument is the attribute of its name, which get_config reads
+        for (
+            name
+        ) in _CONFIG:  # each saved argument is the attribute of its name, which get_config reads
             setattr(self, name, arguments[name])
         self.objective = objective_named(objective).name
         self.generator_num_layers = generator_num_layers or num_layers
         self.generator_num_heads = generator_num_heads or num_heads_for(generator_hidden_dim)
         self.generator_intermediate_dim = generator_intermediate_dim or 4 * generator_hidden_dim
         self.special_token_ids = checked_special_token_ids(
-            vocab_size, pad_token_id=pad_token_id, unk_token_id=unk_token_id, cls_token_id=cls_token_id,
-            sep_token_id=sep_token_id, mask_token_id=mask_token_id,
+            vocab_size,
+            pad_token_id=pad_token_id,
+            unk_token_id=unk_token_id,
+            cls_token_id=cls_token_id,
+            sep_token_id=sep_token_id,
+            mask_token_id=mask_token_id,
         )
 
         self._build_towers()
@@ -170,8 +205,12 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         # held-out metrics compare like with like from one evaluation to the next, and evaluating never
         # shifts the training draws (a run resumed from a checkpoint written just before an evaluation
         # trains exactly as the uninterrupted one).
-        self.evaluation_seed_generator = keras.random.SeedGenerator(sub_seed(self.seed, "evaluation"))
-        self._evaluation_seed_start = ops.convert_to_numpy(self.evaluation_seed_generator.state.value)
+        self.evaluation_seed_generator = keras.random.SeedGenerator(
+            sub_seed(self.seed, "evaluation")
+        )
+        self._evaluation_seed_start = ops.convert_to_numpy(
+            self.evaluation_seed_generator.state.value
+        )
 
     def _build_metrics(self):
         """The trackers of what this objective computes: the generator's MLM, replaced token detection
@@ -191,7 +230,9 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
             ]
         if kind.encoder_head in ("mlm", "copy-mlm"):
             self.encoder_mlm_loss_tracker = keras.metrics.Mean(name="encoder_mlm_loss")
-            self.encoder_mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="encoder_mlm_accuracy")
+            self.encoder_mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(
+                name="encoder_mlm_accuracy"
+            )
         if kind.generator:
             self.replaced_fraction = keras.metrics.Mean(name="replaced_fraction")
 
@@ -245,16 +286,23 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         }
         if self.generator is not None:
             mlm_logits = self.generator(
-                {"token_ids": masked["token_ids"], "segment_ids": segment_ids, "padding_mask": padding_mask,
-                 "mask_positions": masked["positions"]},
+                {
+                    "token_ids": masked["token_ids"],
+                    "segment_ids": segment_ids,
+                    "padding_mask": padding_mask,
+                    "mask_positions": masked["positions"],
+                },
                 training=training,
             )
             outputs["mlm_logits"] = ops.cast(mlm_logits, "float32")
             samples = gumbel_sample(outputs["mlm_logits"], seed, self.temperature)
-            outputs["corrupted_token_ids"] = replace_at(token_ids, masked["positions"], masked["weights"], samples)
+            outputs["corrupted_token_ids"] = replace_at(
+                token_ids, masked["positions"], masked["weights"], samples
+            )
         corrupted = outputs["corrupted_token_ids"]
         sequence = self.discriminator(
-            {"token_ids": corrupted, "segment_ids": segment_ids, "padding_mask": padding_mask}, training=training
+            {"token_ids": corrupted, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            training=training,
         )["sequence_output"]
         # Which tokens differ from the original: the RTD labels, and the replaced fraction of every objective.
         outputs["disc_labels"] = replaced_token_labels(token_ids, corrupted, padding_mask)
@@ -263,8 +311,12 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         if self.encoder_mlm_head is not None:
             positions = masked["positions"]
             if self.discriminator_head is not None:  # All-Tokens MLM predicts every token
-                positions = ops.broadcast_to(ops.arange(token_ids.shape[1], dtype="int32")[None], ops.shape(token_ids))
-            outputs["encoder_logits"] = ops.cast(self.encoder_mlm_head(sequence, positions), "float32")
+                positions = ops.broadcast_to(
+                    ops.arange(token_ids.shape[1], dtype="int32")[None], ops.shape(token_ids)
+                )
+            outputs["encoder_logits"] = ops.cast(
+                self.encoder_mlm_head(sequence, positions), "float32"
+            )
         return outputs
 
     def _mask(self, token_ids, padding_mask, seed):
@@ -274,10 +326,17 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
             token_ids,
             padding_mask,
             mask_token_id=ids["mask_token_id"],
-            excluded_ids=(ids["pad_token_id"], ids["cls_token_id"], ids["sep_token_id"], ids["mask_token_id"]),
+            excluded_ids=(
+                ids["pad_token_id"],
+                ids["cls_token_id"],
+                ids["sep_token_id"],
+                ids["mask_token_id"],
+            ),
             mask_prob=self.mask_prob,
             num_predictions=max_predictions(token_ids.shape[1], self.mask_prob),
-            mask_token_rate=self.mask_token_rate if kind.mask_token_rate is None else kind.mask_token_rate,
+            mask_token_rate=self.mask_token_rate
+            if kind.mask_token_rate is None
+            else kind.mask_token_rate,
             random_token_rate=kind.random_token_rate,
             vocab_size=self.vocab_size,
             seed=seed,
@@ -300,10 +359,17 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
             self.disc_loss_tracker.update_state(disc)
             return total + self.discriminator_weight * disc
         if kind.encoder_head == "mlm":
-            encoder = mlm_loss(y_pred["encoder_logits"], y_pred["mlm_labels"], y_pred["mlm_weights"])
+            encoder = mlm_loss(
+                y_pred["encoder_logits"], y_pred["mlm_labels"], y_pred["mlm_weights"]
+            )
         else:
-            encoder = copy_mlm_loss(y_pred["encoder_logits"], y_pred["disc_logits"], y_pred["token_ids"],
-                                    y_pred["corrupted_token_ids"], x["padding_mask"])
+            encoder = copy_mlm_loss(
+                y_pred["encoder_logits"],
+                y_pred["disc_logits"],
+                y_pred["token_ids"],
+                y_pred["corrupted_token_ids"],
+                x["padding_mask"],
+            )
         self.encoder_mlm_loss_tracker.update_state(encoder)
         return total + encoder
 
@@ -311,30 +377,57 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         padding_mask = ops.cast(x["padding_mask"], "float32")
         weights = y_pred["mlm_weights"]
         if self.generator is not None:
-            self.mlm_accuracy.update_state(y_pred["mlm_labels"], y_pred["mlm_logits"], sample_weight=weights)
+            self.mlm_accuracy.update_state(
+                y_pred["mlm_labels"], y_pred["mlm_logits"], sample_weight=weights
+            )
         if self.discriminator_head is not None:
             labels, probs = y_pred["disc_labels"], ops.sigmoid(y_pred["disc_logits"])
             for metric in self.disc_metrics:
                 metric.update_state(labels, probs, sample_weight=padding_mask)
         if self.encoder_mlm_head is not None:
             logits = y_pred["encoder_logits"]
-            if self.discriminator_head is not None:  # All-Tokens MLM: scored at the chosen positions too
+            if (
+                self.discriminator_head is not None
+            ):  # All-Tokens MLM: scored at the chosen positions too
                 logits = ops.take_along_axis(logits, y_pred["mlm_positions"][:, :, None], axis=1)
-            self.encoder_mlm_accuracy.update_state(y_pred["mlm_labels"], logits, sample_weight=weights)
+            self.encoder_mlm_accuracy.update_state(
+                y_pred["mlm_labels"], logits, sample_weight=weights
+            )
         if self.generator is not None:
             self.replaced_fraction.update_state(y_pred["disc_labels"], sample_weight=padding_mask)
         return self.get_metrics_result()
 
     def get_config(self):
-        return {**super().get_config(), **{name: getattr(self, name) for name in _CONFIG}, **self.special_token_ids}
+        return {
+            **super().get_config(),
+            **{name: getattr(self, name) for name in _CONFIG},
+            **self.special_token_ids,
+        }
 
 
 # The constructor's arguments that get_config saves, beside the special tokens' ids.
 _CONFIG = (
-    "vocab_size", "num_layers", "hidden_dim", "embedding_dim", "num_heads", "intermediate_dim",
-    "generator_hidden_dim", "generator_num_layers", "generator_num_heads", "generator_intermediate_dim",
-    "max_sequence_length", "num_segments", "dropout", "layer_norm_epsilon", "mask_prob", "mask_token_rate",
-    "discriminator_weight", "temperature", "attention_implementation", "seed", "objective", "local_mixing_window",
+    "vocab_size",
+    "num_layers",
+    "hidden_dim",
+    "embedding_dim",
+    "num_heads",
+    "intermediate_dim",
+    "generator_hidden_dim",
+    "generator_num_layers",
+    "generator_num_heads",
+    "generator_intermediate_dim",
+    "max_sequence_length",
+    "num_segments",
+    "dropout",
+    "layer_norm_epsilon",
+    "mask_prob",
+    "mask_token_rate",
+    "discriminator_weight",
+    "temperature",
+    "attention_implementation",
+    "seed",
+    "objective",
+    "local_mixing_window",
     "discriminator_output_bias",
 )
-

@@ -51,4 +51,7 @@ def fill_mask(generator, tokenizer, text, top_k=5):
         training=False,
     )
     probs = ops.convert_to_numpy(ops.softmax(ops.cast(logits, "float32"), axis=-1))[0]
-    return [[(tokenizer.id_to_token(t), float(row[t])) for t in np.argsort(-row)[:top_k]] for row in probs]
+    return [
+        [(tokenizer.id_to_token(t), float(row[t])) for t in np.argsort(-row)[:top_k]]
+        for row in probs
+    ]

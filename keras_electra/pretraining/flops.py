@@ -19,12 +19,16 @@ def _dense(rows, inputs, outputs):
     return 2 * rows * inputs * outputs
 
 
-def encoder_flops(tokens, length, num_layers, hidden_dim, intermediate_dim, embedding_dim, local_mixing_window=0):
+def encoder_flops(
+    tokens, length, num_layers, hidden_dim, intermediate_dim, embedding_dim, local_mixing_window=0
+):
     """Forward products of an `ElectraBackbone` over `tokens` slots in sequences of `length`; its
     local mixing, a multiply-add a channel per window position, is counted as products are."""
     projection = _dense(tokens, embedding_dim, hidden_dim) if embedding_dim != hidden_dim else 0
     projection += 2 * tokens * embedding_dim * local_mixing_window
-    weights = 4 * hidden_dim * hidden_dim + 2 * hidden_dim * intermediate_dim  # Q, K, V, output; FFN
+    weights = (
+        4 * hidden_dim * hidden_dim + 2 * hidden_dim * intermediate_dim
+    )  # Q, K, V, output; FFN
     attention = 2 * 2 * tokens * length * hidden_dim  # scores Q K^T, then probabilities times V
     return projection + num_layers * (2 * tokens * weights + attention)
 
@@ -53,11 +57,20 @@ def pretraining_step_flops(config, batch_size, sequence_length):
     parts = {"generator": 0, "encoder": 0, "encoder_head": 0}
     if kind.generator:
         parts["generator"] = encoder_flops(
-            tokens, sequence_length, config["generator_num_layers"], config["generator_hidden_dim"],
-            config["generator_intermediate_dim"], embedding,
+            tokens,
+            sequence_length,
+            config["generator_num_layers"],
+            config["generator_hidden_dim"],
+            config["generator_intermediate_dim"],
+            embedding,
         ) + mlm_head_flops(chosen, config["generator_hidden_dim"], embedding, vocab)
     parts["encoder"] = encoder_flops(
-        tokens, sequence_length, config["num_layers"], width, config["intermediate_dim"], embedding,
+        tokens,
+        sequence_length,
+        config["num_layers"],
+        width,
+        config["intermediate_dim"],
+        embedding,
         config.get("local_mixing_window", 0),
     )
     parts["encoder_head"] = {

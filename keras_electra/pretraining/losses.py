@@ -10,7 +10,9 @@ def _weighted_mean(values, weights):
 
 def mlm_loss(logits, labels, weights):
     """Mean cross-entropy over the chosen positions of the whole batch."""
-    losses = ops.sparse_categorical_crossentropy(labels, ops.cast(logits, "float32"), from_logits=True)
+    losses = ops.sparse_categorical_crossentropy(
+        labels, ops.cast(logits, "float32"), from_logits=True
+    )
     return _weighted_mean(losses, weights)
 
 
@@ -28,7 +30,9 @@ def copy_mlm_loss(logits, replaced_logits, labels, input_ids, weights):
     over the weighted tokens; in log space, so that p near 0 or 1 stays finite.
     """
     log_softmax = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-    log_label = ops.take_along_axis(log_softmax, ops.cast(labels, "int32")[..., None], axis=-1)[..., 0]
+    log_label = ops.take_along_axis(log_softmax, ops.cast(labels, "int32")[..., None], axis=-1)[
+        ..., 0
+    ]
     replaced_logits = ops.cast(replaced_logits, "float32")
     generated = ops.log_sigmoid(replaced_logits) + log_label  # log((1 - D) softmax)
     copied = ops.log_sigmoid(-replaced_logits)  # log D

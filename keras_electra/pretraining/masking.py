@@ -76,7 +76,9 @@ def replace_at(token_ids, positions, weights, values):
 
 def chosen_token_mask(positions, weights, length):
     """`[B, length]` float32: 1 at the chosen positions, the loss weights of ELECTRA 15%."""
-    hits = ops.one_hot(positions, length, dtype="float32") * ops.cast(weights, "float32")[:, :, None]
+    hits = (
+        ops.one_hot(positions, length, dtype="float32") * ops.cast(weights, "float32")[:, :, None]
+    )
     return ops.minimum(ops.sum(hits, axis=1), 1.0)
 
 
@@ -118,7 +120,9 @@ def mask_tokens(
     values = ops.full(ops.shape(positions), mask_token_id, dtype="int32")
     replaced = draw < mask_token_rate
     if random_token_rate > 0.0:  # drawn only then, so that ELECTRA's masks stay those of its seed
-        use_random = ops.logical_and(draw >= mask_token_rate, draw < mask_token_rate + random_token_rate)
+        use_random = ops.logical_and(
+            draw >= mask_token_rate, draw < mask_token_rate + random_token_rate
+        )
         random_ids = random.randint(ops.shape(positions), 0, vocab_size, seed=seed, dtype="int32")
         values = ops.where(use_random, random_ids, values)
         replaced = ops.logical_or(replaced, use_random)

@@ -46,7 +46,9 @@ OBJECTIVES = {
     one.name: one
     for one in (
         Objective("electra", generator=True, encoder_head="rtd"),
-        Objective("mlm", generator=False, encoder_head="mlm", mask_token_rate=0.8, random_token_rate=0.1),
+        Objective(
+            "mlm", generator=False, encoder_head="mlm", mask_token_rate=0.8, random_token_rate=0.1
+        ),
         Objective("electra-15", generator=True, encoder_head="rtd", rtd_on_chosen_only=True),
         Objective("replace-mlm", generator=True, encoder_head="mlm"),
         Objective("all-tokens-mlm", generator=True, encoder_head="copy-mlm"),

@@ -12,8 +12,14 @@ def replaced_probabilities(pretrainer, tokenizer, text):
     ids = [tokenizer.cls_token_id, *tokens, tokenizer.sep_token_id]
     token_ids = np.array([ids], "int32")
     sequence = pretrainer.discriminator(
-        {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids), "padding_mask": np.ones_like(token_ids)},
+        {
+            "token_ids": token_ids,
+            "segment_ids": np.zeros_like(token_ids),
+            "padding_mask": np.ones_like(token_ids),
+        },
         training=False,
     )["sequence_output"]
-    probs = ops.convert_to_numpy(ops.sigmoid(ops.cast(pretrainer.discriminator_head(sequence), "float32")))[0]
+    probs = ops.convert_to_numpy(
+        ops.sigmoid(ops.cast(pretrainer.discriminator_head(sequence), "float32"))
+    )[0]
     return [(tokenizer.id_to_token(t), float(p)) for t, p in zip(ids[1:-1], probs[1:-1])]
