@@ -166,7 +166,10 @@ def errors(name, fn, q, k, v, do, mask, dropout):
     sub_heads = heads if dropout else max(1, min(heads, REFERENCE_ELEMENTS // per_head))
     # the dropout counter depends on the head count: slice whole batches only then
     sub_batch = max(1, min(batch, REFERENCE_ELEMENTS // (per_head * sub_heads)))
-    view = lambda x: x.detach()[:sub_batch, :, :sub_heads]
+
+    def view(x):
+        return x.detach()[:sub_batch, :, :sub_heads]
+
     q_s, k_s, v_s = (view(x).requires_grad_() for x in (q, k, v))
     do_s = do[:sub_batch, :, :sub_heads]
     mask_s = None if mask is None else mask[:sub_batch]
@@ -188,17 +191,20 @@ def errors(name, fn, q, k, v, do, mask, dropout):
     return f"{out_error:.2e}", f"{grad_error:.2e}"
 
 
+def time_backward(out, q, k, v, do, device):
+    """The backward pass alone, over one forward's graph kept alive only while it is timed."""
+    return bench(lambda: torch.autograd.grad(out, (q, k, v), do, retain_graph=True), device)
+
+
 def measure(name, fn, q, k, v, do, mask, dropout, device):
-    forward = lambda: fn(q, k, v, mask, dropout)
-    out = forward()
-    backward = lambda: torch.autograd.grad(out, (q, k, v), do, retain_graph=True)
-    both = lambda: torch.autograd.grad(forward(), (q, k, v), do)
-    row = {
-        "fwd": bench(forward, device),
-        "bwd": bench(backward, device),
-        "fwd+bwd": bench(both, device),
-    }
-    del out
+    def forward():
+        return fn(q, k, v, mask, dropout)
+
+    def both():
+        return torch.autograd.grad(forward(), (q, k, v), do)
+
+    row = {"fwd": bench(forward, device), "bwd": time_backward(forward(), q, k, v, do, device)}
+    row["fwd+bwd"] = bench(both, device)
     row["peak fwd MiB"] = peak_mib(forward, device)
     row["peak fwd+bwd MiB"] = peak_mib(both, device)
     row["err out"], row["err grads"] = errors(name, fn, q, k, v, do, mask, dropout)

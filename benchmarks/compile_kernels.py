@@ -27,11 +27,10 @@ os.environ.setdefault(
 # Load the kernel file by path: this runs from a checkout, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernels"))
 
+import flash_attention_kernels as fa  # noqa: E402
 import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.runtime.autotuner import Autotuner  # noqa: E402
-
-import flash_attention_kernels as fa  # noqa: E402
 
 # The driver reports warp_size 32 for every NVIDIA GPU; the compiler takes the
 # warp size from its options (default 32), so this matches a real launch.
@@ -104,7 +103,7 @@ def source(kernel, dtype, head_dim, has_mask, has_dropout, config):
 
 def cases(arch, quick):
     """(kernel name, dtype, head_dim, mask, dropout, configs) to compile for one arch."""
-    for name, (kernel, configs) in KERNELS.items():
+    for name, (_kernel, configs) in KERNELS.items():
         if quick:
             # Each kernel with mask and dropout, in every dtype once, across the two
             # archs: the first (largest) config at bf16/fp16 and the last config,

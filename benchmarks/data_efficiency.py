@@ -54,8 +54,10 @@ def efficiency_rows(folder):
             out = folder / f"{len(rows)}"
             s = build(files, out, fmt, vocab_size=30522, strip_gutenberg=strip)
             rows.append(
-                f"| {name} | {fmt} | {s['documents']:,} | {s['examples']:,} | {100 * s['non_padding_fraction']:.1f}% "
-                f"| {s['short_target_padding_percent']:.1f}% | {s['tokens_dropped_percent']:.2f}% | {s['text_tokens']:,} |"
+                f"| {name} | {fmt} | {s['documents']:,} | {s['examples']:,} "
+                f"| {100 * s['non_padding_fraction']:.1f}% "
+                f"| {s['short_target_padding_percent']:.1f}% | {s['tokens_dropped_percent']:.2f}% "
+                f"| {s['text_tokens']:,} |"
             )
     header = (
         "| corpus | format | documents | examples x 128 | non-padding | of which padding from short targets "

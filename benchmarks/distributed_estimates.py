@@ -11,8 +11,8 @@ length from "Pretraining optimisation"; bfloat16 compute with float32 variables,
 import argparse
 import math
 
-# docs/electra.md, "Models and sizes" and "Pretraining optimisation": layers, hidden, embedding, heads (discriminator); generator hidden and heads;
-# global batch, sequence length, mask probability.
+# docs/electra.md, "Models and sizes" and "Pretraining optimisation": layers, hidden, embedding,
+# heads (discriminator); generator hidden and heads; global batch, sequence length, mask probability.
 SIZES = {
     "small": dict(L=12, H=256, E=128, A=4, GH=64, GA=1, batch=128, length=128, mask_prob=0.15),
     "base": dict(L=12, H=768, E=768, A=12, GH=256, GA=4, batch=256, length=512, mask_prob=0.15),

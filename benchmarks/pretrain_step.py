@@ -262,7 +262,8 @@ def main():
         f"{os.cpu_count()} CPU cores, "
         f"median of {args.steps - 2} steps after 2 warm-up steps; loss: mean of the last {STEPS_FOR_LOSS}.",
         "",
-        "| participant | ms/step | tokens/s | vs HF masked-only | peak RSS MB | above baseline MB | first loss | last loss |",
+        "| participant | ms/step | tokens/s | vs HF masked-only | peak RSS MB | above baseline MB "
+        "| first loss | last loss |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for participant, r in results.items():

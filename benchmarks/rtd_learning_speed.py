@@ -161,16 +161,18 @@ def main():
             (
                 ours,
                 ours_optimizer,
-                lambda: ours({k: torch.tensor(v) for k, v in inputs.items()}, training=True),
+                lambda inputs=inputs: ours(
+                    {k: torch.tensor(v) for k, v in inputs.items()}, training=True
+                ),
             ),
             (
                 theirs,
                 theirs_optimizer,
-                lambda: (
+                lambda ids=ids, mask=mask: (
                     theirs(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).logits
                 ),
             ),
-            (window, window_optimizer, lambda: window(torch.tensor(ids))),
+            (window, window_optimizer, lambda ids=ids: window(torch.tensor(ids))),
         ):
             loss = bce(forward(), torch.tensor(labels), torch.tensor(mask))
             if model is ours:

@@ -69,7 +69,8 @@ def main():
         fastest = min(r["ms_per_step"] for r in results.values())
         for backend, r in results.items():
             rows.append(
-                f"| {size} | {backend} | {r['ms_per_step']:.0f} | {r['tokens_per_s']:.0f} | {fastest / r['ms_per_step']:.2f} |"
+                f"| {size} | {backend} | {r['ms_per_step']:.0f} | {r['tokens_per_s']:.0f} "
+                f"| {fastest / r['ms_per_step']:.2f} |"
             )
     table = "\n".join(
         [
@@ -82,7 +83,8 @@ def main():
     if args.out:
         with open(args.out, "w") as f:
             f.write(
-                f"Batch 32 x length 128, float32, {os.cpu_count()} CPU cores, median of {args.steps} steps.\n\n{table}\n"
+                f"Batch 32 x length 128, float32, {os.cpu_count()} CPU cores, "
+                f"median of {args.steps} steps.\n\n{table}\n"
             )
 
 

@@ -54,7 +54,10 @@ def _forward(
     o = q.new_empty(q.shape)
     lse = q.new_empty((B, H, N), dtype=torch.float64 if q.dtype == torch.float64 else torch.float32)
     mask, stride_mb, stride_mn = _mask_args(mask, q)
-    grid = lambda meta: (triton.cdiv(N, meta["BLOCK_M"]), B * H)
+
+    def grid(meta):
+        return (triton.cdiv(N, meta["BLOCK_M"]), B * H)
+
     torch.library.wrap_triton(_attn_fwd)[grid](
         q,
         k,

@@ -162,9 +162,12 @@ def test_dropout_keeps_at_rate_and_backward_uses_the_forward_mask():
 
 def test_dropout_seed_reproduces_and_varies():
     q, k, v = (x.detach() for x in qkv(2, 24, 2, 32))
-    run = lambda seed: fa.flash_attention(
-        q, k, v, dropout_rate=0.5, seed=torch.tensor([seed], device=DEVICE)
-    )
+
+    def run(seed):
+        return fa.flash_attention(
+            q, k, v, dropout_rate=0.5, seed=torch.tensor([seed], device=DEVICE)
+        )
+
     torch.testing.assert_close(run(7), run(7), atol=0, rtol=0)
     assert not torch.equal(run(7), run(8))
     fresh = [
@@ -206,7 +209,10 @@ def test_gradcheck_float64(rate):
     # finite differences are meaningful. The full Jacobian on the smallest
     # shape; the cheap fast_mode check on one with padding and an empty row.
     seed = torch.tensor([3], device=DEVICE)
-    fn = lambda mask: lambda q, k, v: fa.flash_attention(q, k, v, mask, rate, seed)
+
+    def fn(mask):
+        return lambda q, k, v: fa.flash_attention(q, k, v, mask, rate, seed)
+
     tiny = qkv(1, 3, 1, 16, torch.float64)
     assert torch.autograd.gradcheck(fn(torch.tensor([[1, 0, 1]], device=DEVICE)), tiny)
     mask = holes(2, 9)

@@ -5,5 +5,5 @@ from keras_electra.callbacks.periodic_checkpoint import (
     checkpoints,
     latest_checkpoint,
 )
-from keras_electra.callbacks.stop_on_interrupt import StopOnInterrupt
 from keras_electra.callbacks.step_logger import StepLogger
+from keras_electra.callbacks.stop_on_interrupt import StopOnInterrupt

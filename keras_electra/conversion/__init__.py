@@ -1,6 +1,6 @@
-"""Checkpoints in and out: Hugging Face ELECTRA (docs/electra.md, "Checkpoint layout"), the authors' TF1 checkpoints, and
-keras-hub's ElectraBackbone. TensorFlow, keras-hub, torch and safetensors are imported only by the
-functions that read or write their formats."""
+"""Checkpoints in and out: Hugging Face ELECTRA (docs/electra.md, "Checkpoint layout"), the
+authors' TF1 checkpoints, and keras-hub's ElectraBackbone. TensorFlow, keras-hub, torch and
+safetensors are imported only by the functions that read or write their formats."""
 
 from keras_electra.conversion.huggingface import (
     load_huggingface,

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_electra.data import build_summary, text_files
 from keras_electra.data.atomic import atomic_directory
+from keras_electra.data.build_summary import VOCAB_FILE, Progress
 from keras_electra.data.documents import DOCUMENT_MARKER, TextFormat, read_documents
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.packing import pack_documents
 from keras_electra.data.sentences import split_sentences
-from keras_electra.data import build_summary, text_files
-from keras_electra.data.build_summary import VOCAB_FILE, Progress
 from keras_electra.data.shard_writer import ShardWriter
 from keras_electra.data.shards import MANIFEST_FILE, write_json_atomic
 

@@ -8,13 +8,13 @@ run time, so the main job needs no download and the repository ships no text.
 import ast
 import functools
 import itertools
+import pydoc_data.topics
 import re
 import sysconfig
 import zlib
 from pathlib import Path
 
 import numpy as np
-import pydoc_data.topics
 
 from keras_electra.data.documents import DOCUMENT_MARKER
 from keras_electra.data.sentences import split_sentences

@@ -10,8 +10,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_electra.data.conll import CONLL2003_TAGS, read_conll2003
 from keras_electra.data.atomic import check_keras_file
+from keras_electra.data.conll import CONLL2003_TAGS, read_conll2003
 from keras_electra.data.electra_tokenizer import ElectraTokenizer, check_vocabulary_fits
 from keras_electra.data.glue import GLUE_TASKS, read_glue
 from keras_electra.data.squad import read_squad

@@ -5,9 +5,9 @@ from keras_electra.models.backend_neutral_compile import BackendNeutralCompile
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator_head import ElectraDiscriminatorHead
 from keras_electra.models.electra_generator import ElectraGenerator
+from keras_electra.models.electra_masked_lm_head import ElectraMaskedLMHead
 from keras_electra.models.presets import checked_special_token_ids, num_heads_for, pretrainer_config
 from keras_electra.models.seeds import SavesSeedStates, sub_seed
-from keras_electra.models.electra_masked_lm_head import ElectraMaskedLMHead
 from keras_electra.pretraining.losses import copy_mlm_loss, discriminator_loss, mlm_loss
 from keras_electra.pretraining.masking import (
     MASK_PROB,

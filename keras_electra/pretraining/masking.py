@@ -6,8 +6,7 @@ code runs inside a jit-compiled training step on every backend.
 
 import math
 
-from keras import ops
-from keras import random
+from keras import ops, random
 
 # Share of each sequence's tokens chosen for masking: the paper's 15% (large sets 25% in its preset).
 MASK_PROB = 0.15
