@@ -4,12 +4,13 @@ attention kernel) against the same step in Hugging Face transformers (SDPA atten
     python benchmarks/pretrain_step_gpu.py --out benchmarks/results/pretrain_step_gpu.md
     python benchmarks/pretrain_step_gpu.py --out /tmp/p.md --dry-run   # CPU: the tiny size, a few steps
 
-Sizes (docs/electra.md, "Models and sizes", "Pretraining optimisation"): ELECTRA-Small at batch
-128 x 128 and ELECTRA-Base at batch 32 x 512, with their generators (1/4 and 1/3 of the
-discriminator's width), vocabulary 30,522, every position a real token. Ours computes under
-`mixed_bfloat16` (float32 weights, as Keras keeps them) and trains through `fit`; Hugging Face runs `ElectraForPreTraining` + `ElectraForMaskedLM` sharing their
-embeddings, under `torch.autocast(bfloat16)` with fused AdamW, the MLM head on the masked positions
-only. Each participant runs in its own process.
+Sizes (docs/electra.md, "Models and sizes", "Pretraining optimisation"): ELECTRA-Small at batch 128
+x 128 and ELECTRA-Base at batch 32 x 512, with their generators (1/4 and 1/3 of the discriminator's
+width), vocabulary 30,522, every position a real token. Ours computes under `mixed_bfloat16`
+(float32 weights, as Keras keeps them) and trains through `fit`; Hugging Face runs
+`ElectraForPreTraining` + `ElectraForMaskedLM` sharing their embeddings, under
+`torch.autocast(bfloat16)` with fused AdamW, the MLM head on the masked positions only. Each
+participant runs in its own process.
 
 Reported: median ms/step after warm-up, sequences/s, and model FLOP utilisation: the step's matrix
 FLOPs (`step_flops`: 3x the forward's, counted from the sizes) over the GPU's dense bfloat16 peak.
