@@ -1,7 +1,7 @@
 """Model sizes and their pretraining settings (docs/electra.md, "Models and sizes", "Pretraining optimisation")."""
 
-# Discriminator sizes; the generator is derived from them (see
-# `generator_sizes`). `tiny` is ours, for tests and demos: it keeps
+# Discriminator sizes; the generator's are derived from them (see
+# `pretrainer_config`). `tiny` is ours, for tests and demos: it keeps
 # E != H so the embedding projection is exercised.
 SIZES = {
     "tiny": dict(num_layers=2, hidden_dim=128, embedding_dim=64, generator_hidden_fraction=1 / 4),
@@ -18,32 +18,14 @@ SIZES = {
     ),
 }
 
-# docs/electra.md, "Pretraining optimisation" (tiny: ours, for a demo that learns within minutes on a CPU).
+# The learning rate and batch `pretrain` and `compare` use when not given (docs/electra.md, "Pretraining
+# optimisation", which also has each size's sequence length and steps; tiny: ours, for a demo that learns
+# within minutes on a CPU).
 TRAINING = {
-    "tiny": dict(
-        learning_rate=1e-3, batch_size=32, sequence_length=128, total_steps=2_000, warmup_steps=100
-    ),
-    "small": dict(
-        learning_rate=5e-4,
-        batch_size=128,
-        sequence_length=128,
-        total_steps=1_000_000,
-        warmup_steps=10_000,
-    ),
-    "base": dict(
-        learning_rate=2e-4,
-        batch_size=256,
-        sequence_length=512,
-        total_steps=766_000,
-        warmup_steps=10_000,
-    ),
-    "large": dict(
-        learning_rate=2e-4,
-        batch_size=2048,
-        sequence_length=512,
-        total_steps=400_000,
-        warmup_steps=10_000,
-    ),
+    "tiny": dict(learning_rate=1e-3, batch_size=32),
+    "small": dict(learning_rate=5e-4, batch_size=128),
+    "base": dict(learning_rate=2e-4, batch_size=256),
+    "large": dict(learning_rate=2e-4, batch_size=2048),
 }
 
 

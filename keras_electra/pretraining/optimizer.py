@@ -16,7 +16,7 @@ def pretraining_optimizer(
     """AdamW(0.9, 0.999, eps 1e-6) with decay 0.01 except on LayerNorm and
     biases, global-norm clipping at 1.0 and `WarmupLinearDecay`.
 
-    Defaults are ELECTRA-Small's; `presets.TRAINING` has the other sizes'.
+    Defaults are ELECTRA-Small's; docs/electra.md, "Pretraining optimisation", has the other sizes'.
     Keras' AdamW corrects Adam's bias, which the authors' optimiser does not;
     under a 10,000-step warmup the two differ only while the learning rate is
     still near zero.
