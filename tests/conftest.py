@@ -25,13 +25,15 @@ try:
 except ImportError:
     pass
 
-import random
+# The imports below come after the two blocks above on purpose (E402): keras imports the backend,
+# TensorFlow included, so TRITON_INTERPRET must be set and triton imported before them.
+import random  # noqa: E402
 
-import keras
-import numpy as np
-import pytest
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
-import keras_electra as ke
+import keras_electra as ke  # noqa: E402
 
 BACKEND = keras.backend.backend()
 # Modules of pure Python and numpy (reading data, tokenizing, packing, metrics) behave the same on
@@ -61,15 +63,75 @@ def make_batch(rng, batch_size=8, length=32, vocab_size=VOCAB, min_tokens=3):
     return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
 
 
+# --- Tiers: `pytest` runs the fast tier; `pytest --large` adds the tests marked large ------------
+# Large: end-to-end command-line runs, subprocesses, long training, and whatever reads ../shared/data.
+
+LEFT_OUT = pytest.StashKey[int]()
+# The test pytest is running (set up, called or torn down): shared_data() asks it for its marker.
+running_test = None
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--large",
+        action="store_true",
+        help="also run the tests marked large (end-to-end runs, subprocesses, shared data)",
+    )
+
+
+def is_large(item):
+    return item.get_closest_marker("large") is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--large"):
+        return
+    large = [item for item in items if is_large(item)]
+    if large:
+        config.hook.pytest_deselected(items=large)
+        items[:] = [item for item in items if not is_large(item)]
+    config.stash[LEFT_OUT] = len(large)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    left_out = config.stash.get(LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(
+            f"tests marked large left out: {left_out} (the fast tier); --large runs them too"
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    # The protocol spans the test's setup, so a module- or session-scoped fixture that calls
+    # shared_data() is checked against the test that first sets it up.
+    global running_test
+    running_test = item
+    try:
+        return (yield)
+    finally:
+        running_test = None
+
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def shared_data(*parts):
     """A path under the shared real data, which is not part of the project.
 
+    Only tests marked large may read it, so that the fast tier never waits on real data; a test
+    that is not marked large fails here, saying so. A fixture that reads shared data serves large
+    tests only: a fast test sharing it would fail in the fast tier, where no large test set it up.
+
     Missing there means a user's machine: skip with the reason. CI sets
     KERAS_ELECTRA_REQUIRE_DATA=1, which turns that skip into a failure.
     """
+    if running_test is None or not is_large(running_test):
+        where = "outside a test" if running_test is None else running_test.nodeid
+        pytest.fail(
+            f"{where} reads ../shared/data but is not marked large: "
+            "mark it @pytest.mark.large (tests/conftest.py, Tiers)"
+        )
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
         message = f"shared data not found at {path}"

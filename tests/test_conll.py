@@ -96,6 +96,7 @@ def test_tag_list():
     )
 
 
+@pytest.mark.large
 @pytest.mark.parametrize(
     "name, sentences, tokens",
     [("eng.train", 14_041, 203_621), ("eng.testa", 3_250, 51_362), ("eng.testb", 3_453, 46_435)],

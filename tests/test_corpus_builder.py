@@ -244,6 +244,7 @@ def test_segment_ids_and_mask():
     assert segment_ids.dtype == padding_mask.dtype == np.int32
 
 
+@pytest.mark.large
 def test_real_books(tmp_path):
     books = shared_data("corpus", "gutenberg_books")
     corpus = [books / "pg11_alices_adventures_in_wonderland.txt", books / "pg16_peter_pan.txt"]

@@ -99,6 +99,7 @@ def corpus(tmp_path_factory):
     return folder, vocab
 
 
+@pytest.mark.large
 def test_sentence_per_line_reproduces_the_authors_examples_exactly(tmp_path):
     """The digest of the examples that build_pretraining_data made of these two books before prose
     existed (commit 2f30a72, whose only format was sentence-per-line): the authors' mode is unchanged."""
@@ -207,6 +208,7 @@ def test_a_truncated_gz_file_is_named_and_nothing_is_written(corpus, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
 
+@pytest.mark.large
 def test_real_books_as_prose_fill_the_examples(tmp_path):
     books = [shared_data("corpus", "gutenberg_books", name) for name in BOOKS]
     summary = build_pretraining_data(

@@ -130,6 +130,7 @@ def test_gutenberg_markers_are_case_insensitive_and_optional(tmp_path):
     ]
 
 
+@pytest.mark.large
 def test_real_gutenberg_book():
     path = shared_data("corpus", "gutenberg_books", "pg1342_pride_and_prejudice.txt")
     (book,) = read_documents(path, strip_gutenberg=True)  # one file, one document

@@ -50,13 +50,13 @@ def test_heads_match_numpy(rng, tiny_pretrainer):
 
 def test_dropout_and_layer_norm_settings(tiny_pretrainer):
     layers = list(tiny_pretrainer._flatten_layers())
-    dropouts = [l for l in layers if isinstance(l, keras.layers.Dropout)]
-    attentions = [l for l in layers if isinstance(l, ke.ElectraAttention)]
-    norms = [l for l in layers if isinstance(l, keras.layers.LayerNormalization)]
+    dropouts = [layer for layer in layers if isinstance(layer, keras.layers.Dropout)]
+    attentions = [layer for layer in layers if isinstance(layer, ke.ElectraAttention)]
+    norms = [layer for layer in layers if isinstance(layer, keras.layers.LayerNormalization)]
     assert dropouts and attentions and norms
-    assert all(l.rate == 0.1 for l in dropouts)
-    assert all(l.dropout == 0.1 for l in attentions)
-    assert all(l.epsilon == 1e-12 for l in norms)
+    assert all(dropout.rate == 0.1 for dropout in dropouts)
+    assert all(attention.dropout == 0.1 for attention in attentions)
+    assert all(norm.epsilon == 1e-12 for norm in norms)
 
 
 def test_dropout_is_active_only_in_training(rng, tiny_pretrainer):

@@ -25,7 +25,7 @@ def shared_corpus():
 
 
 @pytest.fixture(scope="module")
-def vocab_file(tmp_path_factory):
+def books_vocab_file(tmp_path_factory):
     """A vocab.txt trained on two books plus the Chinese sentences, alone in its folder as HF expects."""
     folder = tmp_path_factory.mktemp("vocab")
     chinese = folder / "chinese.txt"
@@ -36,7 +36,7 @@ def vocab_file(tmp_path_factory):
     return tokenizer.save_vocabulary(folder / "vocab.txt")
 
 
-def references(vocab_file, lowercase):
+def references(books_vocab_file, lowercase):
     """Hugging Face tokenizers on the same vocab.txt: the Rust-backed one and, where it exists, pure Python.
 
     `from_pretrained` on the folder, because transformers 5 silently ignores `BertTokenizer(vocab_file=...)`
@@ -44,9 +44,9 @@ def references(vocab_file, lowercase):
     """
     transformers = pytest.importorskip("transformers")
     classes = [transformers.BertTokenizer, getattr(transformers, "BertTokenizerLegacy", None)]
-    folder = str(vocab_file.parent)
+    folder = str(books_vocab_file.parent)
     tokenizers = [cls.from_pretrained(folder, do_lower_case=lowercase) for cls in classes if cls]
-    vocab_size = ElectraTokenizer.from_vocab_file(vocab_file).vocab_size
+    vocab_size = ElectraTokenizer.from_vocab_file(books_vocab_file).vocab_size
     assert [len(tokenizer.get_vocab()) for tokenizer in tokenizers] == [vocab_size] * len(
         tokenizers
     )
@@ -64,28 +64,32 @@ def assert_parity(ours, theirs, texts):
         assert ours.encode(text) == expected, (type(theirs).__name__, text)
 
 
-def test_uncased_parity_with_transformers(vocab_file):
-    ours = ElectraTokenizer.from_vocab_file(vocab_file)
+@pytest.mark.large
+def test_uncased_parity_with_transformers(books_vocab_file):
+    ours = ElectraTokenizer.from_vocab_file(books_vocab_file)
     texts = sample_lines() + [ACCENTED, *MIXED, *CHINESE]
-    for theirs in references(vocab_file, lowercase=True):
+    for theirs in references(books_vocab_file, lowercase=True):
         assert_parity(ours, theirs, texts)
 
 
-def test_cased_parity_with_transformers(vocab_file):
-    ours = ElectraTokenizer.from_vocab_file(vocab_file, lowercase=False)
-    for theirs in references(vocab_file, lowercase=False):
+@pytest.mark.large
+def test_cased_parity_with_transformers(books_vocab_file):
+    ours = ElectraTokenizer.from_vocab_file(books_vocab_file, lowercase=False)
+    for theirs in references(books_vocab_file, lowercase=False):
         assert_parity(ours, theirs, [ACCENTED, *MIXED])
 
 
-def test_each_cjk_character_is_a_token(vocab_file):
-    tokenizer = ElectraTokenizer.from_vocab_file(vocab_file)
+@pytest.mark.large
+def test_each_cjk_character_is_a_token(books_vocab_file):
+    tokenizer = ElectraTokenizer.from_vocab_file(books_vocab_file)
     for sentence in CHINESE:
         assert tokenizer.tokenize(sentence) == list(sentence)
         assert tokenizer.unk_token_id not in tokenizer.encode(sentence)
 
 
-def test_encode_batch_matches_encode(vocab_file):
-    tokenizer = ElectraTokenizer.from_vocab_file(vocab_file)
+@pytest.mark.large
+def test_encode_batch_matches_encode(books_vocab_file):
+    tokenizer = ElectraTokenizer.from_vocab_file(books_vocab_file)
     texts = [ACCENTED, "", *MIXED, *CHINESE]
     assert tokenizer.encode_batch(texts) == [tokenizer.encode(text) for text in texts]
 
@@ -97,19 +101,21 @@ def uncased(text):
     return " ".join(stripped.lower().split())
 
 
+@pytest.mark.large
 @pytest.mark.parametrize(
     "text",
     ["The cat sat on the mat", "  Alice   was beginning\tto get tired\n", "Café déjà vu, naïve"],
 )
-def test_decode_inverts_encode(vocab_file, text):
-    tokenizer = ElectraTokenizer.from_vocab_file(vocab_file)
+def test_decode_inverts_encode(books_vocab_file, text):
+    tokenizer = ElectraTokenizer.from_vocab_file(books_vocab_file)
     ids = tokenizer.encode(text)
     assert tokenizer.unk_token_id not in ids
     assert tokenizer.decode(ids) == uncased(text)
 
 
-def test_decode_skips_special_tokens(vocab_file):
-    tokenizer = ElectraTokenizer.from_vocab_file(vocab_file)
+@pytest.mark.large
+def test_decode_skips_special_tokens(books_vocab_file):
+    tokenizer = ElectraTokenizer.from_vocab_file(books_vocab_file)
     text_ids = tokenizer.encode("the queen")
     ids = [tokenizer.cls_token_id, *text_ids, tokenizer.sep_token_id, tokenizer.pad_token_id]
     assert tokenizer.decode(ids) == "the queen"
@@ -117,9 +123,10 @@ def test_decode_skips_special_tokens(vocab_file):
         tokenizer.decode([-1])
 
 
-def test_literal_special_tokens_in_text_stay_text(vocab_file):
+@pytest.mark.large
+def test_literal_special_tokens_in_text_stay_text(books_vocab_file):
     """Unlike transformers, corpus text "[SEP]" must not become a separator id (as in Google BERT/ELECTRA)."""
-    tokenizer = ElectraTokenizer.from_vocab_file(vocab_file)
+    tokenizer = ElectraTokenizer.from_vocab_file(books_vocab_file)
     assert tokenizer.tokenize("a [SEP] b")[:2] == ["a", "["]
     assert tokenizer.sep_token_id not in tokenizer.encode("a [SEP] b")
 
@@ -181,9 +188,10 @@ def test_missing_vocab_file(tmp_path):
         ElectraTokenizer.from_vocab_file(tmp_path / "absent.txt")
 
 
-def test_id_and_token_lookups_follow_the_vocab_file_lines(vocab_file):
-    lines = Path(vocab_file).read_text(encoding="utf-8").splitlines()
-    tokenizer = ElectraTokenizer.from_vocab_file(vocab_file)
+@pytest.mark.large
+def test_id_and_token_lookups_follow_the_vocab_file_lines(books_vocab_file):
+    lines = Path(books_vocab_file).read_text(encoding="utf-8").splitlines()
+    tokenizer = ElectraTokenizer.from_vocab_file(books_vocab_file)
     for index in (0, 1, 103, len(lines) // 2, len(lines) - 1):
         assert tokenizer.id_to_token(index) == lines[index]
         assert tokenizer.token_to_id(lines[index]) == index

@@ -222,6 +222,7 @@ def test_glue_tasks_describe_all_nine_tasks():
     assert GLUE_TASKS["mrpc"].metrics == GLUE_TASKS["qqp"].metrics == ("accuracy", "f1")
 
 
+@pytest.mark.large
 @pytest.mark.parametrize(
     "task, split, rows",
     [
@@ -254,6 +255,7 @@ def test_real_glue_row_counts_match_the_readme(task, split, rows):
         assert set(data.labels) == set(range(len(spec.labels)))
 
 
+@pytest.mark.large
 def test_real_glue_first_rows():
     sst2 = read_glue("sst2", shared_data("glue", "SST-2"), "dev")
     assert (sst2.text_a[0], sst2.labels[0]) == (

@@ -230,6 +230,7 @@ def test_bad_arguments(tokenizer):
 # --- SQuAD v1.1 dev, every question -----------------------------------------------------------------
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("max_length, doc_stride", [(384, 128), (128, 32)])
 def test_squad_dev_gold_spans_decode_to_gold_text(max_length, doc_stride):
     questions = read_squad(shared_data("squad_v1.1", "dev-v1.1.json.zip"))

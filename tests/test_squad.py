@@ -115,6 +115,7 @@ def test_missing_file_names_the_path(tmp_path):
         read_squad(tmp_path / "dev-v1.1.json")
 
 
+@pytest.mark.large
 def test_real_squad_v1_dev():
     examples = read_squad(shared_data("squad_v1.1", "dev-v1.1.json.zip"))
     assert len(examples) == 10_570

@@ -227,6 +227,7 @@ def test_bad_arguments(tokenizer):
 # --- CoNLL-2003 dev, every sentence ---------------------------------------------------------------
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("lowercase", [False, True])
 def test_conll2003_dev_labels_round_trip(lowercase):
     sentences = read_conll2003(shared_data("conll2003", "eng.testa"))
