@@ -77,6 +77,7 @@ def test_pretrain_refuses_a_non_data_directory_and_a_used_run_directory(tmp_path
     assert (tmp_path / "used" / "keep.txt").read_text() == "x"
 
 
+@pytest.mark.large
 def test_build_data_then_pretrain_writes_every_artifact(tmp_path):
     import csv
 
@@ -141,6 +142,7 @@ def test_build_data_then_pretrain_writes_every_artifact(tmp_path):
     assert isinstance(keras.models.load_model(run / "discriminator.keras"), keras.Model)
 
 
+@pytest.mark.large
 @pytest.mark.skipif(
     BACKEND != "jax",
     reason="the README's main job runs on JAX; the model tests cover every backend",
@@ -188,6 +190,7 @@ def test_main_job_on_the_default_corpus_ends_with_the_fine_tuning_demo(tmp_path)
     assert (run / "tokenizer_config.json").is_file()
 
 
+@pytest.mark.large
 @pytest.mark.skipif(
     BACKEND != "jax",
     reason="one backend suffices for the command line; the model tests cover every backend",
@@ -258,6 +261,7 @@ def test_build_data_and_pretrain_on_real_books_learn(tmp_path):
     assert after["disc_auc"] > before["disc_auc"] + 0.01
 
 
+@pytest.mark.large
 @pytest.mark.skipif(
     BACKEND != "jax", reason="the objectives' steps are tested on every backend in test_objectives"
 )

@@ -226,6 +226,7 @@ def test_every_sub_command_has_help(capsys):
     assert "no-such-task" in capsys.readouterr().err
 
 
+@pytest.mark.large
 def test_finetune_refuses_a_used_out_directory_and_a_missing_model(tmp_path, capsys):
     used = tmp_path / "used"
     used.mkdir()
@@ -252,6 +253,7 @@ def test_finetune_refuses_a_used_out_directory_and_a_missing_model(tmp_path, cap
     assert code == 2 and "no_model_here" in err
 
 
+@pytest.mark.large
 def test_finetune_refuses_a_max_length_past_the_position_table(pretrained, tmp_path, capsys):
     # The encoder has 128 positions: JAX would clamp the rest silently, TensorFlow fail mid-fit.
     code, _, err = run_cli(
@@ -280,6 +282,7 @@ def test_finetune_refuses_a_max_length_past_the_position_table(pretrained, tmp_p
     assert not (tmp_path / "ft" / "metrics.json").exists()
 
 
+@pytest.mark.large
 def test_sst2_beats_the_majority_class_and_writes_every_artifact(sst2_run):
     labels = np.array(
         [int(row["label"]) for row in read_tsv(shared_data("glue", "SST-2", "dev.tsv"))]
@@ -300,6 +303,7 @@ def test_sst2_beats_the_majority_class_and_writes_every_artifact(sst2_run):
     assert isinstance(keras.saving.load_model(sst2_run / "model.keras"), keras.Model)
 
 
+@pytest.mark.large
 def test_stsb_correlates_and_its_pearson_is_the_saved_models(stsb_run):
     from scipy.stats import pearsonr
 
@@ -318,6 +322,7 @@ def test_stsb_correlates_and_its_pearson_is_the_saved_models(stsb_run):
     assert pearsonr(predictions, gold)[0] == pytest.approx(metrics["dev"]["pearson"], abs=1e-4)
 
 
+@pytest.mark.large
 def test_evaluate_prints_the_finetune_accuracy_and_refuses_another_task(sst2_run, capsys):
     sst2 = shared_data("glue", "SST-2")
     code, out, _ = run_cli(
@@ -334,6 +339,7 @@ def test_evaluate_prints_the_finetune_accuracy_and_refuses_another_task(sst2_run
     assert code == 2 and "cola" in err and "sst2" in err and "Traceback" not in err
 
 
+@pytest.mark.large
 def test_predict_labels_arguments_and_stdin_as_the_model_does(sst2_run, capsys, monkeypatch):
     texts = ["a gripping , beautifully acted film .", "dull , lifeless and far too long ."]
     code, out, _ = run_cli(capsys, "predict", "--model", sst2_run, *texts)
@@ -356,6 +362,7 @@ def test_predict_labels_arguments_and_stdin_as_the_model_does(sst2_run, capsys, 
     assert [int(line[0]) for line in lines] == expected.tolist()
 
 
+@pytest.mark.large
 def test_predict_scores_pairs_and_names_an_input_without_a_tab(stsb_run, capsys):
     pairs = [
         "a man is playing a guitar .\ta man plays the guitar .",
@@ -372,6 +379,7 @@ def test_predict_scores_pairs_and_names_an_input_without_a_tab(stsb_run, capsys)
     assert code == 2 and "input 2" in err and "tab" in err and "Traceback" not in err
 
 
+@pytest.mark.large
 def test_fill_mask_prints_sorted_top_k_probabilities(pretrain_run, capsys):
     code, out, _ = run_cli(
         capsys, "fill-mask", "--model", pretrain_run, "--top-k", "5", "the [MASK] sat"
@@ -399,6 +407,7 @@ def test_fill_mask_prints_sorted_top_k_probabilities(pretrain_run, capsys):
     assert code == 2 and "[MASK]" in err
 
 
+@pytest.mark.large
 def test_detect_prints_one_probability_per_token(pretrain_run, capsys):
     from keras_electra import ElectraTokenizer
 
@@ -413,6 +422,7 @@ def test_detect_prints_one_probability_per_token(pretrain_run, capsys):
     assert all(0 <= float(p) <= 1 for _, p in pairs)
 
 
+@pytest.mark.large
 def test_detect_cuts_a_long_text_at_the_position_table(pretrain_run, capsys):
     from keras_electra import ElectraTokenizer
     from keras_electra.pretraining.replaced_tokens import replaced_probabilities
@@ -445,6 +455,7 @@ def test_fill_mask_and_detect_name_a_missing_run(tmp_path, capsys):
         assert code == 2 and str(missing) in err and "Traceback" not in err
 
 
+@pytest.mark.large
 def test_conll2003_smoke(pretrained, tmp_path, capsys):
     out = tmp_path / "conll"
     code, stdout, _ = run_cli(
@@ -506,6 +517,7 @@ def squad_subset(source, article, questions):
     }
 
 
+@pytest.mark.large
 def test_squad_smoke(pretrained, tmp_path, capsys):
     with zipfile.ZipFile(shared_data("squad_v1.1", "dev-v1.1.json.zip")) as archive:
         (name,) = [n for n in archive.namelist() if n.endswith(".json")]
@@ -553,6 +565,7 @@ def test_squad_smoke(pretrained, tmp_path, capsys):
     )
 
 
+@pytest.mark.large
 def test_docstring_kind_needs_no_data_and_predicts_its_label_names(pretrain_run, tmp_path, capsys):
     from keras_electra.data.stdlib_corpus import DOCSTRING_KINDS, docstring_kind_task
     from keras_electra.finetuning import tasks
