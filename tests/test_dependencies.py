@@ -1,4 +1,4 @@
-"""The models train with keras + numpy + one backend: no TensorFlow needed."""
+"""A plain install trains: keras + numpy + one backend, no TensorFlow and none of the extras."""
 
 import os
 import subprocess
@@ -11,8 +11,8 @@ from conftest import BACKEND
 SCRIPT = textwrap.dedent(
     """
     import sys
-    # Make the TensorFlow family unimportable, as on a GPU machine without it.
-    for name in ("tensorflow", "tensorflow_text", "keras_hub", "tf_keras"):
+    # Make the TensorFlow family and the extras' packages unimportable, as in a plain install.
+    for name in ("tensorflow", "tensorflow_text", "keras_hub", "tf_keras", *EXTRAS):
         sys.modules[name] = None
     import numpy as np
     import keras_electra as ke
@@ -21,24 +21,38 @@ SCRIPT = textwrap.dedent(
     pre = ke.ElectraPretrainer.from_size("tiny", vocab_size=500, seed=0)
     pre.compile()
     pre.fit(x, batch_size=4, epochs=1, verbose=0)
+    try:
+        ke.finetuning.metrics.matthews_corrcoef([0, 1], [0, 1])
+    except ImportError as error:
+        print(error)
     print("trained", sorted(m for m, mod in sys.modules.items() if mod is not None and m.split(".")[0] == "tensorflow"))
     """
 )
 
 
+@pytest.mark.large
 @pytest.mark.skipif(
     BACKEND == "tensorflow", reason="checks the backends that do not need TensorFlow"
 )
 def test_trains_without_tensorflow():
+    from keras_electra.extras import EXTRA_OF_MODULE
+
+    # JAX itself requires SciPy, so that backend always has it.
+    blocked = [name for name in EXTRA_OF_MODULE if not (BACKEND == "jax" and name == "scipy")]
+    script = SCRIPT.replace("*EXTRAS", ", ".join(map(repr, blocked)))
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", script],
         env={**os.environ, "KERAS_BACKEND": BACKEND},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().endswith("trained []")
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == "trained []"
+    assert lines[-2] == (
+        "scoring the GLUE tasks needs the package 'sklearn': pip install 'keras-electra[metrics]'"
+    )
 
 
 def test_every_package_is_installed():

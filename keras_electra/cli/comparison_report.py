@@ -4,6 +4,7 @@ comparison.png (dev score against pretraining FLOPs, one line per objective)."""
 import keras
 import numpy as np
 
+from keras_electra.cli.plotting import headless_pyplot
 from keras_electra.data.atomic import write_atomic
 from keras_electra.data.shards import write_json_atomic
 
@@ -113,10 +114,7 @@ def score_text(point):
 
 
 def plot(result, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = headless_pyplot()
 
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for run in result["objectives"]:

@@ -2,10 +2,8 @@
 
 import sys
 
-from scipy.special import softmax
-
 from keras_electra.cli.evaluate import add_model_argument, load_finetuned
-from keras_electra.finetuning import tasks
+from keras_electra.finetuning import metrics, tasks
 
 
 def add_parser(subparsers, name):
@@ -49,7 +47,7 @@ def run(args):
     elif tasks.num_classes(task) == 1:
         outputs = [f"{score:.3f}" for score in model.predict(x, verbose=0)[:, 0]]
     else:
-        probs = softmax(model.predict(x, verbose=0), axis=-1)
+        probs = metrics.softmax(model.predict(x, verbose=0))
         names = tasks.label_names(task)
         outputs = [f"{names[i]} ({p[i]:.3f})" for i, p in zip(probs.argmax(-1), probs)]
     for line, output in zip(lines, outputs):

@@ -12,37 +12,50 @@ import re
 import string
 
 import numpy as np
-import scipy.stats
-import seqeval.metrics
-import sklearn.metrics
 
 from keras_electra.data.glue import glue_task
+from keras_electra.extras import require
+
+
+def _sklearn_metrics():
+    return require("sklearn.metrics", "scoring the GLUE tasks")
+
+
+def _scipy_stats():
+    return require("scipy.stats", "scoring STS-B")
+
+
+def softmax(scores, axis=-1):
+    """Probabilities from scores along `axis`, in float64: how predictions are reported."""
+    scores = np.asarray(scores, "float64")
+    exponentials = np.exp(scores - scores.max(axis, keepdims=True))
+    return exponentials / exponentials.sum(axis, keepdims=True)
 
 
 def accuracy(predictions, labels):
     """Fraction of predicted class indices equal to their labels."""
-    return float(sklearn.metrics.accuracy_score(labels, predictions))
+    return float(_sklearn_metrics().accuracy_score(labels, predictions))
 
 
 def f1(predictions, labels):
     """F1 of class 1 (the paraphrase/duplicate class of MRPC and QQP); 0 when neither side has a 1,
     rather than a warning, as a model can predict no positives early in fine-tuning."""
-    return float(sklearn.metrics.f1_score(labels, predictions, pos_label=1, zero_division=0.0))
+    return float(_sklearn_metrics().f1_score(labels, predictions, pos_label=1, zero_division=0.0))
 
 
 def matthews_corrcoef(predictions, labels):
     """Matthews correlation (CoLA's metric): unlike accuracy, 0 for always guessing the majority class."""
-    return float(sklearn.metrics.matthews_corrcoef(labels, predictions))
+    return float(_sklearn_metrics().matthews_corrcoef(labels, predictions))
 
 
 def pearson(predictions, labels):
     """Pearson correlation of predicted and gold scores (STS-B); NaN when either side is constant."""
-    return float(scipy.stats.pearsonr(predictions, labels).statistic)
+    return float(_scipy_stats().pearsonr(predictions, labels).statistic)
 
 
 def spearman(predictions, labels):
     """Spearman rank correlation of predicted and gold scores (STS-B); NaN when either is constant."""
-    return float(scipy.stats.spearmanr(predictions, labels).statistic)
+    return float(_scipy_stats().spearmanr(predictions, labels).statistic)
 
 
 def entity_f1(predictions, labels):
@@ -50,7 +63,9 @@ def entity_f1(predictions, labels):
     conlleval: an entity counts only with its exact span and type, so a boundary error is both a
     false positive and a false negative, and tagging the other tokens right earns nothing."""
     return float(
-        seqeval.metrics.f1_score([list(s) for s in labels], [list(s) for s in predictions])
+        require("seqeval.metrics", "scoring CoNLL-2003").f1_score(
+            [list(s) for s in labels], [list(s) for s in predictions]
+        )
     )
 
 

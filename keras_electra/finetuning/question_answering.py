@@ -17,7 +17,8 @@ is the smallest unit a span can point at.
 """
 
 import numpy as np
-from scipy.special import softmax
+
+from keras_electra.finetuning.metrics import softmax
 
 
 def _answer_token_span(offsets, answer_start, answer_end):

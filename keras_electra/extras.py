@@ -1,0 +1,27 @@
+"""Packages that only some features need, and the install extra that brings each.
+
+A plain install (keras, numpy, tokenizers, safetensors, sentencex, zstandard and one backend) builds
+data, pretrains, fine-tunes, converts and saves. Scoring the fine-tuning tasks and the command line's
+plots add about 250 MB of scientific Python that a model in a training script or a server never uses.
+"""
+
+import importlib
+
+# top-level module -> the extra of pyproject.toml that installs it
+EXTRA_OF_MODULE = {
+    "scipy": "metrics",
+    "sklearn": "metrics",
+    "seqeval": "metrics",
+    "matplotlib": "cli",
+}
+
+
+def require(module, feature):
+    """`module`, imported; or an ImportError naming the extra that installs it and what needs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        top = module.split(".")[0]
+        raise ImportError(
+            f"{feature} needs the package {top!r}: pip install 'keras-electra[{EXTRA_OF_MODULE[top]}]'"
+        ) from error
