@@ -1,6 +1,8 @@
 """Runs the test suite once per Keras backend, each in its own process.
 
-Usage: python tests/run_backends.py [pytest arguments]
+Usage: python tests/run_backends.py [--large] [pytest arguments]
+The fast tier by default; --large (a pytest option of tests/conftest.py) adds the tests marked
+large: end-to-end command runs, subprocesses, long training and the shared data.
 KERAS_ELECTRA_BACKENDS="jax torch" limits the backends. KERAS_ELECTRA_TEST_JOBS sets how many
 passes run at once (default 2). Much of a pass is single-threaded (tracing, XLA compiling, the
 command-line tests' subprocesses), so two passes share two cores better than one pass uses them.
