@@ -41,30 +41,27 @@ def built_norm(rng, shape):
 
 def test_the_switch_selects_every_plain_version(switch):
     switch(False)
-    seed = keras.random.SeedGenerator(0)
     norm = built_norm(np.random.default_rng(0), (2, 8))
     assert gelu.select_gelu() is gelu.plain_gelu
     assert layer_norm.select_layer_norm(norm, 2) is layer_norm.plain_layer_norm
-    assert random_bits.select_uniform(seed, (4, 4)) is random_bits.plain_uniform
-    assert dropout.select_dropout(keras.ops.ones((4, 4)), 0.1, seed) is dropout.plain_dropout
+    assert random_bits.select_uniform() is random_bits.plain_uniform
+    assert dropout.select_dropout() is dropout.plain_dropout
     assert adamw.select_update_step() is adamw.plain_update_step
     assert adamw.select_clip_gradients(ke.pretraining_optimizer()) is adamw.plain_clip_gradients
 
 
 def test_the_fast_versions_are_selected_on_their_backend(switch):
     switch(True)
-    seed = keras.random.SeedGenerator(0)
     norm = built_norm(np.random.default_rng(0), (2, 8))
-    x = keras.ops.ones((4, 4))
     chosen = {
         "tensorflow": [gelu.select_gelu() is gelu.tensorflow_gelu],
         "jax": [
             layer_norm.select_layer_norm(norm, 2) is layer_norm.jax_layer_norm,
-            random_bits.select_uniform(seed, (4, 4)) is random_bits.counter_uniform,
-            dropout.select_dropout(x, 0.1, seed) is dropout.jax_dropout,
+            random_bits.select_uniform() is random_bits.counter_uniform,
+            dropout.select_dropout() is dropout.jax_dropout,
         ],
         "torch": [
-            dropout.select_dropout(x, 0.1, seed) is dropout.torch_dropout,
+            dropout.select_dropout() is dropout.torch_dropout,
             adamw.select_update_step() is adamw.torch_update_step,
             adamw.select_clip_gradients(ke.pretraining_optimizer()) is adamw.torch_clip_gradients,
         ],
@@ -72,6 +69,27 @@ def test_the_fast_versions_are_selected_on_their_backend(switch):
     assert all(chosen[BACKEND]), chosen[BACKEND]
 
 
+@pytest.mark.parametrize("seed", [3, None])
+def test_the_fast_random_draws_take_keras_own_for_what_they_cannot_draw(switch, seed):
+    """An int or no seed (no SeedGenerator to advance) and a dropout rate of 1 go to Keras' draws."""
+    switch(True)
+    x = keras.ops.ones((4, 8))
+    seeded = seed is not None
+    for rate in (0.3, 1.0):
+        y = to_numpy(dropout.select_dropout()(x, rate, seed))
+        if seeded or rate == 1.0:
+            expected = to_numpy(keras.random.dropout(x, rate, seed=seed))
+            np.testing.assert_array_equal(y, expected, err_msg=f"rate {rate}")
+        else:
+            assert 0 < (y == 0).mean() < 1, y
+    if seeded:
+        np.testing.assert_array_equal(
+            to_numpy(random_bits.select_uniform()(seed, (4, 8))),
+            to_numpy(keras.random.uniform((4, 8), seed=seed)),
+        )
+
+
+@pytest.mark.large
 @pytest.mark.parametrize("value, enabled", [("1", "False"), ("0", "True")])
 def test_the_environment_variable_turns_them_off(value, enabled):
     # Read once, when keras_electra is imported: a fresh process.

@@ -2,8 +2,11 @@
 
 A module per fast path; each has `plain_*` (what Keras alone computes), the
 fast version(s), the measured gain in its docstring, and one `select_*`
-dispatcher that returns the fast version only where it applies and
-`keras_electra.config.fast_paths_enabled()`:
+dispatcher that returns the fast version on its backend with
+`keras_electra.config.fast_paths_enabled()` (LayerNorm and clipping: also
+only for the options it implements). The random draws (dropout, uniforms)
+take Keras' own where their arguments rule the fast one out (no
+SeedGenerator, a tensor past `counter_bits`' range):
 
 - `gelu`: TensorFlow, a closed-form GELU backward that keeps only its input.
 - `layer_norm`: JAX, LayerNorm over the last axis with a closed-form backward.

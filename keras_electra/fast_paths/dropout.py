@@ -25,7 +25,7 @@ import keras
 from keras import ops
 
 from keras_electra.fast_paths import enabled_on
-from keras_electra.fast_paths.random_bits import counter_bits, counter_bits_cover
+from keras_electra.fast_paths.random_bits import counter_bits, counter_bits_can_draw
 
 
 def plain_dropout(x, rate, seed):
@@ -34,9 +34,13 @@ def plain_dropout(x, rate, seed):
 
 
 def torch_dropout(x, rate, seed):
-    """Dropout of torch tensor `x`, from 16-bit lanes of 64-bit draws, saving a boolean mask for backward."""
+    """Dropout of torch tensor `x`, from 16-bit lanes of 64-bit draws, saving a boolean mask for backward;
+    `plain_dropout` unless `seed` is a SeedGenerator (its stream seeds the draws) and `rate` < 1 (the kept
+    values are scaled by 1 / (1 - rate))."""
     import torch
 
+    if not (isinstance(seed, keras.random.SeedGenerator) and rate < 1.0):
+        return plain_dropout(x, rate, seed)
     if x.device.type == "meta":  # Keras' shape inference: a generator cannot live on that device
         return x
     generator = torch.Generator(device=x.device)
@@ -52,9 +56,12 @@ def torch_dropout(x, rate, seed):
 
 
 def jax_dropout(x, rate, seed):
-    """Dropout of JAX array `x`, its mask from `counter_bits`."""
+    """Dropout of JAX array `x`, its mask from `counter_bits`; `plain_dropout` unless `rate` < 1 and
+    `counter_bits_can_draw` the mask."""
     import jax.numpy as jnp
 
+    if not (rate < 1.0 and counter_bits_can_draw(seed, x.shape)):
+        return plain_dropout(x, rate, seed)
     keep = 1.0 - rate
     # Bits against a 32-bit threshold: no conversion to float, the same P(keep) to 2**-32.
     threshold = jnp.uint32(min(round(keep * 2**32), 2**32 - 1))
@@ -62,15 +69,13 @@ def jax_dropout(x, rate, seed):
     return jnp.where(kept, x * (1.0 / keep), jnp.zeros((), x.dtype))
 
 
-def select_dropout(x, rate, seed):
-    """The dropout to run on `x`: `torch_dropout` or `jax_dropout` with fast paths on, for a
-    SeedGenerator `seed` and `0 < rate < 1` (JAX: for tensors `counter_bits` covers);
-    `plain_dropout` otherwise."""
-    if isinstance(seed, keras.random.SeedGenerator) and rate < 1.0:
-        if enabled_on("torch"):
-            return torch_dropout
-        if enabled_on("jax") and counter_bits_cover(x.shape):
-            return jax_dropout
+def select_dropout():
+    """The dropout to run: `torch_dropout` or `jax_dropout` with fast paths on their backend (each takes
+    Keras' own for arguments it cannot draw), `plain_dropout` otherwise."""
+    if enabled_on("torch"):
+        return torch_dropout
+    if enabled_on("jax"):
+        return jax_dropout
     return plain_dropout
 
 

@@ -31,29 +31,27 @@ def plain_uniform(seed, shape):
 
 def counter_uniform(seed, shape):
     """Uniform float32 in [0, 1) of `shape` (JAX) from `counter_bits`, as `jax.random.uniform` converts:
-    23 random mantissa bits under the exponent of 1.0, minus 1."""
+    23 random mantissa bits under the exponent of 1.0, minus 1; `plain_uniform` unless
+    `counter_bits_can_draw` them."""
     import jax
     import jax.numpy as jnp
 
+    if not counter_bits_can_draw(seed, shape):
+        return plain_uniform(seed, shape)
     mantissa = (counter_bits(seed, shape) >> 9) | np.uint32(0x3F800000)
     return jax.lax.bitcast_convert_type(mantissa, jnp.float32) - 1.0
 
 
-def select_uniform(seed, shape):
-    """The uniform draw for `shape` from `seed`: `counter_uniform` on JAX with fast paths on, for a
-    SeedGenerator and a tensor `counter_bits` covers; `plain_uniform` otherwise."""
-    if (
-        enabled_on("jax")
-        and isinstance(seed, keras.random.SeedGenerator)
-        and counter_bits_cover(shape)
-    ):
-        return counter_uniform
-    return plain_uniform
+def select_uniform():
+    """The uniform draw: `counter_uniform` on JAX with fast paths on (it takes Keras' own for arguments
+    `counter_bits` cannot draw), `plain_uniform` otherwise."""
+    return counter_uniform if enabled_on("jax") else plain_uniform
 
 
-def counter_bits_cover(shape):
-    """Whether `counter_bits` can draw a tensor of `shape`; callers fall back to Keras' draws."""
-    return math.prod(shape) < COUNTER_BITS_LIMIT
+def counter_bits_can_draw(seed, shape):
+    """Whether `counter_bits` can draw a tensor of `shape` from `seed`: it advances a SeedGenerator's state
+    and numbers fewer than 2**32 elements. Where it cannot, callers fall back to Keras' draws."""
+    return isinstance(seed, keras.random.SeedGenerator) and math.prod(shape) < COUNTER_BITS_LIMIT
 
 
 def counter_bits(seed, shape):

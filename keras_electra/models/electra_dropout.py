@@ -21,7 +21,7 @@ def dropout(x, rate, seed):
     """
     if rate <= 0.0:
         return x
-    return select_dropout(x, rate, seed)(x, rate, seed)
+    return select_dropout()(x, rate, seed)
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")

@@ -22,8 +22,7 @@ def gumbel_sample(logits, seed, temperature=1.0):
     logits = ops.stop_gradient(ops.cast(logits, "float32"))
     # A uniform per vocabulary entry at every masked position: on JAX, threefry's cost per element
     # dominates, which the counter-based draw of `fast_paths.random_bits` cuts to a sixth.
-    shape = ops.shape(logits)
-    uniform = select_uniform(seed, shape)(seed, shape)
+    uniform = select_uniform()(seed, ops.shape(logits))
     gumbel = -ops.log(-ops.log(uniform + 1e-9) + 1e-9)
     return ops.cast(ops.argmax(logits / temperature + gumbel, axis=-1), "int32")
 
