@@ -86,6 +86,7 @@ def test_triton_on_cpu_tensors_needs_the_interpreter(rng, monkeypatch):
         ke.attention(q, q, q, implementation="triton")
 
 
+@pytest.mark.large
 @pytest.mark.skipif(
     BACKEND != "jax", reason="one backend suffices: the check runs before any tensor exists"
 )

@@ -86,6 +86,7 @@ def comparison(data, tmp_path_factory):
     return out
 
 
+@pytest.mark.large
 def test_each_objective_gets_the_steps_its_flops_buy(comparison):
     result = json.loads((comparison / "comparison.json").read_text())
     assert [run["objective"] for run in result["objectives"]] == ["electra", "mlm"]
@@ -108,6 +109,7 @@ def test_each_objective_gets_the_steps_its_flops_buy(comparison):
     )  # the generator costs FLOPs that BERT spends on more steps
 
 
+@pytest.mark.large
 def test_points_are_the_initial_weights_every_checkpoint_and_the_end(comparison):
     result = json.loads((comparison / "comparison.json").read_text())
     for run in result["objectives"]:
@@ -135,6 +137,7 @@ def test_points_are_evenly_spaced_and_none_repeats_the_end(points):
         assert min(b - a for a, b in zip(point_steps, point_steps[1:])) >= every / 2
 
 
+@pytest.mark.large
 def test_scores_are_the_fine_tunings_and_their_mean_and_deviation(comparison):
     result = json.loads((comparison / "comparison.json").read_text())
     for run in result["objectives"]:
@@ -161,6 +164,7 @@ def test_scores_are_the_fine_tunings_and_their_mean_and_deviation(comparison):
         assert run["final"] == run["points"][-1] and run["initial"] == run["points"][0]
 
 
+@pytest.mark.large
 def test_the_table_and_the_plot_show_the_json(comparison):
     result = json.loads((comparison / "comparison.json").read_text())
     table = (comparison / "comparison.md").read_text()
@@ -209,6 +213,7 @@ def merge(out, *runs):
     )
 
 
+@pytest.mark.large
 def test_merged_runs_keep_every_row_labelled_and_refuse_another_budget(comparison, tmp_path):
     other = tmp_path / "mixing"
     shutil.copytree(
@@ -237,6 +242,7 @@ def test_merged_runs_keep_every_row_labelled_and_refuse_another_budget(compariso
     assert missing.returncode != 0 and "nowhere/comparison.json: not found" in missing.stderr
 
 
+@pytest.mark.large
 def test_resume_redoes_only_what_is_missing(data, comparison, tmp_path, capsys):
     import shutil
 
@@ -271,6 +277,7 @@ def test_resume_redoes_only_what_is_missing(data, comparison, tmp_path, capsys):
     )
 
 
+@pytest.mark.large
 def test_a_resume_with_another_budget_names_the_flag(data, comparison, tmp_path, capsys):
     import shutil
 
@@ -297,6 +304,7 @@ def test_bad_arguments_are_named_before_anything_is_written(data, tmp_path, caps
     assert code == 2 and "not allowed with argument" in err
 
 
+@pytest.mark.large
 def test_a_budget_in_minutes_is_the_flops_the_first_objective_runs_in_them(data, tmp_path):
     out = tmp_path / "cmp"
     minutes = (

@@ -44,6 +44,7 @@ def released(tmp_path_factory):
     return discriminator, generator, folder
 
 
+@pytest.mark.large
 def test_discriminator_to_keras_and_back(tmp_path, released):
     discriminator, _, folder = released
     out = tmp_path / "converted" / "discriminator.keras"
@@ -73,6 +74,7 @@ def test_discriminator_to_keras_and_back(tmp_path, released):
     assert not list(tmp_path.glob("*.tmp-*")) and not list(out.parent.glob(".*"))
 
 
+@pytest.mark.large
 def test_pair_to_a_pretraining_run_and_back(tmp_path, released, capsys):
     _, _, folder = released
     run = tmp_path / "run"
@@ -100,6 +102,7 @@ def test_pair_to_a_pretraining_run_and_back(tmp_path, released, capsys):
     )
 
 
+@pytest.mark.large
 @needs_tensorflow_pass
 def test_tf1_checkpoint_straight_to_huggingface(tmp_path, released):
     discriminator, generator, _ = released
@@ -118,6 +121,7 @@ def test_tf1_checkpoint_straight_to_huggingface(tmp_path, released):
                 np.testing.assert_array_equal(exported[key], value.numpy(), err_msg=key)
 
 
+@pytest.mark.large
 @needs_tensorflow_pass
 def test_keras_hub_preset_to_keras(tmp_path):
     keras_hub = pytest.importorskip("keras_hub")

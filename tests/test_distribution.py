@@ -226,6 +226,7 @@ def trajectory_difference(results, name):
     return [max(abs(a[k] - b[k]) for k in a) for a, b in zip(one, other)]
 
 
+@pytest.mark.large
 @JAX_ONLY
 def test_random_draws_do_not_depend_on_how_the_batch_is_split(distributed):
     _, results, _ = distributed
@@ -233,6 +234,7 @@ def test_random_draws_do_not_depend_on_how_the_batch_is_split(distributed):
     assert results["same_draws"]
 
 
+@pytest.mark.large
 @JAX_ONLY
 @pytest.mark.parametrize("name", ["data", "model"])
 def test_distributed_training_follows_the_one_device_trajectory(distributed, name):
@@ -258,6 +260,7 @@ def test_distributed_training_follows_the_one_device_trajectory(distributed, nam
     )
 
 
+@pytest.mark.large
 @JAX_ONLY
 def test_the_layouts_are_applied(distributed):
     _, results, _ = distributed
@@ -272,6 +275,7 @@ def test_the_layouts_are_applied(distributed):
     assert not any("layer_norm" in path or "head" in path for path in sharded)
 
 
+@pytest.mark.large
 @JAX_ONLY
 @pytest.mark.parametrize("name", ["data", "model"])
 def test_a_distributed_checkpoint_loads_on_one_device(distributed, name):
@@ -327,6 +331,7 @@ def start_two_processes(command, logs, during=None):
     return result
 
 
+@pytest.mark.large
 @JAX_ONLY
 @MULTIPROCESS
 def test_two_processes_follow_the_one_device_trajectory(distributed):
@@ -355,6 +360,7 @@ def test_two_processes_follow_the_one_device_trajectory(distributed):
     )
 
 
+@pytest.mark.large
 @JAX_ONLY
 @MULTIPROCESS
 def test_pretrain_command_on_two_processes_matches_one_process(tmp_path):

@@ -319,6 +319,7 @@ ON_TORCH_ONLY = pytest.mark.skipif(
 )
 
 
+@pytest.mark.large
 @ON_TORCH_ONLY
 def test_pretrain_cli_counts_updates_and_saves_the_policy(tmp_path):
     data, run = tmp_path / "data", tmp_path / "run"
@@ -388,6 +389,7 @@ def test_pretrain_cli_counts_updates_and_saves_the_policy(tmp_path):
     )
 
 
+@pytest.mark.large
 @ON_TORCH_ONLY
 def test_finetune_cli_casts_a_float32_model_and_accumulates(tmp_path):
     pretrained, glue, out = tmp_path / "pretrained", tmp_path / "SST-2", tmp_path / "ft"

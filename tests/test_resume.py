@@ -29,6 +29,8 @@ command_line_only = pytest.mark.skipif(
 python_api_only = pytest.mark.skipif(
     BACKEND != "torch", reason="fine_tune's call: tested in the torch pass"
 )
+# Every test here runs a command end to end (or kills one in a subprocess): the large tier.
+pytestmark = pytest.mark.large
 
 
 @pytest.fixture(scope="module")

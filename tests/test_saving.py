@@ -74,6 +74,7 @@ LOADER = textwrap.dedent(
 )
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("other", [b for b in BACKENDS if b != BACKEND])
 def test_files_load_under_the_other_backends(tmp_path, rng, tiny_pretrainer, other):
     x = make_batch(rng, batch_size=4, length=12)

@@ -247,6 +247,7 @@ def test_torch_compile_traces_the_kernel():
         torch.testing.assert_close(got, want, atol=2e-3, rtol=2e-3)
 
 
+@pytest.mark.large
 def test_ahead_of_time_compile_for_sm90_and_sm80():
     """The GPU build (PTX, cubin) of every kernel, without a GPU: the
     interpreter tests above would miss a change only the compiler rejects."""
