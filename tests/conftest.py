@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import keras_electra as ke  # noqa: E402
+from keras_electra.data import ElectraTokenizer, build_pretraining_data  # noqa: E402
 
 BACKEND = keras.backend.backend()
 # Modules of pure Python and numpy (reading data, tokenizing, packing, metrics) behave the same on
@@ -161,6 +162,48 @@ def write_corpus(folder, files=3, documents=5, seed=0):
         )
         (folder / f"file{index}.txt").write_text(text + "\n", encoding="utf-8")
     return folder
+
+
+def train_vocab_file(corpus, path):
+    """A WordPiece vocabulary of at most 200 tokens trained on the files of `corpus`, saved at `path`."""
+    texts = [file.read_text("utf-8") for file in sorted(corpus.iterdir())]
+    tokenizer = ElectraTokenizer.train(texts=texts, vocab_size=200, min_frequency=1)
+    return tokenizer.save_vocabulary(path)
+
+
+# Small shards and a 1-in-10 held-out split, so that the tiny corpus spans several shards.
+SMALL_SHARDS = dict(
+    max_length=24, examples_per_shard=10, heldout_fraction=0.1, workers=1, progress=False
+)
+
+
+# One corpus, its vocabulary and its pretraining data for the session: the tests that change them
+# work on copies.
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory):
+    """write_corpus's default corpus: 3 files of 5 documents."""
+    return write_corpus(tmp_path_factory.mktemp("corpus") / "texts")
+
+
+@pytest.fixture(scope="session")
+def vocab_file(corpus, tmp_path_factory):
+    return train_vocab_file(corpus, tmp_path_factory.mktemp("vocab") / "vocab.txt")
+
+
+@pytest.fixture(scope="session")
+def data_dir(corpus, vocab_file, tmp_path_factory):
+    """`corpus` built with `vocab_file` into SMALL_SHARDS."""
+    out = tmp_path_factory.mktemp("built") / "data"
+    build_pretraining_data(corpus, out, vocab_file=vocab_file, **SMALL_SHARDS)
+    return out
+
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def tokenizer_of(pieces, lowercase=True):
+    """A tokenizer of a fixed vocabulary, the special tokens then `pieces`: every split is known."""
+    return ElectraTokenizer(SPECIALS + list(pieces), lowercase=lowercase)
 
 
 def to_numpy(x):

@@ -12,38 +12,25 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-from conftest import write_corpus
+from conftest import SPECIALS
 from references import tiny_backbone
 from test_finetune_cli import run_cli
 from test_squad import V1_QAS, squad_json, write_json
 
 import keras_electra as ke
-from keras_electra.data import build_pretraining_data
 from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.glue import read_glue
 from keras_electra.data.shards import read_manifest
 from keras_electra.data.squad import read_squad
 from keras_electra.data.text_files import MAX_LINE_CHARS
 
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 VOCAB = SPECIALS + "the cat sat on a mat dogs ran".split()
+# The corpus, vocab_file and data_dir fixtures come from conftest.py.
 
 
 def leftovers(folder):
     """Temporary files and folders of an interrupted atomic write under `folder`."""
     return [path.name for path in folder.rglob("*") if ".tmp-" in path.name]
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return write_corpus(tmp_path_factory.mktemp("corpus") / "texts", files=2, documents=4)
-
-
-@pytest.fixture(scope="module")
-def vocab_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
-    ke.ElectraTokenizer(VOCAB).save_vocabulary(path)
-    return path
 
 
 def build_data_cli(capsys, corpus, out, vocab_file, *extra):
@@ -147,15 +134,6 @@ def test_ctrl_c_during_build_data_leaves_nothing_and_says_so(
     assert len(names) == 2 and code == 130
     assert f"interrupted; nothing written to --out {out}" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.fixture(scope="module")
-def data_dir(corpus, vocab_file, tmp_path_factory):
-    out = tmp_path_factory.mktemp("built") / "data"
-    build_pretraining_data(
-        corpus, out, vocab_file=vocab_file, max_length=16, workers=1, progress=False
-    )
-    return out
 
 
 @pytest.mark.parametrize(

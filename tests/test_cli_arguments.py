@@ -14,7 +14,7 @@ import shutil
 
 import keras
 import pytest
-from conftest import BACKEND, write_corpus
+from conftest import BACKEND, SPECIALS, write_corpus
 from test_finetune_cli import run_cli
 
 import keras_electra as ke
@@ -99,7 +99,6 @@ VALID = {
     },
 }
 BINARY = bytes(range(256)) * 8
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 def sub_parsers():

@@ -8,7 +8,7 @@ import shutil
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, to_numpy
+from conftest import BACKEND, SPECIALS, to_numpy
 
 import keras_electra as ke
 
@@ -18,7 +18,7 @@ safetensors_torch = pytest.importorskip("safetensors.torch")
 
 # Odd widths, embedding != hidden and a vocabulary that is not a power of two, so that a wrong
 # transpose, reshape or head split cannot pass by symmetry.
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(206)]
+VOCAB = SPECIALS + [f"w{i}" for i in range(206)]
 DISCRIMINATOR = dict(
     embedding_size=10,
     hidden_size=21,

@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import backend_independent, shared_data, write_corpus
+from conftest import SMALL_SHARDS, backend_independent, shared_data
 
 from keras_electra.data import ElectraTokenizer, build_pretraining_data
 from keras_electra.data.documents import DOCUMENT_MARKER
@@ -15,35 +15,14 @@ from keras_electra.version import __version__
 
 pytestmark = backend_independent
 
-MAX_LENGTH = 24
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return write_corpus(tmp_path_factory.mktemp("corpus") / "texts")
-
-
-@pytest.fixture(scope="module")
-def vocab_file(corpus, tmp_path_factory):
-    tokenizer = ElectraTokenizer.train(texts=corpus_texts(corpus), vocab_size=200, min_frequency=1)
-    return tokenizer.save_vocabulary(tmp_path_factory.mktemp("vocab") / "vocab.txt")
-
-
-# Small shards and a 1-in-10 held-out split, so that the tiny corpus spans several shards.
-SMALL = dict(
-    max_length=MAX_LENGTH, examples_per_shard=10, heldout_fraction=0.1, workers=1, progress=False
-)
+# The fixtures corpus, vocab_file and data_dir (built into SMALL_SHARDS) come from conftest.py.
+MAX_LENGTH = SMALL_SHARDS["max_length"]
 
 
 def build(corpus, out_dir, vocab_file, **kwargs):
-    return build_pretraining_data(corpus, out_dir, vocab_file=vocab_file, **{**SMALL, **kwargs})
-
-
-@pytest.fixture(scope="module")
-def data_dir(corpus, vocab_file, tmp_path_factory):
-    out_dir = tmp_path_factory.mktemp("built") / "data"
-    build(corpus, out_dir, vocab_file)
-    return out_dir
+    return build_pretraining_data(
+        corpus, out_dir, vocab_file=vocab_file, **{**SMALL_SHARDS, **kwargs}
+    )
 
 
 def corpus_texts(corpus):
@@ -100,12 +79,13 @@ def test_build_with_vocab_file(data_dir, corpus, vocab_file):
 
 
 def test_build_with_trained_vocab(corpus, tmp_path):
-    summary = build_pretraining_data(corpus, tmp_path / "data", vocab_size=200, **SMALL)
+    summary = build_pretraining_data(corpus, tmp_path / "data", vocab_size=200, **SMALL_SHARDS)
     assert_valid_data_dir(tmp_path / "data", corpus)
     assert summary["unk_percent"] < 1 and summary["truncated_percent"] == 0
     assert summary["mb_per_second"] > 0
 
 
+@pytest.mark.large
 def test_same_seed_same_bytes_for_any_workers_and_other_seed_differs(
     corpus, vocab_file, data_dir, tmp_path
 ):
@@ -146,7 +126,8 @@ def test_existing_empty_out_dir_is_filled(corpus, vocab_file, tmp_path):
     assert read_manifest(tmp_path / "data")["counts"]["files"] == 3
 
 
-@pytest.mark.parametrize("vocab", ["file", "trained"])
+# "file" builds in worker processes: the large tier.
+@pytest.mark.parametrize("vocab", [pytest.param("file", marks=pytest.mark.large), "trained"])
 def test_bad_file_error_names_file_and_line_and_leaves_nothing(corpus, vocab_file, tmp_path, vocab):
     texts = tmp_path / "texts"
     shutil.copytree(corpus, texts)

@@ -89,7 +89,7 @@ def prose_corpus(folder, files=3, paragraphs=60, seed=0):
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
+def prose(tmp_path_factory):
     folder = prose_corpus(tmp_path_factory.mktemp("prose") / "texts")
     vocab = tmp_path_factory.mktemp("vocab") / "vocab.txt"
     vocab.write_text(
@@ -128,9 +128,9 @@ def test_sentence_per_line_reproduces_the_authors_examples_exactly(tmp_path):
 
 
 def test_prose_loses_no_text_and_the_summary_counts_what_the_shards_hold(
-    corpus, tmp_path, monkeypatch
+    prose, tmp_path, monkeypatch
 ):
-    folder, vocab = corpus
+    folder, vocab = prose
     monkeypatch.setattr(text_files, "CHUNK_BYTES", 8192)  # several chunks a file
     summary = build_pretraining_data(
         folder, tmp_path / "data", vocab_file=vocab, max_length=32, workers=1, **QUIET
@@ -151,8 +151,9 @@ def test_prose_loses_no_text_and_the_summary_counts_what_the_shards_hold(
     assert (lengths >= 31).mean() > 0.9 and 0 < short_padding < (32 - lengths).sum()
 
 
-def test_same_bytes_for_any_worker_count_with_many_chunks(corpus, tmp_path, monkeypatch):
-    folder, vocab = corpus
+@pytest.mark.large
+def test_same_bytes_for_any_worker_count_with_many_chunks(prose, tmp_path, monkeypatch):
+    folder, vocab = prose
     monkeypatch.setattr(text_files, "CHUNK_BYTES", 8192)
     options = dict(vocab_file=vocab, max_length=32, **QUIET)
     for workers in (1, 2, 3):
@@ -165,8 +166,8 @@ def test_same_bytes_for_any_worker_count_with_many_chunks(corpus, tmp_path, monk
     assert not np.array_equal(rows_in_order(tmp_path / "seed1"), rows_in_order(tmp_path / "w1"))
 
 
-def test_jsonl_and_compressed_files_build_as_their_plain_text(corpus, tmp_path):
-    folder, vocab = corpus
+def test_jsonl_and_compressed_files_build_as_their_plain_text(prose, tmp_path):
+    folder, vocab = prose
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     texts = [path.read_text() for path in sorted(folder.iterdir())]
@@ -196,8 +197,8 @@ def test_jsonl_and_compressed_files_build_as_their_plain_text(corpus, tmp_path):
     assert summary["files"] == 3 and summary["documents"] == 6 and summary["tokens_dropped"] == 0
 
 
-def test_a_truncated_gz_file_is_named_and_nothing_is_written(corpus, tmp_path):
-    folder, vocab = corpus
+def test_a_truncated_gz_file_is_named_and_nothing_is_written(prose, tmp_path):
+    folder, vocab = prose
     data = gzip.compress((folder / "file0.txt").read_bytes())
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "cut.txt.gz").write_bytes(data[: len(data) // 2])

@@ -5,7 +5,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from conftest import backend_independent, shared_data
+from conftest import SPECIALS, backend_independent, shared_data
 
 from keras_electra.data import ElectraTokenizer
 
@@ -17,7 +17,6 @@ SAMPLE_BOOK = "pg1342_pride_and_prejudice.txt"
 CHINESE = ("你好，这是一个简单的示例。", "我是一个人工智能助手。")
 ACCENTED = "Café déjà vu — naïve façade, Ångström; 'quotes' & ünïcödé"
 MIXED = ("e.g. 3.14, U.S.A., don't!", "a\x00b\tc\u200bd")
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 def shared_corpus():

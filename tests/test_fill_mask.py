@@ -2,16 +2,15 @@
 
 import numpy as np
 import pytest
-from conftest import to_numpy
+from conftest import to_numpy, tokenizer_of
 
 import keras_electra as ke
-from keras_electra.data import ElectraTokenizer
 from keras_electra.pretraining.fill_mask import fill_mask
 
 
 def test_top_k_are_the_softmax_of_the_generator_at_each_mask():
     words = "the cat sat on mat a dog ran".split()
-    tokenizer = ElectraTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words])
+    tokenizer = tokenizer_of(words)
     pre = ke.ElectraPretrainer.from_size(
         "tiny",
         vocab_size=tokenizer.vocab_size,
@@ -46,7 +45,7 @@ def test_top_k_are_the_softmax_of_the_generator_at_each_mask():
 
 
 def test_text_without_a_mask_is_an_error():
-    tokenizer = ElectraTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "cat"])
+    tokenizer = tokenizer_of(["cat"])
     pre = ke.ElectraPretrainer.from_size(
         "tiny",
         vocab_size=6,

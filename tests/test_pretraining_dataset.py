@@ -2,23 +2,19 @@
 
 import numpy as np
 import pytest
-from conftest import write_corpus
+from conftest import train_vocab_file, write_corpus
 
 import keras_electra as ke
-from keras_electra.data import ElectraTokenizer, build_pretraining_data
-from keras_electra.data.documents import read_documents
+from keras_electra.data import build_pretraining_data
 from keras_electra.data.pretraining_dataset import PretrainingDataset
 from keras_electra.data.shards import open_shards, special_token_arguments
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
+def sentence_per_line_data(tmp_path_factory):
+    """Shards of 7 from a corpus larger than conftest's (8 documents a file): 7 shards, 5 held out."""
     corpus = write_corpus(tmp_path_factory.mktemp("corpus") / "texts", files=3, documents=8)
-    lines = [
-        line for path in sorted(corpus.iterdir()) for doc in read_documents(path) for line in doc
-    ]
-    vocab = ElectraTokenizer.train(texts=lines, vocab_size=200, min_frequency=1)
-    vocab_file = vocab.save_vocabulary(tmp_path_factory.mktemp("vocab") / "vocab.txt")
+    vocab_file = train_vocab_file(corpus, tmp_path_factory.mktemp("vocab") / "vocab.txt")
     out = tmp_path_factory.mktemp("built") / "data"
     build_pretraining_data(
         corpus,
@@ -38,8 +34,8 @@ def rows(data_dir, split="train"):
     return np.concatenate(open_shards(data_dir, split)).astype("int32")
 
 
-def test_each_epoch_is_a_permutation_and_batches_match_the_shards(data_dir):
-    ds = PretrainingDataset(data_dir, 5, num_batches=40, seed=3)
+def test_each_epoch_is_a_permutation_and_batches_match_the_shards(sentence_per_line_data):
+    ds = PretrainingDataset(sentence_per_line_data, 5, num_batches=40, seed=3)
     n = ds.num_examples
     assert n > 14  # several shards
     seen = np.concatenate([ds.example_indices(i) for i in range(40)])
@@ -47,32 +43,45 @@ def test_each_epoch_is_a_permutation_and_batches_match_the_shards(data_dir):
         assert sorted(seen[epoch * n : (epoch + 1) * n]) == list(range(n))
     assert not np.array_equal(seen[:n], seen[n : 2 * n])  # a fresh order per epoch
     batch = ds[2]
-    np.testing.assert_array_equal(batch["token_ids"], rows(data_dir)[ds.example_indices(2)])
+    np.testing.assert_array_equal(
+        batch["token_ids"], rows(sentence_per_line_data)[ds.example_indices(2)]
+    )
     assert batch["token_ids"].shape == (5, 24) and batch["token_ids"].dtype == np.int32
     np.testing.assert_array_equal(batch["padding_mask"], batch["token_ids"] != 0)
 
 
-def test_restarting_at_an_example_index_gives_the_same_next_batches(data_dir):
-    full = PretrainingDataset(data_dir, 4, num_batches=30, seed=1)
+def test_epoch_e_is_numpys_permutation_drawn_from_seed_and_e(sentence_per_line_data):
+    """The order a run resumed from an older checkpoint must continue in."""
+    ds = PretrainingDataset(sentence_per_line_data, 5, num_batches=40, seed=3)
+    n = ds.num_examples
+    seen = np.concatenate([ds.example_indices(i) for i in range(40)])
+    orders = [
+        np.random.default_rng([3, epoch]).permutation(n) for epoch in range(len(seen) // n + 1)
+    ]
+    np.testing.assert_array_equal(seen, np.concatenate(orders)[: len(seen)])
+
+
+def test_restarting_at_an_example_index_gives_the_same_next_batches(sentence_per_line_data):
+    full = PretrainingDataset(sentence_per_line_data, 4, num_batches=30, seed=1)
     for done in (3, 11, 17):  # 11 and 17 straddle epoch boundaries
         resumed = PretrainingDataset(
-            data_dir, 4, num_batches=30 - done, seed=1, start_example=4 * done
+            sentence_per_line_data, 4, num_batches=30 - done, seed=1, start_example=4 * done
         )
         for i in range(3):
             for key, value in full[done + i].items():
                 np.testing.assert_array_equal(resumed[i][key], value)
 
 
-def test_one_pass_covers_the_split_once_in_order(data_dir):
-    ds = PretrainingDataset(data_dir, 4, split="heldout", shuffle=False)
+def test_one_pass_covers_the_split_once_in_order(sentence_per_line_data):
+    ds = PretrainingDataset(sentence_per_line_data, 4, split="heldout", shuffle=False)
     got = np.concatenate([ds[i]["token_ids"] for i in range(len(ds))])
-    np.testing.assert_array_equal(got, rows(data_dir, "heldout"))
+    np.testing.assert_array_equal(got, rows(sentence_per_line_data, "heldout"))
     with pytest.raises(IndexError):
         ds[len(ds)]
 
 
-def test_fit_and_evaluate_read_the_dataset(data_dir):
-    manifest = PretrainingDataset(data_dir, 4).manifest
+def test_fit_and_evaluate_read_the_dataset(sentence_per_line_data):
+    manifest = PretrainingDataset(sentence_per_line_data, 4).manifest
     pre = ke.ElectraPretrainer.from_size(
         "tiny",
         vocab_size=manifest["vocab_size"],
@@ -81,10 +90,15 @@ def test_fit_and_evaluate_read_the_dataset(data_dir):
     )
     pre.compile(learning_rate=1e-3, warmup_steps=1, total_steps=10)
     history = pre.fit(
-        PretrainingDataset(data_dir, 4, num_batches=6), epochs=2, steps_per_epoch=3, verbose=0
+        PretrainingDataset(sentence_per_line_data, 4, num_batches=6),
+        epochs=2,
+        steps_per_epoch=3,
+        verbose=0,
     )
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
     results = pre.evaluate(
-        PretrainingDataset(data_dir, 4, split="heldout", shuffle=False), verbose=0, return_dict=True
+        PretrainingDataset(sentence_per_line_data, 4, split="heldout", shuffle=False),
+        verbose=0,
+        return_dict=True,
     )
     assert np.isfinite(results["disc_loss"])

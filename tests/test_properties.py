@@ -8,7 +8,7 @@ import unicodedata
 
 import keras
 import numpy as np
-from conftest import to_numpy
+from conftest import SPECIALS, to_numpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_masking import EXCLUDED, expected_count
@@ -116,7 +116,7 @@ DROPPED = "\x00\x07\x1b\u200b\u200e\ufeff\ufffd"  # control and format character
 
 BASE_CHARACTERS = sorted(set(normalise(LETTERS + CJK + PUNCTUATION)) - {" "})
 TEST_VOCABULARY = (
-    ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    SPECIALS
     + BASE_CHARACTERS
     + ["##" + c for c in BASE_CHARACTERS]
     + ["the", "cat", "##ing", "un", "##able", "cafe", "naive"]
@@ -200,8 +200,7 @@ vocabulary_tokens = st.lists(
 @given(tokens=vocabulary_tokens, lowercase=st.booleans())
 def test_vocabulary_file_round_trips_any_single_line_tokens(tmp_path_factory, tokens, lowercase):
     """Tokens such as U+2028, U+0085 or a lone space survive vocab.txt, which splits on newlines only."""
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocabulary = specials + [token for token in tokens if token not in specials]
+    vocabulary = SPECIALS + [token for token in tokens if token not in SPECIALS]
     directory = tmp_path_factory.mktemp("vocab")
     ElectraTokenizer(vocabulary, lowercase=lowercase).save(directory)
     loaded = ElectraTokenizer.from_directory(directory)

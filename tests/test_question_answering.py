@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import backend_independent, shared_data
+from conftest import backend_independent, shared_data, tokenizer_of
 
 from keras_electra.data import ElectraTokenizer, read_squad
 from keras_electra.finetuning.metrics import normalize_answer
@@ -10,7 +10,6 @@ from keras_electra.finetuning.question_answering import decode_answer, squad_fea
 
 pytestmark = backend_independent
 
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = [
     "where",
     "is",
@@ -34,7 +33,7 @@ CLS, SEP, PAD = 2, 3, 0
 @pytest.fixture(scope="module")
 def tokenizer():
     """A fixed uncased vocabulary: every word and filler "x<i>" is one token."""
-    return ElectraTokenizer(SPECIALS + WORDS + FILLER, lowercase=True)
+    return tokenizer_of(WORDS + FILLER)
 
 
 def one_hot_logits(windows):

@@ -11,7 +11,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, to_numpy
+from conftest import BACKEND, to_numpy, tokenizer_of
 from keras import ops
 from references import dense, gelu_erf, round_trip, tiny_backbone
 from scipy.special import log_softmax
@@ -20,7 +20,6 @@ import keras_electra as ke
 from keras_electra.finetuning.electra_question_answerer import span_loss
 
 BACKENDS = ("tensorflow", "jax", "torch")
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 PIECES = (
     "the cat sat on a mat dog ran where is paris new york un ##believ ##able , . ? big small red fish "
     "who what did see river city lives in"
@@ -49,7 +48,7 @@ ANSWERS = [
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return ke.ElectraTokenizer(SPECIALS + PIECES, lowercase=True)
+    return tokenizer_of(PIECES)
 
 
 def features_of(preprocessor, x):
@@ -534,6 +533,7 @@ def loaded_elsewhere(tmp_path_factory, tokenizer):
     return path, ours, results
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("other", [b for b in BACKENDS if b != BACKEND])
 def test_fine_tuned_classifier_loads_under_the_other_backends(loaded_elsewhere, other):
     path, ours, results = loaded_elsewhere

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import backend_independent, shared_data
+from conftest import backend_independent, shared_data, tokenizer_of
 
 from keras_electra.data import CONLL2003_TAGS, ElectraTokenizer, read_conll2003
 from keras_electra.finetuning.token_labels import (
@@ -14,7 +14,6 @@ from keras_electra.finetuning.token_labels import (
 
 pytestmark = backend_independent
 
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 PIECES = [
     "the",
     "cafe",
@@ -37,7 +36,7 @@ IGNORE = -100
 @pytest.fixture(scope="module")
 def tokenizer():
     """A fixed uncased vocabulary, so that every split below is known in advance."""
-    return ElectraTokenizer(SPECIALS + PIECES, lowercase=True)
+    return tokenizer_of(PIECES)
 
 
 def ids_of(tokenizer, *tokens):
