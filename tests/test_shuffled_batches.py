@@ -45,6 +45,15 @@ def test_each_epoch_visits_every_example_once_in_its_own_seeded_order():
     assert not np.array_equal(np.concatenate([rows_of(other[i])[0] for i in range(5)]), epochs[0])
 
 
+def test_epoch_e_is_numpys_permutation_drawn_from_seed_and_e():
+    """The order a run resumed from an older checkpoint must continue in."""
+    x, y, _ = arrays()
+    data = ShuffledBatches(x, y, batch_size=5, seed=4, num_batches=10)
+    for epoch in range(2):
+        order = np.concatenate([data[epoch * 5 + i][1] // 10 for i in range(5)])
+        np.testing.assert_array_equal(order, np.random.default_rng([4, epoch]).permutation(23))
+
+
 def test_a_slice_starting_anywhere_gives_the_runs_batches():
     x, y, _ = arrays()
     whole = ShuffledBatches(x, y, batch_size=4, seed=3, num_batches=20)

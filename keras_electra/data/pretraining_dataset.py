@@ -3,6 +3,7 @@ import math
 import keras
 import numpy as np
 
+from keras_electra.data.epoch_permutations import EpochPermutations
 from keras_electra.data.shards import open_shards, read_manifest, segment_ids_and_mask
 
 
@@ -92,19 +93,10 @@ class PretrainingDataset(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.seed = seed
         self.start_example = start_example
-        self._permutation = (None, None)
+        self._orders = EpochPermutations(self.num_examples, seed) if shuffle else None
 
     def __len__(self):
         return self.length
-
-    def _order(self, epoch):
-        if not self.shuffle:
-            return None
-        cached_epoch, order = self._permutation
-        if cached_epoch != epoch:
-            order = np.random.default_rng([self.seed, epoch]).permutation(self.num_examples)
-            self._permutation = (epoch, order)
-        return order
 
     def example_indices(self, index):
         """Indices into the split of the examples in batch `index` (this shard's part)."""
@@ -115,11 +107,11 @@ class PretrainingDataset(keras.utils.PyDataset):
         if self.num_shards > 1:
             positions = np.array_split(positions, self.num_shards)[self.shard_index]
         epochs, within = np.divmod(positions, self.num_examples)
+        if self._orders is None:
+            return within
         indices = within.copy()
         for epoch in np.unique(epochs):
-            order = self._order(int(epoch))
-            if order is not None:
-                indices[epochs == epoch] = order[within[epochs == epoch]]
+            indices[epochs == epoch] = self._orders(int(epoch))[within[epochs == epoch]]
         return indices
 
     def __getitem__(self, index):

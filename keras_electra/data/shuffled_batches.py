@@ -3,6 +3,8 @@ import math
 import keras
 import numpy as np
 
+from keras_electra.data.epoch_permutations import EpochPermutations
+
 
 class ShuffledBatches(keras.utils.PyDataset):
     """Batches of in-memory arrays in a seeded order drawn afresh for every epoch.
@@ -73,24 +75,16 @@ class ShuffledBatches(keras.utils.PyDataset):
             if num_batches is None
             else num_batches
         )
-        self._order = (None, None)
+        self._orders = EpochPermutations(self.num_examples, seed)
 
     def __len__(self):
         return self.length
-
-    def order(self, epoch):
-        if self._order[0] != epoch:
-            self._order = (
-                epoch,
-                np.random.default_rng([self.seed, epoch]).permutation(self.num_examples),
-            )
-        return self._order[1]
 
     def __getitem__(self, index):
         if not 0 <= index < self.length:
             raise IndexError(f"batch {index} of {self.length}")
         epoch, position = divmod(self.first_batch + index, self.batches_per_epoch)
-        rows = self.order(epoch)[position * self.batch_size : (position + 1) * self.batch_size]
+        rows = self._orders(epoch)[position * self.batch_size : (position + 1) * self.batch_size]
         return keras.utils.pack_x_y_sample_weight(
             *(
                 None if part is None else keras.tree.map_structure(lambda array: array[rows], part)
