@@ -17,9 +17,9 @@ Segment ids and the padding mask are not stored, since the tokens determine them
 `segment_ids_and_mask`): segment 0 runs up to and including the first [SEP], 1 after it, and padding is
 where the token is the pad id (the tokenizer never produces [PAD] from text).
 
-Why .npy: numpy reads it without TensorFlow (training on torch or JAX need not install it); it memory-maps, so
-any example is a random access away, which makes shuffling and an exact restart at any example index free; and it has no
-parse cost: a batch is a gather of rows.
+Why .npy: numpy reads it without TensorFlow (training on torch or JAX need not install it); it memory-maps,
+so any example is a random access away, which makes shuffling and an exact restart at any example index free;
+and it has no parse cost: a batch is a gather of rows.
 """
 
 import json
