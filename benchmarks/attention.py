@@ -37,7 +37,9 @@ import triton.language as tl  # noqa: E402
 from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 
 from kernels import flash_attention as fa  # noqa: E402
-from kernels import flash_attention_kernels as fak  # noqa: E402
+from kernels import flash_attention_backward as bwd  # noqa: E402
+from kernels import flash_attention_forward as fwd  # noqa: E402
+from kernels import flash_attention_tiles as tiles  # noqa: E402
 from kernels.reference import attention_reference  # noqa: E402
 
 DTYPE = torch.bfloat16
@@ -107,7 +109,7 @@ def _keep_mask_kernel(Out, Seed, N, dropout_p, BLOCK: tl.constexpr):
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     off_bh = tl.program_id(2)
-    keep = fak._dropout_keep(tl.load(Seed), off_bh, rows[:, None], cols[None, :], N, dropout_p)
+    keep = tiles.dropout_keep(tl.load(Seed), off_bh, rows[:, None], cols[None, :], N, dropout_p)
     offsets = (off_bh.to(tl.int64) * N + rows[:, None]) * N + cols[None, :]
     tl.store(Out + offsets, keep.to(tl.int8), mask=(rows[:, None] < N) & (cols[None, :] < N))
 
@@ -283,9 +285,9 @@ def report(results, device_name):
         "key (N, head_dim, mask, dropout, dtypes...) -> config",
         "",
     ]
-    for name in ("_attn_fwd", "_attn_bwd_dkdv", "_attn_bwd_dq"):
-        for key, config in getattr(fak, name).cache.items():
-            lines.append(f"- {name} {key}: {config}")
+    for kernel in (fwd._attn_fwd, bwd._attn_bwd_dkdv, bwd._attn_bwd_dq):
+        for key, config in kernel.cache.items():
+            lines.append(f"- {kernel.fn.__name__} {key}: {config}")
     return "\n".join(lines) + "\n"
 
 

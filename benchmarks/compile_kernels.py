@@ -24,13 +24,16 @@ os.environ.setdefault(
     "TRITON_DEFAULT_FP_FUSION", "1"
 )  # what a GPU run uses today; silences a warning
 
-# Load the kernel file by path: this runs from a checkout, installed or not.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernels"))
+# Load the kernels from the checkout, installed or not; the modules import triton alone.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import flash_attention_kernels as fa  # noqa: E402
 import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.runtime.autotuner import Autotuner  # noqa: E402
+
+from kernels import flash_attention_backward as bwd  # noqa: E402
+from kernels import flash_attention_forward as fwd  # noqa: E402
+from kernels import flash_attention_tiles as tiles  # noqa: E402
 
 # The driver reports warp_size 32 for every NVIDIA GPU; the compiler takes the
 # warp size from its options (default 32), so this matches a real launch.
@@ -40,15 +43,15 @@ TARGETS = {
 }
 DTYPES = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "float64": "fp64"}
 KERNELS = {
-    "fwd": (fa._attn_fwd, fa.FWD_CONFIGS),
-    "bwd_dkdv": (fa._attn_bwd_dkdv, fa.DKDV_CONFIGS),
-    "bwd_dq": (fa._attn_bwd_dq, fa.DQ_CONFIGS),
+    "fwd": (fwd._attn_fwd, tiles.FWD_CONFIGS),
+    "bwd_dkdv": (bwd._attn_bwd_dkdv, tiles.DKDV_CONFIGS),
+    "bwd_dq": (bwd._attn_bwd_dq, tiles.DQ_CONFIGS),
     "bwd_preprocess": (
-        fa._attn_bwd_preprocess,
+        bwd._attn_bwd_preprocess,
         [triton.Config({"BLOCK_M": 128}, num_warps=4, num_stages=1)],
     ),
 }
-TENSORS = {"Q", "K", "V", "O", "DO", "DQ", "DK", "DV"}
+TENSORS = {"Q", "K", "V", "Out", "DO", "DQ", "DK", "DV"}
 
 
 def source(kernel, dtype, head_dim, has_mask, has_dropout, config):
@@ -84,7 +87,6 @@ def source(kernel, dtype, head_dim, has_mask, has_dropout, config):
         HEAD_DIM=head_dim,
         HAS_MASK=has_mask,
         HAS_DROPOUT=has_dropout,
-        PRECISION="ieee" if dtype in ("fp32", "fp64") else "tf32",
         **config.kwargs,
     )
     constexprs.update(
@@ -131,7 +133,7 @@ def main():
     )
     parser.add_argument("--arch", choices=sorted(TARGETS), action="append", help="default: all")
     args = parser.parse_args()
-    assert not fa.INTERPRET, "TRITON_INTERPRET is set: this would not compile for the GPU"
+    assert not tiles.INTERPRET, "TRITON_INTERPRET is set: this would not compile for the GPU"
 
     failures, count, start = [], 0, time.time()
     for arch in args.arch or sorted(TARGETS):

@@ -1,7 +1,8 @@
 """FlashAttention-2 for torch in the Keras attention layout [batch, seq, heads, head_dim].
 
 The autograd op and its launches; the Triton programs are in
-flash_attention_kernels.py, a naive torch reference in reference.py.
+flash_attention_forward.py and flash_attention_backward.py (their shared
+helpers in flash_attention_tiles.py), a naive torch reference in reference.py.
 
 q, k, v, o and dO are read through their strides: slices of a fused QKV
 projection work without a copy. Key padding (mask 1 = attend) gives masked keys
@@ -14,25 +15,14 @@ load on a machine without Keras.
 import torch
 import triton
 
-from .flash_attention_kernels import (
-    HEAD_DIMS,
-    INTERPRET,
-    _attn_bwd_dkdv,
-    _attn_bwd_dq,
-    _attn_bwd_preprocess,
-    _attn_fwd,
-)
+from .flash_attention_backward import _attn_bwd_dkdv, _attn_bwd_dq, _attn_bwd_preprocess
+from .flash_attention_forward import _attn_fwd
+from .flash_attention_tiles import HEAD_DIMS, INTERPRET
 
 # torch.library.triton_op + wrap_triton + register_autograd rather than an
 # autograd.Function, because torch.compile can then trace into the kernels
 # instead of breaking the graph; in torch 2.13 it also runs eagerly under the
 # Triton interpreter on CPU, which the tests rely on.
-
-
-def _precision(dtype):
-    # float32 inputs must match a float32 reference to ~1e-6: no TF32 (16-bit
-    # inputs ignore the setting).
-    return "ieee" if dtype in (torch.float32, torch.float64) else "tf32"
 
 
 def _mask_args(mask, query):
@@ -78,7 +68,6 @@ def _forward(
         HEAD_DIM=D,
         HAS_MASK=mask is not q,
         HAS_DROPOUT=dropout_p > 0.0,
-        PRECISION=_precision(q.dtype),
     )
     return o, lse
 
@@ -104,7 +93,6 @@ def _backward(
         HEAD_DIM=D,
         HAS_MASK=mask is not q,
         HAS_DROPOUT=dropout_p > 0.0,
-        PRECISION=_precision(q.dtype),
     )
     pre_block = 16 if INTERPRET else 128
     torch.library.wrap_triton(_attn_bwd_preprocess)[(triton.cdiv(N, pre_block), B * H)](

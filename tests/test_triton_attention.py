@@ -24,7 +24,9 @@ pytestmark = pytest.mark.skipif(
 CUDA = torch.cuda.is_available()
 # Without CUDA, conftest chose the interpreter before importing triton, as it must.
 from keras_electra_kernels import flash_attention as fa
-from keras_electra_kernels import flash_attention_kernels as fak
+from keras_electra_kernels import flash_attention_backward as bwd
+from keras_electra_kernels import flash_attention_forward as fwd
+from keras_electra_kernels import flash_attention_tiles as tiles
 from keras_electra_kernels.reference import attention_reference
 
 DEVICE = "cuda" if CUDA else "cpu"
@@ -74,8 +76,8 @@ def test_kernels_run_interpreted_without_cuda():
     from triton.runtime.interpreter import InterpretedFunction
 
     if not CUDA:
-        assert fak.INTERPRET and isinstance(fak._attn_fwd.fn, InterpretedFunction)
-        assert len(fak.FWD_CONFIGS) == len(fak.DKDV_CONFIGS) == len(fak.DQ_CONFIGS) == 1
+        assert tiles.INTERPRET and isinstance(fwd._attn_fwd.fn, InterpretedFunction)
+        assert len(tiles.FWD_CONFIGS) == len(tiles.DKDV_CONFIGS) == len(tiles.DQ_CONFIGS) == 1
 
 
 @pytest.mark.parametrize(
@@ -114,8 +116,8 @@ def test_fused_qkv_views_are_read_through_strides(monkeypatch):
     q, k, v = fused.unbind(2)
     assert not q.is_contiguous()
     launched = {}
-    for name in ("_attn_fwd", "_attn_bwd_dkdv", "_attn_bwd_dq"):
-        kernel = getattr(fak, name)
+    for module, name in ((fwd, "_attn_fwd"), (bwd, "_attn_bwd_dkdv"), (bwd, "_attn_bwd_dq")):
+        kernel = getattr(module, name)
 
         def spy(*args, _run=kernel.run, _name=name, **kwargs):
             launched[_name] = args[:3]
@@ -186,7 +188,7 @@ def test_dropout_counter_is_int64():
     def probe(Out, Expected, seed, off_bh, N, BLOCK: tl.constexpr):
         rows = tl.arange(0, BLOCK)
         cols = tl.arange(0, BLOCK)
-        keep = fak._dropout_keep(seed, off_bh, rows[:, None], cols[None, :], N, 0.5)
+        keep = tiles.dropout_keep(seed, off_bh, rows[:, None], cols[None, :], N, 0.5)
         tl.store(Out + rows[:, None] * BLOCK + cols[None, :], keep.to(tl.int8))
         offsets = tl.load(Expected + rows[:, None] * BLOCK + cols[None, :])
         tl.store(
