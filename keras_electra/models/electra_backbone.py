@@ -69,6 +69,7 @@ class ElectraBackbone(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        arguments = locals()
         embedding_dim = embedding_dim or hidden_dim
         embedding = _checked_embedding(
             embedding,
@@ -83,65 +84,57 @@ class ElectraBackbone(keras.Model):
         )
         local_mixing = _local_mixing(local_mixing_window, seed, dtype)
         embeddings_project = _embeddings_projection(embedding_dim, hidden_dim, seed, dtype)
-        encoder_layers = [
-            ElectraEncoderLayer(
-                hidden_dim,
-                num_heads,
-                intermediate_dim,
-                dropout=dropout,
-                layer_norm_epsilon=layer_norm_epsilon,
-                attention_implementation=attention_implementation,
-                seed=sub_seed(seed, f"encoder_layer_{i}"),
-                dtype=dtype,
-                name=f"encoder_layer_{i}",
-            )
-            for i in range(num_layers)
-        ]
+        encoder_layers = _encoder_layers(
+            num_layers,
+            seed,
+            hidden_dim=hidden_dim,
+            num_heads=num_heads,
+            intermediate_dim=intermediate_dim,
+            dropout=dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            attention_implementation=attention_implementation,
+            dtype=dtype,
+        )
         inputs, outputs = _graph(embedding, local_mixing, embeddings_project, encoder_layers)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        # A functional model ignores `dtype=` (Keras 3.15 drops it), so the
-        # backbone's own policy would be the global one at construction; set
-        # it, so that get_config saves the policy the layers compute in.
+        # A functional model ignores `dtype=` (Keras 3.15 drops it), so the backbone's own policy would be
+        # the global one at construction; set it, so that get_config saves the policy the layers compute in.
         self.dtype_policy = dtype
-        # Layers are assigned after the functional graph exists: the torch
-        # backend refuses module attributes before Module.__init__.
+        # Layers are assigned after the graph exists: the torch backend refuses modules before Module.__init__.
         self.embedding = embedding
         self.local_mixing = local_mixing
         self.embeddings_project = embeddings_project
         self.encoder_layers = encoder_layers
-        self.vocab_size = vocab_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.embedding_dim = embedding_dim
-        self.max_sequence_length = max_sequence_length
-        self.num_segments = num_segments
-        self.dropout = dropout
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.attention_implementation = attention_implementation
-        self.local_mixing_window = local_mixing_window
-        self.seed = seed
+        # Each saved argument is the attribute of its name, which get_config reads.
+        for name in _CONFIG:
+            setattr(self, name, arguments[name])
+        self.embedding_dim = embedding_dim  # None resolved to H
 
     def get_config(self):
         return {
             "name": self.name,
             "trainable": self.trainable,
             "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
-            "vocab_size": self.vocab_size,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "hidden_dim": self.hidden_dim,
-            "intermediate_dim": self.intermediate_dim,
-            "embedding_dim": self.embedding_dim,
-            "max_sequence_length": self.max_sequence_length,
-            "num_segments": self.num_segments,
-            "dropout": self.dropout,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "attention_implementation": self.attention_implementation,
-            "local_mixing_window": self.local_mixing_window,
-            "seed": self.seed,
+            **{name: getattr(self, name) for name in _CONFIG},
         }
+
+
+# The constructor's arguments that get_config saves (`embedding` is the owner's to share again).
+_CONFIG = (
+    "vocab_size",
+    "num_layers",
+    "num_heads",
+    "hidden_dim",
+    "intermediate_dim",
+    "embedding_dim",
+    "max_sequence_length",
+    "num_segments",
+    "dropout",
+    "layer_norm_epsilon",
+    "attention_implementation",
+    "local_mixing_window",
+    "seed",
+)
 
 
 def _checked_embedding(
@@ -175,6 +168,16 @@ def _checked_embedding(
             f"vocab_size={vocab_size}, embedding_dim={embedding_dim}."
         )
     return embedding
+
+
+def _encoder_layers(num_layers, seed, **layer_arguments):
+    """`num_layers` `ElectraEncoderLayer`s of `layer_arguments`, each with its own name and sub-seed."""
+    return [
+        ElectraEncoderLayer(
+            **layer_arguments, seed=sub_seed(seed, f"encoder_layer_{i}"), name=f"encoder_layer_{i}"
+        )
+        for i in range(num_layers)
+    ]
 
 
 def _local_mixing(window, seed, dtype):
