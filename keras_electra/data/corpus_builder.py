@@ -68,46 +68,36 @@ def build_pretraining_data(
     empty: everything is built in a sibling `<out_dir>.tmp-<pid>` that is renamed at the very end and
     removed on any error, so `out_dir` is either complete or absent.
     """
-    if (vocab_file is None) == (vocab_size is None):
-        raise ValueError("pass exactly one of `vocab_file` or `vocab_size`")
-    _check_arguments(max_length, seed, examples_per_shard, heldout_fraction, workers)
+    _check_arguments(
+        vocab_file, vocab_size, max_length, seed, examples_per_shard, heldout_fraction, workers
+    )
     text_format = TextFormat(format, text_field, document_marker)
     start = time.perf_counter()
     files = text_files.list_corpus_files(corpus)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
-        raise FileExistsError(f"{out_dir}: already exists and is not empty; not overwriting it")
+    out_dir = _empty_or_absent(Path(out_dir))
     with atomic_directory(out_dir) as temporary:
         tokenizer = _tokenizer(
             files, text_format, vocab_file, vocab_size, lowercase, strip_gutenberg
         )
         tokenizer.save_vocabulary(temporary / VOCAB_FILE)
-        options = dict(
-            max_length=max_length,
-            strip_gutenberg=strip_gutenberg,
-            dtype=_dtype(tokenizer),
-            text_format=text_format,
-            language=language,
-        )
+        options = _pack_options(tokenizer, max_length, strip_gutenberg, text_format, language)
         writer = ShardWriter(
             temporary, examples_per_shard, round(1 / heldout_fraction), max_length, options["dtype"]
         )
         counts = _build_examples(files, seed, tokenizer, options, workers, writer, progress)
-        if not counts["examples"]:
-            corpus_names = ", ".join(map(str, _as_list(corpus)))
-            raise ValueError(
-                f"{corpus_names}: no examples ({counts['documents']} documents) in the corpus"
-            )
-        shards, heldout = writer.finish()
-        manifest = build_summary.manifest(tokenizer, options, seed, shards, heldout, counts)
-        summary = build_summary.summary(counts, max_length, time.perf_counter() - start)
-        write_json_atomic(temporary / MANIFEST_FILE, manifest)
-        write_json_atomic(temporary / "summary.json", summary)
+        _check_found_examples(counts, corpus)
+        summary = _write_manifest_and_summary(
+            temporary, writer, tokenizer, options, seed, counts, time.perf_counter() - start
+        )
     build_summary.print_summary(summary, out_dir)
     return summary
 
 
-def _check_arguments(max_length, seed, examples_per_shard, heldout_fraction, workers):
+def _check_arguments(
+    vocab_file, vocab_size, max_length, seed, examples_per_shard, heldout_fraction, workers
+):
+    if (vocab_file is None) == (vocab_size is None):
+        raise ValueError("pass exactly one of `vocab_file` or `vocab_size`")
     if max_length < 5:
         raise ValueError(
             f"max_length must be at least 5 (the shortest packing target), got {max_length}"
@@ -121,6 +111,31 @@ def _check_arguments(max_length, seed, examples_per_shard, heldout_fraction, wor
         raise ValueError(f"heldout_fraction must be in (0, 0.5], got {heldout_fraction}")
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+
+
+def _empty_or_absent(out_dir):
+    """`out_dir`, once it is known not to hold anything a build would overwrite."""
+    if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
+        raise FileExistsError(f"{out_dir}: already exists and is not empty; not overwriting it")
+    return out_dir
+
+
+def _check_found_examples(counts, corpus):
+    if not counts["examples"]:
+        corpus_names = ", ".join(map(str, _as_list(corpus)))
+        raise ValueError(
+            f"{corpus_names}: no examples ({counts['documents']} documents) in the corpus"
+        )
+
+
+def _write_manifest_and_summary(directory, writer, tokenizer, options, seed, counts, seconds):
+    """Closes the shards and writes manifest.json and summary.json beside them; returns the summary."""
+    shards, heldout = writer.finish()
+    manifest = build_summary.manifest(tokenizer, options, seed, shards, heldout, counts)
+    summary = build_summary.summary(counts, options["max_length"], seconds)
+    write_json_atomic(directory / MANIFEST_FILE, manifest)
+    write_json_atomic(directory / "summary.json", summary)
+    return summary
 
 
 def _as_list(corpus):
@@ -140,6 +155,18 @@ def _tokenizer(files, text_format, vocab_file, vocab_size, lowercase, strip_gute
 
 def _dtype(tokenizer):
     return "uint16" if tokenizer.vocab_size <= 65536 else "int32"
+
+
+def _pack_options(tokenizer, max_length, strip_gutenberg, text_format, language):
+    """What every chunk is packed with (`_pack_chunk`'s keyword arguments beside the seed); the manifest
+    records them."""
+    return dict(
+        max_length=max_length,
+        strip_gutenberg=strip_gutenberg,
+        dtype=_dtype(tokenizer),
+        text_format=text_format,
+        language=language,
+    )
 
 
 def _chunk_seed(seed, chunk):
