@@ -108,6 +108,16 @@ def squad_features(
         int(max_query_length),
     )
     query_ids = _query_ids(tokenizer, question, max_length, doc_stride, max_query_length)
+    context_ids, context_offsets = _checked_context_encoding(tokenizer, context, context_encoding)
+    answer_span = _checked_answer_span(context, context_offsets, answer_start, answer_text)
+    spans = _doc_spans(len(context_ids), max_length - len(query_ids) - 3, doc_stride)
+    return _windows(
+        tokenizer, query_ids, context_ids, context_offsets, spans, answer_span, max_length
+    )
+
+
+def _checked_context_encoding(tokenizer, context, context_encoding):
+    """The context's ids and offsets: `context_encoding`, checked to pair them, or the tokenizer's."""
     if context_encoding is None:
         context_encoding = tokenizer.encode_with_offsets(context)
     context_ids, context_offsets = context_encoding
@@ -115,15 +125,18 @@ def squad_features(
         raise ValueError(
             f"context_encoding has {len(context_ids)} ids but {len(context_offsets)} offsets"
         )
-    answer_span = _checked_answer_span(context, context_offsets, answer_start, answer_text)
-    spans = _doc_spans(len(context_ids), max_length - len(query_ids) - 3, doc_stride)
+    return context_ids, context_offsets
+
+
+def _windows(tokenizer, query_ids, context_ids, context_offsets, spans, answer_span, max_length):
+    """The window of each span, its `max_context` marked and, with an answer, its positions."""
     best_window = _max_context(spans, len(context_ids))
+    doc_offset = len(query_ids) + 2
     windows = []
     for window_index, (start, length) in enumerate(spans):
         window = _window(
             tokenizer, query_ids, context_ids, context_offsets, start, length, max_length
         )
-        doc_offset = len(query_ids) + 2
         window["max_context"][doc_offset : doc_offset + length] = (
             best_window[start : start + length] == window_index
         )
