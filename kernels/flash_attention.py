@@ -5,11 +5,11 @@ flash_attention_forward.py and flash_attention_backward.py (their shared
 helpers in flash_attention_tiles.py), a naive torch reference in reference.py.
 
 q, k, v, o and dO are read through their strides: slices of a fused QKV
-projection work without a copy. Key padding (mask 1 = attend) gives masked keys
-exactly 0 probability; a row whose keys are all masked outputs 0 and gets 0
-gradient, like torch's SDPA. Dropout's mask is recomputed from a seed in the
-backward, never stored. Import only torch and triton here: the kernels must
-load on a machine without Keras.
+projection work without a copy; the outputs are allocated here, contiguous. Key
+padding (mask 1 = attend) gives masked keys exactly 0 probability; a row whose
+keys are all masked outputs 0 and gets 0 gradient, like torch's SDPA. Dropout's
+mask is recomputed from a seed in the backward, never stored. Import only torch
+and triton here: the kernels must load on a machine without Keras.
 """
 
 import torch
@@ -31,6 +31,37 @@ def _mask_args(mask, query):
     return mask, mask.stride(0), mask.stride(1)
 
 
+def _launch(kernel, block, tensors, strided, mask, dropout_p, seed):
+    """One launch of a tiled program: one program per `block` positions and (batch, head).
+
+    The programs take `tensors` (q first), the mask and the seed, the strides of the `strided`
+    tensors and of the mask, the sizes and the dropout rate. The outputs among `tensors` must be
+    contiguous: the programs write them by shape.
+    """
+    q = tensors[0]
+    B, N, H, D = q.shape
+    mask_arg, stride_mb, stride_mn = _mask_args(mask, q)
+    strides = [stride for tensor in strided for stride in tensor.stride()]
+
+    def grid(meta):
+        return (triton.cdiv(N, meta[block]), B * H)
+
+    torch.library.wrap_triton(kernel)[grid](
+        *tensors,
+        mask_arg,
+        q if seed is None else seed,
+        *strides,
+        stride_mb,
+        stride_mn,
+        H,
+        N,
+        dropout_p,
+        HEAD_DIM=D,
+        HAS_MASK=mask is not None,
+        HAS_DROPOUT=dropout_p > 0.0,
+    )
+
+
 @torch.library.triton_op("keras_electra::flash_attention_forward", mutates_args=())
 def _forward(
     q: torch.Tensor,
@@ -40,35 +71,10 @@ def _forward(
     dropout_p: float,
     seed: torch.Tensor | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    B, N, H, D = q.shape
+    B, N, H, _ = q.shape
     o = q.new_empty(q.shape)
     lse = q.new_empty((B, H, N), dtype=torch.float64 if q.dtype == torch.float64 else torch.float32)
-    mask, stride_mb, stride_mn = _mask_args(mask, q)
-
-    def grid(meta):
-        return (triton.cdiv(N, meta["BLOCK_M"]), B * H)
-
-    torch.library.wrap_triton(_attn_fwd)[grid](
-        q,
-        k,
-        v,
-        o,
-        lse,
-        mask,
-        q if seed is None else seed,
-        *q.stride(),
-        *k.stride(),
-        *v.stride(),
-        *o.stride(),
-        stride_mb,
-        stride_mn,
-        H,
-        N,
-        dropout_p,
-        HEAD_DIM=D,
-        HAS_MASK=mask is not q,
-        HAS_DROPOUT=dropout_p > 0.0,
-    )
+    _launch(_attn_fwd, "BLOCK_M", (q, k, v, o, lse), (q, k, v), mask, dropout_p, seed)
     return o, lse
 
 
@@ -87,72 +93,13 @@ def _backward(
     B, N, H, D = q.shape
     dq, dk, dv = q.new_empty(q.shape), k.new_empty(k.shape), v.new_empty(v.shape)
     delta = torch.empty_like(lse)
-    mask, stride_mb, stride_mn = _mask_args(mask, q)
-    seed = q if seed is None else seed
-    flags = dict(
-        HEAD_DIM=D,
-        HAS_MASK=mask is not q,
-        HAS_DROPOUT=dropout_p > 0.0,
-    )
     pre_block = 16 if INTERPRET else 128
     torch.library.wrap_triton(_attn_bwd_preprocess)[(triton.cdiv(N, pre_block), B * H)](
-        o,
-        do,
-        delta,
-        *o.stride(),
-        *do.stride(),
-        H,
-        N,
-        HEAD_DIM=D,
-        BLOCK_M=pre_block,
+        o, do, delta, *o.stride(), *do.stride(), H, N, HEAD_DIM=D, BLOCK_M=pre_block
     )
-    torch.library.wrap_triton(_attn_bwd_dkdv)[
-        lambda meta: (triton.cdiv(N, meta["BLOCK_N"]), B * H)
-    ](
-        q,
-        k,
-        v,
-        do,
-        dk,
-        dv,
-        lse,
-        delta,
-        mask,
-        seed,
-        *q.stride(),
-        *k.stride(),
-        *v.stride(),
-        *do.stride(),
-        *dk.stride(),
-        stride_mb,
-        stride_mn,
-        H,
-        N,
-        dropout_p,
-        **flags,
-    )
-    torch.library.wrap_triton(_attn_bwd_dq)[lambda meta: (triton.cdiv(N, meta["BLOCK_M"]), B * H)](
-        q,
-        k,
-        v,
-        do,
-        dq,
-        lse,
-        delta,
-        mask,
-        seed,
-        *q.stride(),
-        *k.stride(),
-        *v.stride(),
-        *do.stride(),
-        *dq.stride(),
-        stride_mb,
-        stride_mn,
-        H,
-        N,
-        dropout_p,
-        **flags,
-    )
+    inputs = (q, k, v, do)
+    _launch(_attn_bwd_dkdv, "BLOCK_N", (*inputs, dk, dv, lse, delta), inputs, mask, dropout_p, seed)
+    _launch(_attn_bwd_dq, "BLOCK_M", (*inputs, dq, lse, delta), inputs, mask, dropout_p, seed)
     return dq, dk, dv
 
 

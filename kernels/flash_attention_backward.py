@@ -27,7 +27,7 @@ from .flash_attention_tiles import (
     load_rows,
     row_stats,
     scores,
-    store_rows,
+    store_output,
     tile_and_head,
 )
 
@@ -141,10 +141,6 @@ def _attn_bwd_dkdv(
     stride_don,
     stride_doh,
     stride_dod,
-    stride_dkb,
-    stride_dkn,
-    stride_dkh,
-    stride_dkd,
     stride_mb,
     stride_mn,
     H,
@@ -173,11 +169,8 @@ def _attn_bwd_dkdv(
         key_tile, cols, queries, Seed, off_bh, N, dropout_p, HEAD_DIM, HAS_DROPOUT, BLOCK_M
     )
     sm_scale: tl.constexpr = 1.0 / HEAD_DIM**0.5
-    dk_view = head((DK, stride_dkb, stride_dkn, stride_dkh, stride_dkd), off_b, off_h)
-    store_rows(dk_view, cols, N, dk * sm_scale, HEAD_DIM)
-    # DV is allocated like DK: its strides
-    dv_view = head((DV, stride_dkb, stride_dkn, stride_dkh, stride_dkd), off_b, off_h)
-    store_rows(dv_view, cols, N, dv, HEAD_DIM)
+    store_output(DK, off_b, off_h, H, N, cols, dk * sm_scale, HEAD_DIM)
+    store_output(DV, off_b, off_h, H, N, cols, dv, HEAD_DIM)
 
 
 @triton.jit
@@ -241,10 +234,6 @@ def _attn_bwd_dq(
     stride_don,
     stride_doh,
     stride_dod,
-    stride_dqb,
-    stride_dqn,
-    stride_dqh,
-    stride_dqd,
     stride_mb,
     stride_mn,
     H,
@@ -273,5 +262,4 @@ def _attn_bwd_dq(
         query_tile, rows, keys, Seed, off_bh, N, dropout_p, HEAD_DIM, HAS_MASK, HAS_DROPOUT, BLOCK_N
     )
     sm_scale: tl.constexpr = 1.0 / HEAD_DIM**0.5
-    dq_view = head((DQ, stride_dqb, stride_dqn, stride_dqh, stride_dqd), off_b, off_h)
-    store_rows(dq_view, rows, N, dq * sm_scale, HEAD_DIM)
+    store_output(DQ, off_b, off_h, H, N, rows, dq * sm_scale, HEAD_DIM)

@@ -21,7 +21,7 @@ from .flash_attention_tiles import (
     load_rows,
     row_stats,
     scores,
-    store_rows,
+    store_output,
     tile_and_head,
 )
 
@@ -103,10 +103,6 @@ def _attn_fwd(
     stride_vn,
     stride_vh,
     stride_vd,
-    stride_ob,
-    stride_on,
-    stride_oh,
-    stride_od,
     stride_mb,
     stride_mn,
     H,
@@ -133,6 +129,5 @@ def _attn_fwd(
         q, rows, keys, Seed, off_bh, N, dropout_p, HEAD_DIM, HAS_MASK, HAS_DROPOUT, BLOCK_M, BLOCK_N
     )
     out, lse = _normalise(acc, l_i, m_i, dropout_p, HAS_DROPOUT)
-    out_view = head((Out, stride_ob, stride_on, stride_oh, stride_od), off_b, off_h)
-    store_rows(out_view, rows, N, out, HEAD_DIM)
+    store_output(Out, off_b, off_h, H, N, rows, out, HEAD_DIM)
     tl.store(row_stats(LSE, off_bh, N) + rows, lse, mask=rows < N)

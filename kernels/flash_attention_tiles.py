@@ -119,6 +119,14 @@ def store_rows(view, rows, N, tile, HEAD_DIM: tl.constexpr):
 
 
 @triton.jit
+def store_output(X, off_b, off_h, H, N, rows, tile, HEAD_DIM: tl.constexpr):
+    """`store_rows` into an output of the op at (off_b, off_h): the launches allocate their outputs
+    contiguous [batch, seq, heads, head_dim], so the strides follow from the shape."""
+    view = X + (off_b * N * H + off_h) * HEAD_DIM, H * HEAD_DIM, 1
+    store_rows(view, rows, N, tile, HEAD_DIM)
+
+
+@triton.jit
 def load_keys(keys, cols, N, HEAD_DIM: tl.constexpr, HAS_MASK: tl.constexpr):
     """The k and v tiles of keys `cols` (views from `keys_at_head`), and which may be attended to."""
     k_view, v_view, (Mask, stride_mn) = keys
