@@ -16,12 +16,6 @@ import numpy as np
 import pytest
 import torch
 
-TORCH_PASS = keras.backend.backend() == "torch"
-pytestmark = pytest.mark.skipif(
-    not TORCH_PASS, reason="the Triton kernels are torch-only: run once, in the torch pass"
-)
-
-CUDA = torch.cuda.is_available()
 # Without CUDA, conftest chose the interpreter before importing triton, as it must.
 from keras_electra_kernels import flash_attention as fa
 from keras_electra_kernels import flash_attention_backward as bwd
@@ -29,6 +23,12 @@ from keras_electra_kernels import flash_attention_forward as fwd
 from keras_electra_kernels import flash_attention_tiles as tiles
 from keras_electra_kernels.reference import attention_reference
 
+TORCH_PASS = keras.backend.backend() == "torch"
+pytestmark = pytest.mark.skipif(
+    not TORCH_PASS, reason="the Triton kernels are torch-only: run once, in the torch pass"
+)
+
+CUDA = torch.cuda.is_available()
 DEVICE = "cuda" if CUDA else "cpu"
 ROOT = Path(__file__).resolve().parents[1]
 # (atol, rtol) against float64; float32 errors are ~1e-6 (no TF32), float16 ~1e-3
@@ -67,7 +67,7 @@ def check(q, k, v, mask=None, dropout_rate=0.0, seed=None, keep_mask=None):
     torch.testing.assert_close(out.double(), expected, atol=atol, rtol=rtol)
     for name, got, want in zip("qkv", grads, expected_grads):
         torch.testing.assert_close(
-            got.double(), want, atol=atol, rtol=rtol, msg=lambda m: f"d{name}: {m}"
+            got.double(), want, atol=atol, rtol=rtol, msg=lambda m, name=name: f"d{name}: {m}"
         )
     return out, grads
 
@@ -272,9 +272,8 @@ def test_pretrainer_trains_through_the_kernel_as_through_standard_ops():
     import keras_electra as ke
 
     x = make_batch(np.random.default_rng(0), batch_size=4, length=24)
-    losses, grads = {}, {}
-    for implementation in ("triton", "standard"):
 
+    def fit_and_gradients(implementation):
         def pretrainer():  # fresh, identically seeded: masking and sampling draw the same numbers
             return ke.ElectraPretrainer.from_size(
                 "tiny",
@@ -286,9 +285,7 @@ def test_pretrainer_trains_through_the_kernel_as_through_standard_ops():
 
         model = pretrainer()
         model.compile(learning_rate=1e-3, warmup_steps=0, total_steps=10)
-        losses[implementation] = model.fit(
-            x, batch_size=4, epochs=1, shuffle=False, verbose=0
-        ).history["loss"]
+        history = model.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0).history["loss"]
         model = pretrainer()
 
         def loss():
@@ -299,7 +296,11 @@ def test_pretrainer_trains_through_the_kernel_as_through_standard_ops():
             )
 
         model(x)  # build
-        grads[implementation] = gradients(loss, model.trainable_weights)
+        return history, gradients(loss, model.trainable_weights)
+
+    losses, grads = {}, {}
+    for implementation in ("triton", "standard"):
+        losses[implementation], grads[implementation] = fit_and_gradients(implementation)
     np.testing.assert_allclose(losses["triton"], losses["standard"], rtol=1e-6)
     for got, want in zip(grads["triton"], grads["standard"]):
         if want is None:
