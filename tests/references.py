@@ -1,5 +1,6 @@
 """What tests compare against: a NumPy BERT written from docs/electra.md ("Models and sizes", "Heads"),
-tiny models built in the test (no weights are ever downloaded), and a save-load round trip."""
+and tiny models built in the test (no weights are ever downloaded). The save-load round trip is
+tests/harness.py's."""
 
 import keras
 import numpy as np
@@ -12,10 +13,16 @@ def w(variable):
     return keras.ops.convert_to_numpy(variable).astype("float64")
 
 
-def layer_norm(x, layer):
+def layer_norm_of(x, gamma, beta, epsilon=1e-12):
+    """LayerNorm over the last axis in float64, from its definition."""
+    x = np.asarray(x, "float64")
     mean = x.mean(-1, keepdims=True)
-    var = x.var(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + 1e-12) * w(layer.gamma) + w(layer.beta)
+    variance = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta
+
+
+def layer_norm(x, layer):
+    return layer_norm_of(x, w(layer.gamma), w(layer.beta), layer.epsilon)
 
 
 def dense(x, layer):
@@ -52,26 +59,52 @@ def numpy_local_mixing(x, mask, layer):
     return out
 
 
+def attention_bias(padding_mask):
+    """What `numpy_attention` adds to the scores: -inf at the keys of padding."""
+    return np.where(padding_mask[:, None, None, :] > 0, 0.0, -np.inf)
+
+
+def numpy_embedding(token_ids, segment_ids, embedding):
+    """`ElectraEmbedding` in eval mode: the three tables summed, then LayerNorm."""
+    x = (
+        w(embedding.token_embedding.embeddings)[token_ids]
+        + w(embedding.position_embedding.embeddings)[: token_ids.shape[1]][None]
+        + w(embedding.segment_embedding.embeddings)[segment_ids]
+    )
+    return layer_norm(x, embedding.layer_norm)
+
+
+def numpy_encoder_layer(x, block, bias):
+    """A post-LN block (`ElectraEncoderLayer`) in eval mode."""
+    x = layer_norm(x + numpy_attention(x, block.attention, bias), block.attention_layer_norm)
+    h = dense(gelu_erf(dense(x, block.intermediate_dense)), block.output_dense)
+    return layer_norm(x + h, block.output_layer_norm)
+
+
 def numpy_backbone(backbone, inputs):
     """Embeddings -> LayerNorm -> local mixing (if any) -> projection -> post-LN blocks, eval mode, in float64."""
-    ids, seg, mask = inputs["token_ids"], inputs["segment_ids"], inputs["padding_mask"]
-    emb = backbone.embedding
-    x = (
-        w(emb.token_embedding.embeddings)[ids]
-        + w(emb.position_embedding.embeddings)[: ids.shape[1]][None]
-        + w(emb.segment_embedding.embeddings)[seg]
-    )
-    x = layer_norm(x, emb.layer_norm)
+    mask = inputs["padding_mask"]
+    x = numpy_embedding(inputs["token_ids"], inputs["segment_ids"], backbone.embedding)
     if backbone.local_mixing is not None:
         x = numpy_local_mixing(x, mask, backbone.local_mixing)
     if backbone.embeddings_project is not None:
         x = dense(x, backbone.embeddings_project)
-    bias = np.where(mask[:, None, None, :] > 0, 0.0, -np.inf)
     for block in backbone.encoder_layers:
-        x = layer_norm(x + numpy_attention(x, block.attention, bias), block.attention_layer_norm)
-        h = dense(gelu_erf(dense(x, block.intermediate_dense)), block.output_dense)
-        x = layer_norm(x + h, block.output_layer_norm)
+        x = numpy_encoder_layer(x, block, attention_bias(mask))
     return x
+
+
+def numpy_mlm_head(hidden, positions, head, table):
+    """`ElectraMaskedLMHead`: the hidden states at `positions`, Dense(gelu), LayerNorm, then logits
+    against `table`, the word table it is tied to, plus a bias (docs/electra.md, "Heads")."""
+    gathered = np.take_along_axis(hidden, positions[:, :, None], axis=1)
+    h = layer_norm(gelu_erf(dense(gathered, head.dense)), head.layer_norm)
+    return h @ table.T + w(head.bias)
+
+
+def numpy_discriminator_head(hidden, head):
+    """`ElectraDiscriminatorHead`: Dense(gelu), then one logit per token (docs/electra.md, "Heads")."""
+    return dense(gelu_erf(dense(hidden, head.dense)), head.dense_prediction)[..., 0]
 
 
 def tiny_backbone(**overrides):
@@ -88,9 +121,3 @@ def tiny_backbone(**overrides):
         seed=0,
     )
     return ke.ElectraBackbone(**{**config, **overrides})
-
-
-def round_trip(model, path, **load_options):
-    """`model` saved to `path` (a .keras file) and loaded back."""
-    model.save(path)
-    return keras.saving.load_model(path, **load_options)

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import gradients, to_numpy
-from references import round_trip
+from harness import round_trip
 
 import keras_electra as ke
 from keras_electra.models import electra_encoder_layer

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 from conftest import BACKEND, gradients, to_numpy
-from references import round_trip, tiny_backbone
+from harness import round_trip
+from references import tiny_backbone
 
 import keras_electra as ke
 from keras_electra.optimization.finetuning_optimizer import finetuning_optimizer

@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 from conftest import VOCAB, make_batch, to_numpy
-from references import numpy_backbone, numpy_local_mixing, round_trip, tiny_backbone, w
+from harness import round_trip
+from references import numpy_backbone, numpy_local_mixing, tiny_backbone, w
 
 import keras_electra as ke
 from keras_electra.cli.model_options import add_model_arguments, model_options

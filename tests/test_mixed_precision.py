@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import pytest
 from conftest import BACKEND, VOCAB, make_batch, to_numpy, write_corpus
-from references import round_trip, tiny_backbone
+from harness import round_trip
+from references import tiny_backbone
 
 import keras_electra as ke
 from keras_electra.cli.main import main

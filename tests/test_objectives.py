@@ -4,7 +4,7 @@ recomputed in NumPy from the step's outputs, and which weights each loss reaches
 import numpy as np
 import pytest
 from conftest import MASK, VOCAB, gradients, make_batch, to_numpy
-from references import round_trip
+from harness import round_trip
 from scipy import stats
 
 import keras_electra as ke

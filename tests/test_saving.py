@@ -9,8 +9,8 @@ import keras
 import numpy as np
 import pytest
 from conftest import BACKEND, make_batch, to_numpy
+from harness import round_trip
 from model_outputs import eval_outputs
-from references import round_trip
 
 import keras_electra as ke
 

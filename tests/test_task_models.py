@@ -12,8 +12,9 @@ import keras
 import numpy as np
 import pytest
 from conftest import BACKEND, to_numpy, tokenizer_of
+from harness import round_trip
 from keras import ops
-from references import dense, gelu_erf, round_trip, tiny_backbone
+from references import dense, gelu_erf, tiny_backbone
 from scipy.special import log_softmax
 
 import keras_electra as ke
