@@ -4,6 +4,7 @@ this backend, and its outputs against the NumPy references of tests/references.p
 import keras
 import numpy as np
 import pytest
+from conftest import tokenizer_of
 from harness import run_layer_test
 from references import (
     attention_bias,
@@ -125,14 +126,13 @@ def test_discriminator_head(tmp_path, rng):
     )
 
 
-TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + "the cat sat on a mat dog ran".split()
 FIRSTS = ["the cat sat", "a dog ran on the mat", "cat"]
 SECONDS = ["on a mat", "the cat", "the dog sat on a cat"]
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return ke.ElectraTokenizer(TOKENS, lowercase=True)
+    return tokenizer_of("the cat sat on a mat dog ran".split())
 
 
 # The preprocessors are layers of text: integer features whatever the dtype policy, their vocabulary

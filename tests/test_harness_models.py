@@ -1,9 +1,14 @@
 """Every public model through tests/harness.py: its call, config, `.keras` file and mixed precision on
 this backend, and its outputs against the NumPy BERT of tests/references.py."""
 
+import ast
+import re
+from pathlib import Path
+
+import keras
 import numpy as np
 import pytest
-from conftest import VOCAB, make_batch
+from conftest import VOCAB, make_batch, tokenizer_of
 from harness import run_model_test
 from model_outputs import eval_outputs
 from references import (
@@ -17,8 +22,6 @@ from references import (
 )
 
 import keras_electra as ke
-
-TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + "the cat sat on a mat dog ran".split()
 
 
 @pytest.fixture
@@ -97,7 +100,7 @@ def test_pretrainer(tmp_path, batch):
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return ke.ElectraTokenizer(TOKENS, lowercase=True)
+    return tokenizer_of("the cat sat on a mat dog ran".split())
 
 
 @pytest.mark.parametrize("head", ["electra", "huggingface"])
@@ -155,3 +158,28 @@ def test_question_answerer(tmp_path, batch):
         float32_outputs=True,
         float32_layers=("span_logits",),
     )
+
+
+def snake_case(name):
+    """MaskedLMHead -> masked_lm_head."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def test_every_public_layer_and_model_goes_through_the_harness():
+    """Each public layer class `ElectraXyz` of keras_electra has a `test_xyz...` in this file or in
+    test_harness_layers.py, so that a new layer or model cannot miss the harness."""
+    public = [
+        name
+        for name, value in vars(ke).items()
+        if isinstance(value, type) and issubclass(value, keras.layers.Layer)
+    ]
+    tests = [
+        node.name
+        for path in (Path(__file__), Path(__file__).with_name("test_harness_layers.py"))
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.FunctionDef)
+    ]
+    assert len(public) >= 17
+    for name in public:
+        stem = "test_" + snake_case(name.removeprefix("Electra"))
+        assert any(test.startswith(stem) for test in tests), f"{name}: no {stem} test"
