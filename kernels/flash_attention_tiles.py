@@ -1,13 +1,14 @@
 """What the forward and backward programs of flash attention share: tile sizes and tile helpers.
 
-Tensors reach a program as [batch, seq, heads, head_dim] pointers and four
+Inputs reach a program as [batch, seq, heads, head_dim] pointers and four
 strides. The program moves each to its (batch, head) once, with `head`, and
 from then on handles a view, the tuple (pointer, seq stride, head_dim stride)
 that the row loads and stores take; tuples keep the helpers' argument lists
 short while the launches stay flat (torch's wrap_triton passes tensors and
-scalars only). Dropout draws Philox numbers from a counter, the element index
-((b*H + h)*N + i)*N + j, so the backward recomputes the forward's mask
-instead of storing it.
+scalars only). Outputs, which the launches allocate contiguous, come as bare
+pointers: `store_output` derives their strides from the shape. Dropout draws
+Philox numbers from a counter, the element index ((b*H + h)*N + i)*N + j, so
+the backward recomputes the forward's mask instead of storing it.
 
 Factored like Triton's tutorial 06-fused-attention (offsets and tile loads in
 small helpers, an inner loop per program), without causal masking. Imports
