@@ -16,13 +16,14 @@ from keras_electra.pretraining.masking import (
     max_predictions,
     replace_at,
 )
+from keras_electra.pretraining.objective_metrics import ObjectiveMetrics
 from keras_electra.pretraining.objectives import objective as objective_named
 from keras_electra.pretraining.optimizer import pretraining_optimizer
 from keras_electra.pretraining.sampling import gumbel_sample, replaced_token_labels
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
+class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, ObjectiveMetrics, keras.Model):
     """Generator + discriminator trained jointly by replaced token detection, or one of the
     objectives ELECTRA is compared with.
 
@@ -114,9 +115,8 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
     ):
         super().__init__(**kwargs)
         arguments = locals()
-        for (
-            name
-        ) in _CONFIG:  # each saved argument is the attribute of its name, which get_config reads
+        # Each saved argument is the attribute of its name, which get_config reads.
+        for name in _CONFIG:
             setattr(self, name, arguments[name])
         self.objective = objective_named(objective).name
         self.generator_num_layers = generator_num_layers or num_layers
@@ -136,11 +136,16 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         self._build_metrics()
         self.built = True
 
+    @property
+    def _objective(self):
+        """The `Objective` named `objective`, which alone decides what the step builds, computes and reports."""
+        return objective_named(self.objective)
+
     def _build_towers(self):
         """The discriminator, its head and the generator, sharing one embedding (docs/electra.md, "Weight
         sharing"); created in this order, which fixes the variables' paths and the checkpoint layout. An
         objective builds only the towers and heads its step uses (docs/electra.md, "Objectives")."""
-        kind = objective_named(self.objective)
+        kind = self._objective
         shared = dict(
             vocab_size=self.vocab_size,
             embedding_dim=self.embedding_dim,
@@ -162,7 +167,7 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
             **shared,
         )
         self.discriminator_head = self.generator = self.encoder_mlm_head = None
-        if kind.encoder_head in ("rtd", "copy-mlm"):
+        if kind.has_replaced_token_head:
             self.discriminator_head = ElectraDiscriminatorHead(
                 self.hidden_dim,
                 output_bias=self.discriminator_output_bias,
@@ -173,7 +178,7 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
             self.discriminator_head.build((None, None, self.hidden_dim))
         if kind.generator:
             self.generator = self._build_generator(shared)
-        if kind.encoder_head in ("mlm", "copy-mlm"):
+        if kind.has_encoder_mlm_head:
             self.encoder_mlm_head = ElectraMaskedLMHead(
                 self.discriminator.embedding.token_embedding,
                 layer_norm_epsilon=self.layer_norm_epsilon,
@@ -211,30 +216,6 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         self._evaluation_seed_start = ops.convert_to_numpy(
             self.evaluation_seed_generator.state.value
         )
-
-    def _build_metrics(self):
-        """The trackers of what this objective computes: the generator's MLM, replaced token detection
-        (also for All-Tokens MLM, whose copy probability is one minus it) and an encoder MLM head."""
-        kind = objective_named(self.objective)
-        if kind.generator:
-            self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
-            self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
-        if kind.encoder_head == "rtd":
-            self.disc_loss_tracker = keras.metrics.Mean(name="disc_loss")
-        if kind.encoder_head in ("rtd", "copy-mlm"):
-            self.disc_metrics = [
-                keras.metrics.BinaryAccuracy(name="disc_accuracy"),
-                keras.metrics.Precision(name="disc_precision"),
-                keras.metrics.Recall(name="disc_recall"),
-                keras.metrics.AUC(name="disc_auc"),
-            ]
-        if kind.encoder_head in ("mlm", "copy-mlm"):
-            self.encoder_mlm_loss_tracker = keras.metrics.Mean(name="encoder_mlm_loss")
-            self.encoder_mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(
-                name="encoder_mlm_accuracy"
-            )
-        if kind.generator:
-            self.replaced_fraction = keras.metrics.Mean(name="replaced_fraction")
 
     @classmethod
     def from_size(cls, size, vocab_size=30522, seed=None, **overrides):
@@ -275,7 +256,7 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         if token_ids.shape[1] is None:
             raise ValueError("ElectraPretrainer needs batches of a static sequence length.")
         seed = self.seed_generator if training else self.evaluation_seed_generator
-        masked = self._mask(token_ids, padding_mask, seed)
+        kind, masked = self._objective, self._mask(token_ids, padding_mask, seed)
         outputs = {
             "token_ids": token_ids,
             "mlm_labels": masked["labels"],
@@ -284,7 +265,7 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
             "generator_token_ids": masked["token_ids"],
             "corrupted_token_ids": masked["token_ids"],
         }
-        if self.generator is not None:
+        if kind.generator:
             mlm_logits = self.generator(
                 {
                     "token_ids": masked["token_ids"],
@@ -306,11 +287,11 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
         )["sequence_output"]
         # Which tokens differ from the original: the RTD labels, and the replaced fraction of every objective.
         outputs["disc_labels"] = replaced_token_labels(token_ids, corrupted, padding_mask)
-        if self.discriminator_head is not None:
+        if kind.has_replaced_token_head:
             outputs["disc_logits"] = ops.cast(self.discriminator_head(sequence), "float32")
-        if self.encoder_mlm_head is not None:
+        if kind.has_encoder_mlm_head:
             positions = masked["positions"]
-            if self.discriminator_head is not None:  # All-Tokens MLM predicts every token
+            if kind.predicts_every_token:
                 positions = ops.broadcast_to(
                     ops.arange(token_ids.shape[1], dtype="int32")[None], ops.shape(token_ids)
                 )
@@ -321,7 +302,7 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
 
     def _mask(self, token_ids, padding_mask, seed):
         """The chosen positions and what the generator (or, for BERT, the encoder) sees there."""
-        ids, kind = self.special_token_ids, objective_named(self.objective)
+        ids, kind = self.special_token_ids, self._objective
         return mask_tokens(
             token_ids,
             padding_mask,
@@ -345,8 +326,8 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The generator's MLM loss (when there is one) + the encoder head's: lambda x RTD, over every
         token or, for ELECTRA 15%, the chosen ones; or 1 x an MLM loss (docs/electra.md, "Objectives")."""
-        kind, total = objective_named(self.objective), 0.0
-        if self.generator is not None:
+        kind, total = self._objective, 0.0
+        if kind.generator:
             mlm = mlm_loss(y_pred["mlm_logits"], y_pred["mlm_labels"], y_pred["mlm_weights"])
             self.mlm_loss_tracker.update_state(mlm)
             total = mlm
@@ -372,30 +353,6 @@ class ElectraPretrainer(SavesSeedStates, BackendNeutralCompile, keras.Model):
             )
         self.encoder_mlm_loss_tracker.update_state(encoder)
         return total + encoder
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        padding_mask = ops.cast(x["padding_mask"], "float32")
-        weights = y_pred["mlm_weights"]
-        if self.generator is not None:
-            self.mlm_accuracy.update_state(
-                y_pred["mlm_labels"], y_pred["mlm_logits"], sample_weight=weights
-            )
-        if self.discriminator_head is not None:
-            labels, probs = y_pred["disc_labels"], ops.sigmoid(y_pred["disc_logits"])
-            for metric in self.disc_metrics:
-                metric.update_state(labels, probs, sample_weight=padding_mask)
-        if self.encoder_mlm_head is not None:
-            logits = y_pred["encoder_logits"]
-            if (
-                self.discriminator_head is not None
-            ):  # All-Tokens MLM: scored at the chosen positions too
-                logits = ops.take_along_axis(logits, y_pred["mlm_positions"][:, :, None], axis=1)
-            self.encoder_mlm_accuracy.update_state(
-                y_pred["mlm_labels"], logits, sample_weight=weights
-            )
-        if self.generator is not None:
-            self.replaced_fraction.update_state(y_pred["disc_labels"], sample_weight=padding_mask)
-        return self.get_metrics_result()
 
     def get_config(self):
         return {

@@ -41,6 +41,21 @@ class Objective:
     mask_token_rate: float | None = None
     random_token_rate: float = 0.0
 
+    @property
+    def has_replaced_token_head(self):
+        """Whether the encoder has the replaced-token head: RTD's, or All-Tokens MLM's copy probability."""
+        return self.encoder_head in ("rtd", "copy-mlm")
+
+    @property
+    def has_encoder_mlm_head(self):
+        """Whether the encoder has an MLM head, of the chosen tokens or (All-Tokens MLM) of every one."""
+        return self.encoder_head in ("mlm", "copy-mlm")
+
+    @property
+    def predicts_every_token(self):
+        """Whether the encoder's MLM head predicts every token, not only the chosen ones."""
+        return self.encoder_head == "copy-mlm"
+
 
 OBJECTIVES = {
     one.name: one
