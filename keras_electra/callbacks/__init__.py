@@ -5,5 +5,6 @@ from keras_electra.callbacks.periodic_checkpoint import (
     checkpoints,
     latest_checkpoint,
 )
+from keras_electra.callbacks.progress_lines import ProgressLines
 from keras_electra.callbacks.step_logger import StepLogger
 from keras_electra.callbacks.stop_on_interrupt import StopOnInterrupt

@@ -2,6 +2,11 @@ import math
 
 import keras
 
+from keras_electra.callbacks.progress_lines import ProgressLines
+
+# fit_in_chunks' `verbose` for one plain line per epoch (`ProgressLines`) instead of Keras' display.
+PLAIN_LINES = "lines"
+
 
 def fit_in_chunks(
     model, batches, steps, steps_per_epoch, callbacks=(), start=0, validation_data=None, verbose=1
@@ -14,9 +19,12 @@ def fit_in_chunks(
     `batches(first, count)` gives the dataset of batches `first` to `first + count - 1` in the
     run's fixed order: each `fit` takes its own, as a new `fit` would start a shared one again at
     its first batch. Callbacks that count steps (`PeriodicCheckpoint`, `StopOnInterrupt`) see one
-    run, and `CSVLogger` should append.
+    run, and `CSVLogger` should append. `verbose` is Keras' (0, 1, 2), or PLAIN_LINES: one line per
+    epoch (`ProgressLines`), for a log file.
     """
     history = _RunHistory()
+    if verbose == PLAIN_LINES:
+        callbacks, verbose = [*callbacks, ProgressLines(steps, initial_step=start)], 0
     for epoch in range(start // steps_per_epoch, math.ceil(steps / steps_per_epoch)):
         first = max(start, epoch * steps_per_epoch)
         model.fit(
