@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import make_batch, to_numpy
-from references import dense, gelu_erf, layer_norm, numpy_backbone, w
+from references import numpy_backbone, numpy_discriminator_head, numpy_mlm_head, w
 
 import keras_electra as ke
 
@@ -36,15 +36,14 @@ def test_heads_match_numpy(rng, tiny_pretrainer):
     positions = np.array([[1, 3, 5], [2, 4, 0], [6, 1, 2]], "int32")
     logits = pre.generator({**inputs, "mask_positions": positions}, training=False)
     hidden = numpy_backbone(pre.generator.backbone, inputs)
-    head = pre.generator.mlm_head
-    gathered = np.take_along_axis(hidden, positions[:, :, None], axis=1)
-    h = layer_norm(gelu_erf(dense(gathered, head.dense)), head.layer_norm)
+    # The head's logits are against the discriminator's table: the two share it.
     table = w(pre.discriminator.embedding.token_embedding.embeddings)
-    np.testing.assert_allclose(to_numpy(logits), h @ table.T + w(head.bias), atol=2e-5)
+    expected = numpy_mlm_head(hidden, positions, pre.generator.mlm_head, table)
+    np.testing.assert_allclose(to_numpy(logits), expected, atol=2e-5)
 
     sequence = pre.discriminator(inputs, training=False)["sequence_output"]
     disc = pre.discriminator_head
-    expected = dense(gelu_erf(dense(to_numpy(sequence), disc.dense)), disc.dense_prediction)[..., 0]
+    expected = numpy_discriminator_head(to_numpy(sequence), disc)
     np.testing.assert_allclose(to_numpy(disc(sequence)), expected, atol=2e-5)
 
 

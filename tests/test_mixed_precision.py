@@ -8,41 +8,15 @@ import keras
 import numpy as np
 import pytest
 from conftest import BACKEND, VOCAB, make_batch, to_numpy, write_corpus
-from harness import round_trip
+from harness import MIXED_POLICIES, assert_computes_in, round_trip
 from references import tiny_backbone
 
 import keras_electra as ke
 from keras_electra.cli.main import main
 from keras_electra.finetuning.training import fine_tune, with_dtype_policy
 
-POLICIES = ("mixed_bfloat16", "mixed_float16")
-LOW = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
-
-
-def layers_of(model):
-    """Every layer under `model` (itself excluded), each once."""
-    found, stack = {}, [model]
-    while stack:
-        for layer in stack.pop()._flatten_layers(include_self=False, recursive=False):
-            if id(layer) not in found:
-                found[id(layer)] = layer
-                stack.append(layer)
-    return list(found.values())
-
-
-def assert_computes_in(model, policy, float32_layers=()):
-    """`model` and all its layers (inputs and `float32_layers` aside) compute under `policy`,
-    and every variable is float32."""
-    assert model.dtype_policy.name == policy
-    wrong = [
-        (layer.name, layer.dtype_policy.name)
-        for layer in layers_of(model)
-        if not isinstance(layer, keras.layers.InputLayer)
-        and layer.name not in float32_layers
-        and layer.dtype_policy.name != policy
-    ]
-    assert not wrong, f"layers not under {policy}: {wrong}"
-    assert {v.dtype for v in model.trainable_weights} == {"float32"}
+POLICIES = tuple(MIXED_POLICIES)
+LOW = {policy: low for policy, (low, _) in MIXED_POLICIES.items()}
 
 
 def weights(model):
