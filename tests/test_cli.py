@@ -1,6 +1,7 @@
 """The `keras-electra` command: bad input named clearly, and a real run end to end."""
 
 import json
+import re
 
 import pytest
 from conftest import BACKEND, shared_data, write_corpus
@@ -78,7 +79,7 @@ def test_pretrain_refuses_a_non_data_directory_and_a_used_run_directory(tmp_path
 
 
 @pytest.mark.large
-def test_build_data_then_pretrain_writes_every_artifact(tmp_path):
+def test_build_data_then_pretrain_writes_every_artifact(tmp_path, capsys):
     import csv
 
     import keras
@@ -107,6 +108,7 @@ def test_build_data_then_pretrain_writes_every_artifact(tmp_path):
     )
     summary = json.loads((data / "summary.json").read_text())
     assert summary["examples"] > 10
+    capsys.readouterr()
     assert (
         main(
             [
@@ -129,6 +131,11 @@ def test_build_data_then_pretrain_writes_every_artifact(tmp_path):
         )
         == 0
     )
+    # stdout is not a terminal here (a log file's case): one plain line per --log-every interval.
+    out = capsys.readouterr().out
+    assert "\x1b[" not in out
+    lines = re.findall(r"^step (\d+)/7: .*\bloss .*\bval_loss .* steps/s\)$", out, re.M)
+    assert lines == ["5", "7"]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["steps"] == 7 and {"disc_auc", "mlm_loss"} <= set(metrics["after"])
     with open(run / "history.csv") as f:

@@ -1,6 +1,8 @@
 """`keras-electra compare`: objectives pretrained on the same data for the same FLOPs, fine-tuned along
 the way, reported in three files that agree with each other and with the runs they summarise."""
 
+import functools
+import itertools
 import json
 import math
 import shutil
@@ -13,9 +15,12 @@ import pytest
 from conftest import BACKEND, ROOT, write_corpus
 from test_finetune_cli import run_cli
 
-from keras_electra.cli.compare import checkpoint_points
+from keras_electra.cli import compare
+from keras_electra.cli.compare_budget import CALIBRATION_STEPS, checkpoint_points, comparison_budget
 from keras_electra.cli.comparison_report import options_label
-from keras_electra.cli.main import main
+from keras_electra.cli.main import build_parser, main
+from keras_electra.data.shards import read_manifest
+from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
 from keras_electra.pretraining.flops import pretraining_step_flops
 
 pytestmark = pytest.mark.skipif(
@@ -304,12 +309,38 @@ def test_bad_arguments_are_named_before_anything_is_written(data, tmp_path, caps
     assert code == 2 and "not allowed with argument" in err
 
 
-@pytest.mark.large
-def test_a_budget_in_minutes_is_the_flops_the_first_objective_runs_in_them(data, tmp_path):
-    out = tmp_path / "cmp"
-    minutes = (
-        0.05  # 3 s: enough for an ELECTRA step even when a loaded machine slows the timed MLM steps
+def steady_clock(seconds_per_step):
+    """A clock that advances CALIBRATION_STEPS * `seconds_per_step` at each reading: the timed steps take
+    `seconds_per_step` each, whatever the machine's speed."""
+    return itertools.count(step=CALIBRATION_STEPS * seconds_per_step).__next__
+
+
+def test_minutes_become_the_flops_of_the_timed_rate(data, tmp_path):
+    args = build_parser().parse_args(
+        ["compare", "--data", str(data), "--objectives", "mlm", "electra", "--budget-minutes", "2"]
     )
+    args.batch_size = 4
+    budget = comparison_budget(args, tmp_path, data, read_manifest(data), clock=steady_clock(0.25))
+    calibration = budget["calibration"]
+    assert calibration["objective"] == "mlm" and calibration["seconds_per_step"] == 0.25
+    vocab_size = read_manifest(data)["vocab_size"]
+    mlm = ElectraPretrainer.from_size("tiny", vocab_size=vocab_size, objective="mlm")
+    mlm_flops_per_step = pretraining_step_flops(mlm.get_config(), 4, 32)["total"]
+    assert calibration["flops_per_second"] == pytest.approx(mlm_flops_per_step / 0.25)
+    assert budget["flops"] == pytest.approx(2 * 60 * mlm_flops_per_step / 0.25)
+
+
+@pytest.mark.large
+def test_a_budget_in_minutes_is_the_flops_the_first_objective_runs_in_them(
+    data, tmp_path, monkeypatch
+):
+    # The timed MLM steps take 1 s each by the clock (--budget-minutes would otherwise buy a number of
+    # steps that depends on the machine's speed): 3 MLM steps, and fewer ELECTRA ones.
+    monkeypatch.setattr(
+        compare, "comparison_budget", functools.partial(comparison_budget, clock=steady_clock(1.0))
+    )
+    out = tmp_path / "cmp"
+    minutes = 0.05
     assert (
         main(
             [
@@ -341,7 +372,7 @@ def test_a_budget_in_minutes_is_the_flops_the_first_objective_runs_in_them(data,
     )
     result = json.loads((out / "comparison.json").read_text())
     calibration = result["calibration"]
-    assert calibration["objective"] == "mlm" and calibration["seconds_per_step"] > 0
+    assert calibration["objective"] == "mlm" and calibration["seconds_per_step"] == 1.0
     mlm, electra = result["objectives"]
     assert calibration["flops_per_second"] == pytest.approx(
         mlm["flops_per_step"] / calibration["seconds_per_step"]

@@ -21,6 +21,7 @@ compares a run's settings as they were typed.
 """
 
 import argparse
+import importlib
 import math
 from pathlib import Path
 
@@ -37,6 +38,23 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class Command:
+    """A sub-command parser's `run`: `function(args)` of `module`, imported when the command runs.
+
+    The parsers (cli/parsers/) import no Keras, so that --help and a bad argument need no backend
+    framework; the command's module, and Keras with it, is imported once the arguments are good.
+    """
+
+    def __init__(self, module, function="run"):
+        self.module, self.function = module, function
+
+    def __call__(self, args):
+        # The public names first: importing them registers every Keras class, which loading a .keras
+        # file of any of them needs.
+        importlib.import_module("keras_electra.api")
+        return getattr(importlib.import_module(self.module), self.function)(args)
 
 
 class Integer:

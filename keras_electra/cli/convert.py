@@ -5,7 +5,7 @@ from pathlib import Path
 
 import keras
 
-from keras_electra.cli import arguments
+from keras_electra.cli.parsers.choices import MODELS
 from keras_electra.conversion import (
     load_huggingface,
     load_huggingface_pretrainer,
@@ -15,13 +15,11 @@ from keras_electra.conversion import (
     save_huggingface,
 )
 from keras_electra.conversion.huggingface_files import SAFETENSORS_FILE, read_json
-from keras_electra.conversion.weight_map import ARCHITECTURES
 from keras_electra.data.atomic import atomic_directory, check_keras_file, save_model_atomic
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.version import __version__
 
-MODELS = (*ARCHITECTURES, "pretrainer")
 # The --model values each kind of SRC can give.
 SOURCE_MODELS = {
     "huggingface": MODELS,
@@ -29,40 +27,6 @@ SOURCE_MODELS = {
     "keras-hub": ("backbone",),
     "keras": (),
 }
-
-
-def add_parser(subparsers, name):
-    parser = subparsers.add_parser(
-        name,
-        help="convert checkpoints: Hugging Face, TF1, keras-hub -> ours; ours -> Hugging Face",
-        description="SRC is a Hugging Face ELECTRA directory, a checkpoint of the authors' TF1 code (its prefix, "
-        "or a directory with a `checkpoint` file), a keras-hub ElectraBackbone preset directory, or a .keras "
-        "file of ours. A foreign SRC becomes DST, a .keras file, with SRC's vocab.txt and "
-        "tokenizer_config.json beside it; a .keras SRC becomes DST, a new Hugging Face directory (config.json, "
-        "model.safetensors, the tokenizer files and summary.json; a pretrainer gives discriminator/ and "
-        "generator/); --to huggingface takes any SRC there. Nothing is left half-written. A TF1 checkpoint does "
-        "not store the number of attention heads: it is the authors' rule, max(1, hidden size // 64).",
-    )
-    parser.add_argument("src", type=arguments.existing_checkpoint, metavar="SRC")
-    parser.add_argument("dst", metavar="DST")
-    parser.add_argument(
-        "--to",
-        choices=("keras", "huggingface"),
-        help="default: huggingface for a .keras SRC, keras otherwise",
-    )
-    parser.add_argument(
-        "--model",
-        choices=MODELS,
-        help="what to build from SRC: Hugging Face's default is config.json's architectures (pretrainer needs "
-        "--generator), TF1's is pretrainer",
-    )
-    parser.add_argument(
-        "--generator",
-        type=arguments.existing_dir,
-        metavar="DIR",
-        help="a Hugging Face generator: SRC (its discriminator) and DIR make one pretrainer",
-    )
-    parser.set_defaults(run=run)
 
 
 def source_format(src):

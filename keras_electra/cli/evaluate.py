@@ -3,36 +3,8 @@
 import time
 from pathlib import Path
 
-from keras_electra.cli import arguments
 from keras_electra.data.atomic import check_keras_file
 from keras_electra.finetuning import tasks
-
-
-def add_parser(subparsers, name):
-    parser = subparsers.add_parser(
-        name,
-        help="score a fine-tuned model",
-        description="Print the task's metrics of FT on --split of --data.",
-    )
-    add_model_argument(parser)
-    parser.add_argument("--task", required=True, choices=tasks.TASKS)
-    parser.add_argument(
-        "--data", type=arguments.existing_dir, metavar="DIR", help="docstring-kind needs none"
-    )
-    parser.add_argument("--split", default="dev")
-    parser.add_argument("--batch-size", type=arguments.batch_size, default=32)
-    parser.set_defaults(run=run)
-
-
-def add_model_argument(parser):
-    """--model of the commands that use a fine-tuned model (`evaluate`, `predict`)."""
-    parser.add_argument(
-        "--model",
-        required=True,
-        type=arguments.existing_path,
-        metavar="FT",
-        help="a `finetune` output directory",
-    )
 
 
 def load_finetuned(model):

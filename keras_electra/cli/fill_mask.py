@@ -4,45 +4,10 @@ from pathlib import Path
 
 import keras
 
-from keras_electra.cli import arguments
 from keras_electra.data.atomic import check_keras_file
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.pretraining.fill_mask import fill_mask, masked_language_model
 from keras_electra.pretraining.replaced_tokens import replaced_probabilities
-
-
-def add_parser(subparsers, name):
-    parser = subparsers.add_parser(
-        name,
-        help="the generator's top-k tokens for each [MASK]",
-        description='Fill each "[MASK]" of TEXT with the generator of a pretraining run (pretrainer.keras).',
-    )
-    add_model_argument(parser)
-    parser.add_argument("--top-k", type=arguments.top_k, default=5)
-    parser.add_argument("text", nargs="+")
-    parser.set_defaults(run=run_fill_mask)
-
-
-def add_detect_parser(subparsers, name):
-    parser = subparsers.add_parser(
-        name,
-        help="the discriminator's probability that each token was replaced",
-        description="Per token of TEXT, the probability the discriminator of a pretraining run gives to "
-        '"replaced".',
-    )
-    add_model_argument(parser)
-    parser.add_argument("text", nargs="+")
-    parser.set_defaults(run=run_detect)
-
-
-def add_model_argument(parser):
-    parser.add_argument(
-        "--model",
-        required=True,
-        type=arguments.existing_dir,
-        metavar="RUN",
-        help="a `pretrain` run directory",
-    )
 
 
 def load_run(run_dir):

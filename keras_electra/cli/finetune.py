@@ -13,123 +13,21 @@ from keras_electra.callbacks import (
     StopOnInterrupt,
     latest_checkpoint,
 )
-from keras_electra.cli import arguments
 from keras_electra.cli.plotting import plot_history
 from keras_electra.cli.runs import (
     RUN_FILE,
     check_out_directory,
     check_settings,
+    check_trained_to_the_end,
+    progress_verbosity,
     read_history,
     record_run,
-    stopped_early,
 )
 from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.finetuning import tasks
 from keras_electra.finetuning.training import fine_tune, with_dtype_policy
 from keras_electra.models.presets import finetuning_learning_rate
-
-
-def add_parser(subparsers, name):
-    parser = subparsers.add_parser(
-        name,
-        help="fine-tune a pretrained discriminator on a task",
-        description="Fine-tune on --task's train split and score on its dev split. FT receives model.keras "
-        "(preprocessor included: it predicts on raw text), task.json, history.csv, curves.png and metrics.json.",
-    )
-    parser.add_argument("--task", required=True, choices=tasks.TASKS)
-    parser.add_argument(
-        "--data",
-        type=arguments.existing_dir,
-        metavar="DIR",
-        help="the task's folder (e.g. glue/SST-2); docstring-kind needs none",
-    )
-    parser.add_argument(
-        "--model",
-        required=True,
-        type=arguments.existing_path,
-        metavar="RUN_OR_FILE",
-        help="a pretrain run or a .keras file",
-    )
-    parser.add_argument(
-        "--out",
-        required=True,
-        type=arguments.output_dir,
-        metavar="FT",
-        help="new directory for the fine-tuned model",
-    )
-    parser.add_argument(
-        "--epochs",
-        type=arguments.positive_int,
-        default=None,
-        help="default: 3 (10 for rte, stsb; 2 for squad)",
-    )
-    parser.add_argument(
-        "--learning-rate",
-        type=arguments.positive_float,
-        default=None,
-        help='default: by model size (docs/electra.md, "Fine-tuning")',
-    )
-    parser.add_argument("--batch-size", type=arguments.batch_size, default=32)
-    parser.add_argument(
-        "--layer-decay",
-        type=arguments.fraction,
-        default=0.8,
-        help="layer-wise lr decay; 1 turns it off",
-    )
-    parser.add_argument(
-        "--authors-layer-decay", action="store_true", help="the authors' off-by-one form"
-    )
-    parser.add_argument(
-        "--max-length",
-        type=arguments.sequence_length,
-        default=None,
-        help="default: 128 (384 for squad)",
-    )
-    parser.add_argument(
-        "--max-train-examples",
-        type=arguments.positive_int,
-        default=None,
-        help="train on the first N only",
-    )
-    parser.add_argument(
-        "--max-dev-examples",
-        type=arguments.positive_int,
-        default=None,
-        help="score the first N dev examples only",
-    )
-    parser.add_argument(
-        "--seed",
-        type=arguments.seed,
-        default=0,
-        help="initial head weights, dropout and the data's order",
-    )
-    arguments.add_precision_arguments(parser)
-    add_checkpoint_arguments(parser)
-    parser.set_defaults(run=run)
-
-
-def add_checkpoint_arguments(parser):
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out from its last good checkpoint (weights, optimizer and schedule, seeds, "
-        "data position): run the interrupted command again with --resume added",
-    )
-    parser.add_argument(
-        "--save-every",
-        type=arguments.positive_int,
-        default=None,
-        metavar="N",
-        help="write a checkpoint every N updates (default: at the end of each epoch)",
-    )
-    parser.add_argument(
-        "--keep-checkpoints",
-        type=arguments.positive_int,
-        default=3,
-        metavar="K",
-        help="keep the last K checkpoints",
-    )
 
 
 def take(x, y, count):
@@ -148,23 +46,20 @@ def finetune(
     dev,
     out_dir,
     *,
-    epochs,
-    learning_rate,
     batch_size=32,
-    layer_decay=0.8,
-    authors_layer_decay=False,
     max_length=None,
     seed=0,
-    gradient_accumulation_steps=None,
-    save_every=None,
     keep_checkpoints=3,
     verbose=1,
+    **schedule,
 ):
     """Fine-tunes, saves model.keras, task.json, history.csv, steps.csv and curves.png in `out_dir`,
-    and returns the dev metrics; or the exit status when training stopped early: 1 at a NaN or
-    infinite loss, 130 at Ctrl-C (after saving a checkpoint).
+    and returns the dev metrics. Raises `StoppedEarly` when training stopped early: status 1 at a NaN
+    or infinite loss, 130 at Ctrl-C (after saving a checkpoint).
 
-    Checkpoints go to `out_dir/checkpoints`; when it holds one, training continues from it.
+    `schedule` holds `fine_tune`'s epochs and learning_rate, and any of its layer_decay,
+    authors_layer_decay, gradient_accumulation_steps and save_every. Checkpoints go to
+    `out_dir/checkpoints`; when it holds one, training continues from it.
     """
     keras.utils.set_random_seed(seed)
     out_dir = Path(out_dir)
@@ -178,16 +73,10 @@ def finetune(
         x,
         y,
         sample_weight=weights,
-        epochs=epochs,
-        learning_rate=learning_rate,
         batch_size=batch_size,
-        layer_decay=layer_decay,
-        authors_layer_decay=authors_layer_decay,
-        verbose=verbose,
-        gradient_accumulation_steps=gradient_accumulation_steps,
         seed=seed,
+        verbose=verbose,
         checkpoint_dir=out_dir / "checkpoints",
-        save_every=save_every,
         keep_checkpoints=keep_checkpoints,
         callbacks=[
             keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=True),
@@ -195,8 +84,9 @@ def finetune(
             interrupt,
             guard,
         ],
+        **schedule,
     )
-    status = stopped_early(
+    check_trained_to_the_end(
         "finetune",
         model,
         out_dir / "checkpoints",
@@ -205,8 +95,6 @@ def finetune(
         keep_checkpoints,
         "start a new run with a lower --learning-rate",
     )
-    if status is not None:
-        return status
     save_finetuned(model, task, out_dir)
     return tasks.score(task, tasks.predict(task, model, dev[0], batch_size), dev[1])
 
@@ -243,20 +131,11 @@ def run(args):
     train = take(*tasks.load_split(args.task, args.data, "train"), args.max_train_examples)
     dev = take(*tasks.load_split(args.task, args.data, "dev"), args.max_dev_examples)
     backbone, tokenizer = tasks.load_pretrained(args.model)
-    backbone = with_dtype_policy(
-        backbone, args.mixed_precision
-    )  # a saved model keeps the policy it was saved with
+    # A saved model keeps the policy it was saved with.
+    backbone = with_dtype_policy(backbone, args.mixed_precision)
     epochs = args.epochs or tasks.EPOCHS.get(args.task, 3)
     learning_rate = args.learning_rate or finetuning_learning_rate(backbone.hidden_dim)
-    print(
-        f"{keras.backend.backend()} backend: {args.task}, {len(train[1]):,} training / {len(dev[1]):,} dev "
-        f"examples, {epochs} epochs, lr {learning_rate:g}, layer decay {args.layer_decay:g}, {args.mixed_precision}"
-        + (
-            f", {args.gradient_accumulation_steps} batches of {args.batch_size} per update"
-            if args.gradient_accumulation_steps > 1
-            else ""
-        )
-    )
+    describe(args, train, dev, epochs, learning_rate)
     if not (out_dir / RUN_FILE).exists():
         out_dir.mkdir(parents=True, exist_ok=True)
         record_run(args, out_dir)
@@ -278,10 +157,21 @@ def run(args):
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         save_every=args.save_every,
         keep_checkpoints=args.keep_checkpoints,
+        verbose=progress_verbosity(),
     )
-    if not isinstance(scores, dict):
-        return scores  # the exit status of a run that stopped early
     report(args, out_dir, scores, train, dev, epochs, learning_rate, time.time() - start)
+
+
+def describe(args, train, dev, epochs, learning_rate):
+    print(
+        f"{keras.backend.backend()} backend: {args.task}, {len(train[1]):,} training / {len(dev[1]):,} dev "
+        f"examples, {epochs} epochs, lr {learning_rate:g}, layer decay {args.layer_decay:g}, {args.mixed_precision}"
+        + (
+            f", {args.gradient_accumulation_steps} batches of {args.batch_size} per update"
+            if args.gradient_accumulation_steps > 1
+            else ""
+        )
+    )
 
 
 def report(args, out_dir, scores, train, dev, epochs, learning_rate, seconds):

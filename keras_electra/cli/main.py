@@ -1,18 +1,14 @@
-"""The `keras-electra` command: one sub-command per module of this package."""
+"""The `keras-electra` command: each sub-command's flags in cli/parsers/, its run in a module of cli/.
+
+Parsing imports no Keras: --help and a bad argument need no backend framework, and the command's
+module (Keras with it) is imported once the arguments are good (`arguments.Command`).
+"""
 
 import sys
 
-from keras_electra.cli import (
-    build_data,
-    compare,
-    convert,
-    evaluate,
-    fill_mask,
-    finetune,
-    predict,
-    pretrain,
-)
 from keras_electra.cli.arguments import Parser
+from keras_electra.cli.exit_status import BAD_INPUT, INTERRUPTED, StoppedEarly
+from keras_electra.cli.parsers import build_data, compare, convert, finetune, inference, pretrain
 
 # name -> the function that adds its sub-parser
 COMMANDS = {
@@ -20,10 +16,10 @@ COMMANDS = {
     "pretrain": pretrain.add_parser,
     "finetune": finetune.add_parser,
     "compare": compare.add_parser,
-    "evaluate": evaluate.add_parser,
-    "predict": predict.add_parser,
-    "fill-mask": fill_mask.add_parser,
-    "detect": fill_mask.add_detect_parser,
+    "evaluate": inference.add_evaluate_parser,
+    "predict": inference.add_predict_parser,
+    "fill-mask": inference.add_fill_mask_parser,
+    "detect": inference.add_detect_parser,
     "convert": convert.add_parser,
 }
 
@@ -43,14 +39,16 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
+    except StoppedEarly as stop:
+        return stop.status  # the run has said why
     except (FileNotFoundError, ValueError, FileExistsError) as error:
         # Bad input: the message names the file, line or argument; no traceback.
         print(f"keras-electra {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     except KeyboardInterrupt:
         # Commands write through temporary files and directories: nothing is left half-written.
         print(f"\nkeras-electra {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

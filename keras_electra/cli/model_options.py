@@ -2,8 +2,6 @@
 architecture and initialisation, each off by default (docs/electra.md, "Local mixing")."""
 
 from keras_electra.cli import arguments
-from keras_electra.models.presets import pretrainer_config
-from keras_electra.pretraining.masking import MASK_PROB, replaced_token_prior_logit
 
 
 def add_model_arguments(parser):
@@ -29,6 +27,10 @@ def add_model_arguments(parser):
 
 def model_options(args):
     """`ElectraPretrainer` arguments of `add_model_arguments`' flags."""
+    # Imported here: the parsers import this module for its flags, and parsing imports no Keras.
+    from keras_electra.models.presets import pretrainer_config
+    from keras_electra.pretraining.masking import MASK_PROB, replaced_token_prior_logit
+
     mask_prob = pretrainer_config(args.size).get("mask_prob", MASK_PROB)
     bias = replaced_token_prior_logit(mask_prob) if args.discriminator_bias == "prior" else 0.0
     options = {"local_mixing_window": args.local_mixing, "discriminator_output_bias": bias}

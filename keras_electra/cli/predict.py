@@ -2,20 +2,8 @@
 
 import sys
 
-from keras_electra.cli.evaluate import add_model_argument, load_finetuned
+from keras_electra.cli.evaluate import load_finetuned
 from keras_electra.finetuning import metrics, tasks
-
-
-def add_parser(subparsers, name):
-    parser = subparsers.add_parser(
-        name,
-        help="predict with a fine-tuned model",
-        description="One input a line (or argument). Sentence pairs and SQuAD's question + context are "
-        "separated by a tab. CoNLL input is split into words on whitespace.",
-    )
-    add_model_argument(parser)
-    parser.add_argument("texts", nargs="*", help="inputs; read from stdin when none are given")
-    parser.set_defaults(run=run)
 
 
 def parse(task, lines):

@@ -2,7 +2,7 @@
 
 `pretrain` runs as stages: the plan of the run (batch, schedule), the run directory (new, or resumed),
 the data, the model (new, or restored from the last checkpoint), the callbacks, training, then saving
-and the report.
+and the report. Its flags are parsers/pretrain.py's.
 """
 
 import importlib.util
@@ -20,28 +20,27 @@ from keras_electra.callbacks import (
     StopOnInterrupt,
     fit_in_chunks,
 )
-from keras_electra.cli import arguments
-from keras_electra.cli.model_options import add_model_arguments, architecture, model_options
+from keras_electra.cli.model_options import architecture, model_options
 from keras_electra.cli.plotting import plot_history
 from keras_electra.cli.pretrain_demos import default_data, fill_mask_examples, finetuning_demo
-from keras_electra.cli.pretrain_distribution import add_distribution_arguments, set_up_distribution
+from keras_electra.cli.pretrain_distribution import set_up_distribution
 from keras_electra.cli.runs import (
     DEFAULT_OUT,
     RESUMABLE_CHANGES,
     check_out_directory,
+    check_trained_to_the_end,
+    progress_verbosity,
     read_history,
     record_run,
     resume_point,
-    stopped_early,
 )
 from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.pretraining_dataset import PretrainingDataset
 from keras_electra.data.shards import read_manifest, special_token_arguments, write_json_atomic
-from keras_electra.models.presets import SIZES, TRAINING, pretrainer_config
+from keras_electra.models.presets import TRAINING, pretrainer_config
 from keras_electra.pretraining import distribution as distribution_lib
 from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
-from keras_electra.pretraining.objectives import OBJECTIVES
 from keras_electra.pretraining.optimizer import pretraining_optimizer
 
 # --finetune-epochs only changes the demo that follows the run.
@@ -57,119 +56,22 @@ REPORTED = (
     "encoder_mlm_loss",
     "encoder_mlm_accuracy",
 )
+# curves.png's panels: (title, the history.csv columns drawn).
+CURVES = [
+    ("losses", ("loss", "mlm_loss", "disc_loss", "encoder_mlm_loss")),
+    (
+        "encoder",
+        ("disc_accuracy", "disc_auc", "disc_precision", "disc_recall", "encoder_mlm_accuracy"),
+    ),
+    (
+        "held-out",
+        ("val_disc_accuracy", "val_disc_auc", "val_mlm_accuracy", "val_encoder_mlm_accuracy"),
+    ),
+]
 NON_FINITE_ADVICE = (
     "--resume would replay the same batches from it: start a new run with a lower "
     "--learning-rate, or with --on-non-finite skip"
 )
-
-
-def add_parser(subparsers, name):
-    parser = subparsers.add_parser(
-        name,
-        help="pretrain an ELECTRA generator + discriminator",
-        description="Pretrain on --data (a `build-data` directory); without --data, on the default corpus: "
-        "the docstrings and pydoc topics of this Python's standard library. The backend comes from "
-        "KERAS_BACKEND. RUN receives pretrainer.keras, discriminator.keras, vocab.txt, history.csv, "
-        "curves.png, metrics.json (held-out metrics before and after), checkpoints/ and TensorBoard logs/.",
-    )
-    parser.add_argument(
-        "--data",
-        type=arguments.existing_dir,
-        metavar="DIR",
-        help="a data directory from `keras-electra build-data`",
-    )
-    parser.add_argument("--size", choices=sorted(SIZES), default="small")
-    parser.add_argument(
-        "--objective",
-        choices=list(OBJECTIVES),
-        default="electra",
-        help="what the step trains: ELECTRA, BERT's MLM (mlm) or a Table-5 ablation",
-    )
-    add_model_arguments(parser)
-    parser.add_argument("--steps", type=arguments.positive_int, default=1000, metavar="N")
-    parser.add_argument(
-        "--batch-size",
-        type=arguments.batch_size,
-        default=None,
-        metavar="B",
-        help="default: the size's",
-    )
-    parser.add_argument(
-        "--out",
-        type=arguments.output_dir,
-        metavar="RUN",
-        help="new directory for the run (default: runs/pretrain-<time>)",
-    )
-    parser.add_argument(
-        "--learning-rate",
-        type=arguments.positive_float,
-        default=None,
-        help="peak; default: the size's",
-    )
-    parser.add_argument(
-        "--warmup-steps",
-        type=arguments.non_negative_int,
-        default=None,
-        help="default: min(10%% of steps, 10000)",
-    )
-    parser.add_argument("--seed", type=arguments.seed, default=0)
-    add_checkpoint_arguments(parser)
-    parser.add_argument(
-        "--log-every",
-        type=arguments.positive_int,
-        default=50,
-        metavar="N",
-        help="steps per point of the curves",
-    )
-    parser.add_argument(
-        "--vocab-size",
-        type=arguments.vocab_size,
-        default=8192,
-        help="vocabulary of the default corpus",
-    )
-    add_distribution_arguments(parser)
-    parser.add_argument(
-        "--finetune-epochs",
-        type=arguments.non_negative_int,
-        default=3,
-        metavar="N",
-        help="default corpus only: epochs of the fine-tuning demo that follows pretraining (0 skips it)",
-    )
-    arguments.add_precision_arguments(
-        parser,
-        ", as do --steps, --warmup-steps, --save-every and --log-every (checkpoint names count batches)",
-    )
-    parser.set_defaults(run=run)
-
-
-def add_checkpoint_arguments(parser):
-    parser.add_argument(
-        "--save-every",
-        type=arguments.positive_int,
-        default=1000,
-        metavar="N",
-        help="checkpoint interval (steps)",
-    )
-    parser.add_argument(
-        "--keep-checkpoints",
-        type=arguments.positive_int,
-        default=3,
-        metavar="K",
-        help="checkpoints kept (the last K)",
-    )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out from its last good checkpoint (weights, optimizer, schedule, random "
-        "state, data position): run the interrupted command again with --resume added",
-    )
-    parser.add_argument(
-        "--on-non-finite",
-        choices=("stop", "skip"),
-        default="stop",
-        help="a NaN or infinite loss: stop, naming the step (the last checkpoint stays the last good state), "
-        "or skip that batch's update and count it",
-    )
 
 
 class Plan(NamedTuple):
@@ -208,7 +110,7 @@ def run(args):
     if distribution:
         keras.distribution.set_distribution(distribution)
     try:
-        return pretrain(args, plan, distribution)
+        pretrain(args, plan, distribution)
     finally:
         if distribution:
             keras.distribution.set_distribution(previous)
@@ -245,9 +147,10 @@ def pretrain(args, plan, distribution=None):
         callbacks,
         start=start_step,
         validation_data=data.heldout,
+        verbose=progress_verbosity(),
     )
     seconds = time.time() - start
-    status = stopped_early(
+    check_trained_to_the_end(
         "pretrain",
         pretrainer,
         run_dir / "checkpoints",
@@ -256,8 +159,6 @@ def pretrain(args, plan, distribution=None):
         args.keep_checkpoints,
         NON_FINITE_ADVICE,
     )
-    if status is not None:
-        return status
     metrics = save_run(args, plan, run_dir, pretrainer, tokenizer, data.heldout, before, seconds)
     report(args, run_dir, pretrainer, tokenizer, data, metrics, distribution)
 
@@ -406,41 +307,11 @@ def training_callbacks(args, plan, run_dir, start_step):
 
 def save_run(args, plan, run_dir, pretrainer, tokenizer, heldout, before, seconds):
     """The trained models, the vocabulary, curves.png and metrics.json in the run directory; returns the metrics."""
-    history = read_history(run_dir / "history.csv")
     after = pretrainer.evaluate(heldout, verbose=0, return_dict=True)
     save_model_atomic(pretrainer, run_dir / "pretrainer.keras")
     save_model_atomic(pretrainer.discriminator, run_dir / "discriminator.keras")
     tokenizer.save(run_dir)
-    steps_axis = np.minimum(
-        np.arange(1, len(history["loss"]) + 1) * plan.log_every // plan.accumulate, args.steps
-    )
-    plot_history(
-        history,
-        steps_axis,
-        run_dir / "curves.png",
-        [
-            ("losses", ("loss", "mlm_loss", "disc_loss", "encoder_mlm_loss")),
-            (
-                "encoder",
-                (
-                    "disc_accuracy",
-                    "disc_auc",
-                    "disc_precision",
-                    "disc_recall",
-                    "encoder_mlm_accuracy",
-                ),
-            ),
-            (
-                "held-out",
-                (
-                    "val_disc_accuracy",
-                    "val_disc_auc",
-                    "val_mlm_accuracy",
-                    "val_encoder_mlm_accuracy",
-                ),
-            ),
-        ],
-    )
+    plot_curves(args, plan, run_dir)
     metrics = {
         "backend": keras.backend.backend(),
         "size": args.size,
@@ -468,6 +339,15 @@ def save_run(args, plan, run_dir, pretrainer, tokenizer, heldout, before, second
         print(f"{metrics['skipped_batches']} batches with a NaN or infinite gradient were skipped")
     write_json_atomic(run_dir / "metrics.json", metrics)
     return metrics
+
+
+def plot_curves(args, plan, run_dir):
+    """curves.png: history.csv's losses, training metrics and held-out metrics against the step."""
+    history = read_history(run_dir / "history.csv")
+    steps_axis = np.minimum(
+        np.arange(1, len(history["loss"]) + 1) * plan.log_every // plan.accumulate, args.steps
+    )
+    plot_history(history, steps_axis, run_dir / "curves.png", CURVES)
 
 
 def report(args, run_dir, pretrainer, tokenizer, data, metrics, distribution):

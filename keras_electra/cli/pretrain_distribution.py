@@ -1,35 +1,13 @@
-"""`pretrain --distribution`: its arguments, and the set-up of one or many hosts."""
+"""`pretrain --distribution`: the set-up of one or many hosts (the flags are parsers/pretrain.py's)."""
 
 import os
 import time
 
 import keras
 
-from keras_electra.cli import arguments
 from keras_electra.cli.runs import DEFAULT_OUT
 from keras_electra.models.presets import pretrainer_config
 from keras_electra.pretraining import distribution as distribution_lib
-
-
-def add_distribution_arguments(parser):
-    parser.add_argument(
-        "--distribution",
-        choices=distribution_lib.KINDS,
-        default="none",
-        help="JAX backend only. data: replicate the model on every device (of every host) and split each "
-        "global batch (--batch-size) over them; model: also shard the encoders' kernels and the embedding "
-        "tables over --model-parallel devices. Multi-host: run the same command on every host with "
-        "KERAS_DISTRIBUTION_JOB_ADDRESSES (the coordinator's host:port), KERAS_DISTRIBUTION_NUM_PROCESSES "
-        "and KERAS_DISTRIBUTION_PROCESS_ID set (process K > 0 writes its copy of RUN to RUN-processK)",
-    )
-    parser.add_argument(
-        "--model-parallel",
-        type=arguments.positive_int,
-        default=None,
-        metavar="N",
-        help="with --distribution model: devices per model replica, at most one host's (default: the largest "
-        "such degree that keeps every attention head on one device)",
-    )
 
 
 def set_up_distribution(args):

@@ -1,4 +1,5 @@
-"""A run directory's record, for `--resume`: what `pretrain` and `finetune` share."""
+"""A run directory's record, for `--resume`, and how a run shows its progress and its stop: what
+`pretrain` and `finetune` share."""
 
 import csv
 import io
@@ -8,6 +9,8 @@ import sys
 from pathlib import Path
 
 from keras_electra.callbacks import PeriodicCheckpoint, latest_checkpoint
+from keras_electra.callbacks.fit_in_chunks import PLAIN_LINES
+from keras_electra.cli.exit_status import FAILED, INTERRUPTED, StoppedEarly
 from keras_electra.data.atomic import write_atomic
 from keras_electra.data.shards import write_json_atomic
 
@@ -16,6 +19,13 @@ RUN_FILE = "run.json"
 DEFAULT_OUT = "runs/pretrain-%Y%m%d-%H%M%S"
 # Arguments that may differ when a run is resumed: they do not change what is trained.
 RESUMABLE_CHANGES = ("resume", "out", "save_every", "keep_checkpoints")
+
+
+def progress_verbosity():
+    """`fit_in_chunks`' verbose: Keras' progress bar on a terminal; elsewhere (stdout redirected to a log
+    file: CI, a scheduler, nohup), where the bar would write every step with its escape codes, one
+    plain line per log interval."""
+    return 1 if sys.stdout.isatty() else PLAIN_LINES
 
 
 def check_out_directory(args):
@@ -87,20 +97,17 @@ def read_history(path, before=None, column="epoch"):
 
 
 def report_non_finite_loss(command, guard, checkpoint_dir, advice):
-    """Says at which batch `NonFiniteLossGuard` stopped and which checkpoint is the last good one;
-    returns the exit status, 1."""
+    """Says at which batch `NonFiniteLossGuard` stopped and which checkpoint is the last good one."""
     last = latest_checkpoint(checkpoint_dir)
     print(
         f"keras-electra {command}: error: the loss is {guard.loss} at batch {guard.stopped_at}; training "
         f"stopped. The last good checkpoint is {last[0] if last else 'none (none was written yet)'}; {advice}",
         file=sys.stderr,
     )
-    return 1
 
 
 def save_interrupted(command, model, checkpoint_dir, step, keep):
-    """The checkpoint of a run Ctrl-C stopped at `step` (unless its weights are not finite); returns the
-    exit status, 130."""
+    """The checkpoint of a run Ctrl-C stopped at `step` (unless its weights are not finite)."""
     saver = PeriodicCheckpoint(checkpoint_dir, every=1, keep=keep)
     saver.set_model(model)
     saved = saver.save_if_finite(step)
@@ -110,14 +117,14 @@ def save_interrupted(command, model, checkpoint_dir, step, keep):
         + " Run the same command with --resume to continue.",
         file=sys.stderr,
     )
-    return 130
 
 
-def stopped_early(command, model, checkpoint_dir, guard, interrupt, keep, advice):
-    """The exit status of a run that `guard` (a NaN or infinite loss: 1) or `interrupt` (Ctrl-C: 130,
-    after saving a checkpoint) stopped; None when it trained to the end."""
+def check_trained_to_the_end(command, model, checkpoint_dir, guard, interrupt, keep, advice):
+    """Raises `StoppedEarly` when `guard` (a NaN or infinite loss: status 1) or `interrupt` (Ctrl-C:
+    status 130, after saving a checkpoint) stopped the run, having said so on stderr."""
     if guard.stopped_at is not None:
-        return report_non_finite_loss(command, guard, checkpoint_dir, advice)
+        report_non_finite_loss(command, guard, checkpoint_dir, advice)
+        raise StoppedEarly(FAILED)
     if interrupt.interrupted_at is not None:
-        return save_interrupted(command, model, checkpoint_dir, interrupt.interrupted_at, keep)
-    return None
+        save_interrupted(command, model, checkpoint_dir, interrupt.interrupted_at, keep)
+        raise StoppedEarly(INTERRUPTED)
