@@ -16,12 +16,16 @@ EXTRA_OF_MODULE = {
 }
 
 
+class MissingExtra(ImportError):
+    """A package that an extra of keras-electra installs is missing."""
+
+
 def require(module, feature):
     """`module`, imported; or an ImportError naming the extra that installs it and what needs it."""
     try:
         return importlib.import_module(module)
     except ImportError as error:
         top = module.split(".")[0]
-        raise ImportError(
+        raise MissingExtra(
             f"{feature} needs the package {top!r}: pip install 'keras-electra[{EXTRA_OF_MODULE[top]}]'"
         ) from error

@@ -72,3 +72,38 @@ def test_every_package_is_installed():
     }
     assert found <= listed, f"missing from pyproject.toml: {sorted(found - listed)}"
     assert "keras_electra_kernels" in listed
+
+
+def test_a_missing_extra_is_named_and_the_command_says_it_in_one_line(
+    monkeypatch, capsys, tmp_path
+):
+    from keras_electra.cli import main as cli
+    from keras_electra.finetuning import metrics
+
+    monkeypatch.setitem(sys.modules, "seqeval", None)
+    monkeypatch.setitem(sys.modules, "seqeval.metrics", None)
+    with pytest.raises(ImportError, match=r"pip install 'keras-electra\[metrics\]'"):
+        metrics.entity_f1([["B-PER"]], [["B-PER"]])
+
+    def run_needing_seqeval(args):
+        metrics.entity_f1([["O"]], [["O"]])
+
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_run(parser(), run_needing_seqeval))
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"")
+    assert cli.main(["predict", "--model", str(model), "text"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        "keras-electra predict: error: scoring CoNLL-2003 needs the package 'seqeval': "
+        "pip install 'keras-electra[metrics]'"
+    )
+
+
+def _with_run(parser, run):
+    """`parser`, whose sub-commands all run `run`."""
+    parser.set_defaults(run=run)
+    for action in parser._subparsers._group_actions:
+        for subparser in action.choices.values():
+            subparser.set_defaults(run=run)
+    return parser

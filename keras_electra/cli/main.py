@@ -9,6 +9,7 @@ import sys
 from keras_electra.cli.arguments import Parser
 from keras_electra.cli.exit_status import BAD_INPUT, INTERRUPTED, StoppedEarly
 from keras_electra.cli.parsers import build_data, compare, convert, finetune, inference, pretrain
+from keras_electra.extras import MissingExtra
 
 # name -> the function that adds its sub-parser
 COMMANDS = {
@@ -41,7 +42,7 @@ def main(argv=None):
         return args.run(args) or 0
     except StoppedEarly as stop:
         return stop.status  # the run has said why
-    except (FileNotFoundError, ValueError, FileExistsError) as error:
+    except (FileNotFoundError, ValueError, FileExistsError, MissingExtra) as error:
         # Bad input: the message names the file, line or argument; no traceback.
         print(f"keras-electra {args.command}: error: {error}", file=sys.stderr)
         return BAD_INPUT
