@@ -25,8 +25,9 @@ import keras
 import numpy as np
 
 # The low dtype of each mixed policy, and how far its outputs may stray from float32's, relative to the
-# largest float32 output: bfloat16 keeps 8 bits of mantissa, float16 11.
-MIXED_POLICIES = {"mixed_bfloat16": ("bfloat16", 0.05), "mixed_float16": ("float16", 0.01)}
+# largest float32 output: bfloat16 keeps 8 bits of mantissa, float16 11. The tiny models' worst cases
+# measured are 0.04 (a classifier's logits under torch) and 0.002: a broken cast or overflow is far off.
+MIXED_POLICIES = {"mixed_bfloat16": ("bfloat16", 0.1), "mixed_float16": ("float16", 0.02)}
 
 
 def default_call(obj, *args):
