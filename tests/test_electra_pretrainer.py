@@ -87,6 +87,7 @@ def fit_losses(pre, x, epochs, jit_compile="auto"):
 JIT = {"tensorflow": [False, True], "jax": [True], "torch": [False]}[BACKEND]
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("jit_compile", JIT)
 def test_fit_lowers_the_loss_on_a_fixed_batch(rng, jit_compile):
     pre = ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=0)
@@ -103,6 +104,7 @@ def test_fit_lowers_the_loss_on_a_fixed_batch(rng, jit_compile):
     assert np.mean(history["disc_auc"][-5:]) > 0.55
 
 
+@pytest.mark.large
 def test_same_seed_gives_identical_losses(rng):
     x = make_batch(rng, batch_size=8, length=24)
     # One layer per tower: seeding does not depend on depth, and each run compiles its own step.
@@ -137,6 +139,7 @@ def test_default_compile_uses_the_reference_optimizer(tiny_pretrainer):
     }
 
 
+@pytest.mark.large
 def test_compile_builds_the_optimizer_so_the_first_fit_traces_its_step_once(rng):
     pre = ke.ElectraPretrainer.from_size("tiny", vocab_size=VOCAB, seed=0, num_layers=1)
     pre.compile()

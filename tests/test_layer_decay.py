@@ -214,6 +214,7 @@ def compiled_task(layer_decay=0.5, weight_decay=0.0, clipnorm=1.0):
     return model, backbone
 
 
+@pytest.mark.large
 def test_compiled_fit_steps_scale_each_layer():
     # Through model.fit (jit / tf.function on each backend). WarmupLinearDecay
     # with one warmup step gives step 0 a learning rate of 0, so the first step only fills Adam's
@@ -248,6 +249,7 @@ def test_compiled_fit_steps_scale_each_layer():
         assert 0.95 < step / (lr * expected[id(layer.weights[0])]) <= 1.0001, layer.name
 
 
+@pytest.mark.large
 def test_layer_decay_survives_saving(tmp_path):
     model, backbone = compiled_task(weight_decay=0.01)
     x, y = inputs_batch(), np.array([0, 1, 2, 1])

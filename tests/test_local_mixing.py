@@ -55,6 +55,7 @@ def test_backbone_with_local_mixing_matches_numpy_bert(rng):
     assert len(backbone.local_mixing.weights) == 2 and backbone.local_mixing.kernel.shape == (3, 8)
 
 
+@pytest.mark.large
 def test_only_the_discriminator_mixes_and_training_moves_its_kernel(rng):
     pre = ke.ElectraPretrainer.from_size(
         "tiny", vocab_size=VOCAB, seed=0, num_layers=1, local_mixing_window=3

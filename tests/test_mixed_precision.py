@@ -73,6 +73,7 @@ def check_pretrainer_dtypes(pre, policy):
     assert out["mlm_logits"].dtype == out["disc_logits"].dtype == "float32"
 
 
+@pytest.mark.large
 def test_pretrainer_trains_under_mixed_float16_with_loss_scaling(tmp_path):
     pre = tiny_pretrainer(dtype="mixed_float16")
     check_pretrainer_dtypes(pre, "mixed_float16")
@@ -101,6 +102,7 @@ def test_pretrainer_trains_under_mixed_float16_with_loss_scaling(tmp_path):
     )
 
 
+@pytest.mark.large
 def test_pretrainer_trains_under_mixed_bfloat16_with_accumulation():
     """Masks differ per micro-batch, so there is no exact comparison with a big batch here: the
     weights move once every k=2 batches, and the loss still falls."""
@@ -154,6 +156,7 @@ def test_saved_backbone_keeps_its_policy_and_with_dtype_policy_changes_it(tmp_pa
 # ---------------------------------------------------------------- mixed precision, fine-tuning
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("policy", POLICIES)
 def test_classifier_fine_tunes_under_mixed_precision_with_accumulation(policy):
     # The backbone decides: the task model takes its policy whatever the global one is.
@@ -214,6 +217,7 @@ def test_accumulation_steps_are_checked():
         )
 
 
+@pytest.mark.large
 def test_accumulated_micro_batches_equal_one_big_batch():
     """k=2 micro-batches of 4 per update give the weights of one step on their 8 examples (Adam,
     layer-wise decay and clipping included), update after update; the weights stay put on the

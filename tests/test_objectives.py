@@ -188,6 +188,7 @@ def test_each_loss_reaches_exactly_its_own_tower(rng, name):
         assert all(from_generator[len(encoder) :]) and not any(from_generator[: len(encoder)])
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("name", NAMES)
 def test_fit_lowers_the_encoder_loss_and_a_saved_model_keeps_its_objective(rng, tmp_path, name):
     model = pretrainer(name)

@@ -80,6 +80,7 @@ def test_one_pass_covers_the_split_once_in_order(sentence_per_line_data):
         ds[len(ds)]
 
 
+@pytest.mark.large
 def test_fit_and_evaluate_read_the_dataset(sentence_per_line_data):
     manifest = PretrainingDataset(sentence_per_line_data, 4).manifest
     pre = ke.ElectraPretrainer.from_size(

@@ -16,6 +16,7 @@ import keras_electra as ke
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
+@pytest.mark.large
 def test_pretrainer_round_trip_keeps_sharing_and_optimizer(tmp_path, rng, tiny_pretrainer):
     pre = tiny_pretrainer
     x = make_batch(rng, batch_size=8, length=16)
@@ -89,6 +90,7 @@ def test_files_load_under_the_other_backends(tmp_path, rng, tiny_pretrainer, oth
             np.testing.assert_allclose(theirs[key], value, atol=1e-5, err_msg=f"{name}/{key}")
 
 
+@pytest.mark.large
 def test_seed_states_travel_with_the_file_so_training_continues_identically(
     tmp_path, rng, tiny_pretrainer
 ):

@@ -140,6 +140,7 @@ def test_huggingface_head_matches_transformers(tmp_path, tokenizer):
 # --- 2. Regression ----------------------------------------------------------------------------
 
 
+@pytest.mark.large
 def test_regression_defaults_to_mse_and_fit_lowers_it(tokenizer):
     pre = ke.ElectraTextPreprocessor(tokenizer, sequence_length=12)
     model = ke.ElectraClassifier(
@@ -441,6 +442,7 @@ def predict(model, x):
     return model.predict(x, verbose=0)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("kind", TASKS)
 def test_round_trip_keeps_predictions_on_raw_text_and_training(tmp_path, tokenizer, kind):
     # No dropout, so that a training step is deterministic in both copies.
