@@ -101,6 +101,7 @@ def test_the_cli_prior_follows_the_size_masking_rate():
     }
 
 
+@pytest.mark.large
 def test_options_survive_a_keras_file(tmp_path, rng):
     pre = ke.ElectraPretrainer.from_size(
         "tiny",
