@@ -1,6 +1,7 @@
-"""Checkpoint interop (docs/electra.md, "Checkpoint layout"): Hugging Face in and out with numerical parity on every head,
-the authors' TF1 checkpoints in, keras-hub's ElectraBackbone in, and refusing what cannot be
-loaded safely or faithfully. Models are tiny, built here with transformers' own classes."""
+"""Checkpoint interop (docs/electra.md, "Checkpoint layout"): Hugging Face in and out with numerical
+parity on every head, the authors' TF1 checkpoints in, keras-hub's ElectraBackbone in, and refusing
+what cannot be loaded safely or faithfully. Models are tiny, built here with transformers' own
+classes."""
 
 import json
 import shutil

@@ -52,7 +52,8 @@ def test_prose_joins_wrapped_lines_and_a_blank_line_does_not_end_the_document(tm
         [
             "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be "
             "in want of a wife.",
-            '"My dear Mr. Bennet," said his lady to him one day, "have you heard that Netherfield Park is let at last?"',
+            '"My dear Mr. Bennet," said his lady to him one day, "have you heard that Netherfield Park '
+            'is let at last?"',
         ]
     ]
 

@@ -1,5 +1,6 @@
 """The default corpus: prose from the running Python's documentation."""
 
+import pytest
 from conftest import backend_independent
 
 from keras_electra.data.documents import read_documents
