@@ -1,6 +1,5 @@
 """The default corpus: prose from the running Python's documentation."""
 
-import pytest
 from conftest import backend_independent
 
 from keras_electra.data.documents import read_documents
@@ -39,7 +38,6 @@ def test_prose_sentences_keep_prose_and_drop_code():
     ]
 
 
-@pytest.mark.large
 def test_the_written_corpus_reads_back_as_the_documents(tmp_path):
     documents = list(stdlib_documents())
     modules = {module for module, _, _ in stdlib_docstrings()}
