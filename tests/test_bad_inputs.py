@@ -18,6 +18,7 @@ from test_finetune_cli import run_cli
 from test_squad import V1_QAS, squad_json, write_json
 
 import keras_electra as ke
+from keras_electra.callbacks.stop_on_interrupt import Terminated
 from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.glue import read_glue
 from keras_electra.data.shards import read_manifest
@@ -125,13 +126,14 @@ def test_disk_full_while_writing_shards_leaves_the_out_directory_as_it_was(
     assert list(out.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["data"]
 
 
+@pytest.mark.parametrize("interrupt, status", [(KeyboardInterrupt(), 130), (Terminated(), 143)])
 def test_ctrl_c_during_build_data_leaves_nothing_and_says_so(
-    tmp_path, capsys, monkeypatch, corpus, vocab_file
+    tmp_path, capsys, monkeypatch, corpus, vocab_file, interrupt, status
 ):
     out = tmp_path / "data"
-    names = fail_second_save(monkeypatch, KeyboardInterrupt())
+    names = fail_second_save(monkeypatch, interrupt)
     code, _, err = build_data_cli(capsys, corpus, out, vocab_file)
-    assert len(names) == 2 and code == 130
+    assert len(names) == 2 and code == status
     assert f"interrupted; nothing written to --out {out}" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 

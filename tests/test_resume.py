@@ -172,24 +172,34 @@ def in_process(data, out, *extra):
     return main(command(data, out, *extra)[3:])
 
 
-@command_line_only
-def test_ctrl_c_finishes_the_step_saves_and_resume_completes(data, tmp_path, capsys):
-    out = tmp_path / "run"
+def signal_after_the_first_checkpoint(out, number):
+    """Sends this process `number` (Ctrl-C's SIGINT, a scheduler's SIGTERM) once `out` holds a
+    checkpoint, from a thread, as a person or a scheduler would while the run trains."""
 
-    def press_ctrl_c_after_the_first_checkpoint():
+    def send():
         while newest_checkpoint_step(out) < 2:
             time.sleep(0.01)
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), number)
 
-    threading.Thread(target=press_ctrl_c_after_the_first_checkpoint, daemon=True).start()
-    assert in_process(data, out) == 130
+    threading.Thread(target=send, daemon=True).start()
+
+
+@command_line_only
+@pytest.mark.parametrize("number, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stop_signal_finishes_the_step_saves_and_resume_gives_the_uninterrupted_weights(
+    data, tmp_path, capsys, number, status
+):
+    out = tmp_path / "run"
+    signal_after_the_first_checkpoint(out, number)
+    assert in_process(data, out) == status
     err = capsys.readouterr().err
     step = newest_checkpoint_step(out)
     assert 2 <= step < STEPS and f"interrupted at batch {step}" in err and "--resume" in err
     assert not (out / "pretrainer.keras").exists()
     assert in_process(data, out, "--resume") == 0
     assert f"batch {step} of {STEPS}" in capsys.readouterr().out
-    assert (out / "pretrainer.keras").exists()
+    assert in_process(data, tmp_path / "whole") == 0
+    assert_same_state(out / "pretrainer.keras", tmp_path / "whole" / "pretrainer.keras")
 
 
 @command_line_only
@@ -418,17 +428,14 @@ def test_finetune_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_w
 
 
 @command_line_only
-def test_finetune_ctrl_c_saves_and_resume_refuses_other_arguments(finetuning, tmp_path, capsys):
+@pytest.mark.parametrize("number, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_finetune_stop_signal_saves_and_resume_refuses_other_arguments(
+    finetuning, tmp_path, capsys, number, status
+):
     out = tmp_path / "run"
     argv = finetune_command(finetuning, out)[3:]
-
-    def press_ctrl_c_after_the_first_checkpoint():
-        while newest_checkpoint_step(out) < 2:
-            time.sleep(0.01)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=press_ctrl_c_after_the_first_checkpoint, daemon=True).start()
-    assert main(argv) == 130
+    signal_after_the_first_checkpoint(out, number)
+    assert main(argv) == status
     err = capsys.readouterr().err
     step = newest_checkpoint_step(out)
     assert (

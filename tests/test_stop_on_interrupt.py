@@ -1,4 +1,5 @@
-"""StopOnInterrupt: Ctrl-C finishes the step in progress, then training stops; a second one stops at once."""
+"""StopOnInterrupt: Ctrl-C or a scheduler's SIGTERM finishes the step in progress, then training stops;
+a second one stops at once."""
 
 import os
 import signal
@@ -16,16 +17,24 @@ def model_and_data():
     return model, np.ones((10, 3), "float32"), np.ones((10, 1), "float32")
 
 
-def test_ctrl_c_stops_after_the_step_and_restores_the_handler():
+STOP_SIGNALS = pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+
+
+def handlers():
+    return [signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)]
+
+
+@STOP_SIGNALS
+def test_a_stop_signal_stops_after_the_step_and_restores_the_handlers(number):
     model, x, y = model_and_data()
     stop = StopOnInterrupt(initial_step=100)
     ended = []
 
     def interrupt_during_step_4(batch, logs):
         if batch == 3:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), number)
 
-    before = signal.getsignal(signal.SIGINT)
+    before = handlers()
     model.fit(
         x,
         y,
@@ -41,19 +50,20 @@ def test_ctrl_c_stops_after_the_step_and_restores_the_handler():
             stop,
         ],
     )
-    assert stop.interrupted_at == 104 and ended == [0, 1, 2, 3]
-    assert signal.getsignal(signal.SIGINT) is before
+    assert stop.interrupted_at == 104 and ended == [0, 1, 2, 3] and stop.signal == number
+    assert handlers() == before
 
 
-def test_a_second_ctrl_c_interrupts_at_once():
+@STOP_SIGNALS
+def test_a_second_stop_signal_interrupts_at_once(number):
     model, x, y = model_and_data()
 
     def interrupt_twice(batch, logs):
         if batch == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), number)
+            os.kill(os.getpid(), number)
 
-    before = signal.getsignal(signal.SIGINT)
+    before = handlers()
     with pytest.raises(KeyboardInterrupt):
         model.fit(
             x,
@@ -66,4 +76,16 @@ def test_a_second_ctrl_c_interrupts_at_once():
                 keras.callbacks.LambdaCallback(on_train_batch_begin=interrupt_twice),
             ],
         )
-    assert signal.getsignal(signal.SIGINT) is before
+    assert handlers() == before
+
+
+def test_the_command_turns_sigterm_outside_training_into_an_unwinding_stop():
+    from keras_electra.callbacks.stop_on_interrupt import Terminated
+    from keras_electra.cli.exit_status import interrupted_status, sigterm_as_interrupt
+
+    before = handlers()
+    with pytest.raises(Terminated) as stop:
+        with sigterm_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert handlers() == before
+    assert interrupted_status(stop.value) == 143 and interrupted_status(KeyboardInterrupt()) == 130

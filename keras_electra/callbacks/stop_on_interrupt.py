@@ -3,15 +3,34 @@ import threading
 
 import keras
 
+# What each stop request says; a cluster's scheduler (Slurm, Kubernetes) sends SIGTERM and kills the
+# job after a grace period, a person at a terminal presses Ctrl-C.
+_REQUESTS = {
+    signal.SIGINT: "Ctrl-C: stopping after this step (press again to stop at once, losing it)",
+    signal.SIGTERM: "SIGTERM: stopping after this step (a second one stops at once, losing it)",
+}
+
+
+class Terminated(KeyboardInterrupt):
+    """A SIGTERM that stops at once: it unwinds as Ctrl-C's KeyboardInterrupt does (temporary files
+    are removed on the way out), and says that it was SIGTERM."""
+
+
+def raise_terminated(signum, frame):
+    """A SIGTERM handler that stops at once, as `Terminated`."""
+    raise Terminated
+
 
 class StopOnInterrupt(keras.callbacks.Callback):
-    """Turns Ctrl-C (SIGINT) during `fit` into a stop after the step in progress.
+    """Turns Ctrl-C (SIGINT) or a scheduler's SIGTERM during `fit` into a stop after the step in
+    progress.
 
     A KeyboardInterrupt raised mid-step could leave the weights half-updated
     (eager torch applies the optimizer in several operations), and so could
-    poison the checkpoint written on the way out. Here the first Ctrl-C only
-    sets `interrupted_at`: the step finishes, training stops, and the caller
-    saves a consistent state. A second Ctrl-C interrupts at once.
+    poison the checkpoint written on the way out. Here the first signal only
+    sets `interrupted_at` and `signal`: the step finishes, training stops, and the
+    caller saves a consistent state before the scheduler's grace period ends. A
+    second signal interrupts at once (KeyboardInterrupt, or `Terminated` for SIGTERM).
 
     Args:
         initial_step: int. The step the run starts from (a resumed run's); 0.
@@ -30,30 +49,32 @@ class StopOnInterrupt(keras.callbacks.Callback):
         super().__init__()
         self.step = initial_step
         self.interrupted_at = None
-        self._requested = False
-        self._previous_handler = None
+        self.signal = None
+        self._previous_handlers = {}
 
     def on_train_begin(self, logs=None):
         if threading.current_thread() is threading.main_thread():
-            self._previous_handler = signal.signal(signal.SIGINT, self._request_stop)
+            self._previous_handlers = {
+                number: signal.signal(number, self._request_stop) for number in _REQUESTS
+            }
 
     def _request_stop(self, signum, frame):
-        if self._requested:
-            signal.signal(signal.SIGINT, self._previous_handler)
-            raise KeyboardInterrupt
-        self._requested = True
-        print(
-            "\nCtrl-C: stopping after this step (press again to stop at once, losing it)",
-            flush=True,
-        )
+        if self.signal is not None:
+            self._restore_handlers()
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        self.signal = signal.Signals(signum)
+        print(f"\n{_REQUESTS[signum]}", flush=True)
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
-        if self._requested and self.interrupted_at is None:
+        if self.signal is not None and self.interrupted_at is None:
             self.interrupted_at = self.step
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self._previous_handler is not None:
-            signal.signal(signal.SIGINT, self._previous_handler)
-            self._previous_handler = None
+        self._restore_handlers()
+
+    def _restore_handlers(self):
+        for number, handler in self._previous_handlers.items():
+            signal.signal(number, handler)
+        self._previous_handlers = {}

@@ -2,7 +2,7 @@
 
 import sys
 
-from keras_electra.cli.exit_status import FAILED, INTERRUPTED
+from keras_electra.cli.exit_status import FAILED, interrupted_status
 from keras_electra.data.corpus_builder import build_pretraining_data
 
 
@@ -26,12 +26,12 @@ def run(args):
             document_marker=args.document_marker,
             language=args.language,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print(
             f"\nkeras-electra build-data: interrupted; nothing written to --out {args.out}",
             file=sys.stderr,
         )
-        return INTERRUPTED
+        return interrupted_status(interrupt)
     except (FileNotFoundError, FileExistsError):
         raise  # bad input, reported by `main`
     except OSError as error:

@@ -6,8 +6,14 @@ module (Keras with it) is imported once the arguments are good (`arguments.Comma
 
 import sys
 
+from keras_electra.callbacks.stop_on_interrupt import Terminated
 from keras_electra.cli.arguments import Parser
-from keras_electra.cli.exit_status import BAD_INPUT, INTERRUPTED, StoppedEarly
+from keras_electra.cli.exit_status import (
+    BAD_INPUT,
+    StoppedEarly,
+    interrupted_status,
+    sigterm_as_interrupt,
+)
 from keras_electra.cli.parsers import build_data, compare, convert, finetune, inference, pretrain
 from keras_electra.extras import MissingExtra
 
@@ -38,6 +44,11 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    with sigterm_as_interrupt():
+        return run(args)
+
+
+def run(args):
     try:
         return args.run(args) or 0
     except StoppedEarly as stop:
@@ -46,10 +57,11 @@ def main(argv=None):
         # Bad input: the message names the file, line or argument; no traceback.
         print(f"keras-electra {args.command}: error: {error}", file=sys.stderr)
         return BAD_INPUT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         # Commands write through temporary files and directories: nothing is left half-written.
-        print(f"\nkeras-electra {args.command}: interrupted", file=sys.stderr)
-        return INTERRUPTED
+        said = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
+        print(f"\nkeras-electra {args.command}: {said}", file=sys.stderr)
+        return interrupted_status(interrupt)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from keras_electra.callbacks import PeriodicCheckpoint, latest_checkpoint
 from keras_electra.callbacks.fit_in_chunks import PLAIN_LINES
-from keras_electra.cli.exit_status import FAILED, INTERRUPTED, StoppedEarly
+from keras_electra.cli.exit_status import FAILED, StoppedEarly, stopped_by
 from keras_electra.data.atomic import write_atomic
 from keras_electra.data.shards import write_json_atomic
 
@@ -107,7 +107,8 @@ def report_non_finite_loss(command, guard, checkpoint_dir, advice):
 
 
 def save_interrupted(command, model, checkpoint_dir, step, keep):
-    """The checkpoint of a run Ctrl-C stopped at `step` (unless its weights are not finite)."""
+    """The checkpoint of a run Ctrl-C or SIGTERM stopped at `step` (unless its weights are not
+    finite)."""
     saver = PeriodicCheckpoint(checkpoint_dir, every=1, keep=keep)
     saver.set_model(model)
     saved = saver.save_if_finite(step)
@@ -121,10 +122,10 @@ def save_interrupted(command, model, checkpoint_dir, step, keep):
 
 def check_trained_to_the_end(command, model, checkpoint_dir, guard, interrupt, keep, advice):
     """Raises `StoppedEarly` when `guard` (a NaN or infinite loss: status 1) or `interrupt` (Ctrl-C:
-    status 130, after saving a checkpoint) stopped the run, having said so on stderr."""
+    status 130, SIGTERM: 143, after saving a checkpoint) stopped the run, having said so on stderr."""
     if guard.stopped_at is not None:
         report_non_finite_loss(command, guard, checkpoint_dir, advice)
         raise StoppedEarly(FAILED)
     if interrupt.interrupted_at is not None:
         save_interrupted(command, model, checkpoint_dir, interrupt.interrupted_at, keep)
-        raise StoppedEarly(INTERRUPTED)
+        raise StoppedEarly(stopped_by(interrupt.signal))
