@@ -18,12 +18,12 @@ from test_finetune_cli import run_cli
 from test_squad import V1_QAS, squad_json, write_json
 
 import keras_electra as ke
-from keras_electra.callbacks.stop_on_interrupt import Terminated
 from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.glue import read_glue
 from keras_electra.data.shards import read_manifest
 from keras_electra.data.squad import read_squad
 from keras_electra.data.text_files import MAX_LINE_CHARS
+from keras_electra.signals import Terminated
 
 VOCAB = SPECIALS + "the cat sat on a mat dogs ran".split()
 # The corpus, vocab_file and data_dir fixtures come from conftest.py.

@@ -80,8 +80,8 @@ def test_a_second_stop_signal_interrupts_at_once(number):
 
 
 def test_the_command_turns_sigterm_outside_training_into_an_unwinding_stop():
-    from keras_electra.callbacks.stop_on_interrupt import Terminated
     from keras_electra.cli.exit_status import interrupted_status, sigterm_as_interrupt
+    from keras_electra.signals import Terminated
 
     before = handlers()
     with pytest.raises(Terminated) as stop:

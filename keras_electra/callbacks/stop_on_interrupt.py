@@ -3,22 +3,14 @@ import threading
 
 import keras
 
+from keras_electra.signals import Terminated
+
 # What each stop request says; a cluster's scheduler (Slurm, Kubernetes) sends SIGTERM and kills the
 # job after a grace period, a person at a terminal presses Ctrl-C.
 _REQUESTS = {
     signal.SIGINT: "Ctrl-C: stopping after this step (press again to stop at once, losing it)",
     signal.SIGTERM: "SIGTERM: stopping after this step (a second one stops at once, losing it)",
 }
-
-
-class Terminated(KeyboardInterrupt):
-    """A SIGTERM that stops at once: it unwinds as Ctrl-C's KeyboardInterrupt does (temporary files
-    are removed on the way out), and says that it was SIGTERM."""
-
-
-def raise_terminated(signum, frame):
-    """A SIGTERM handler that stops at once, as `Terminated`."""
-    raise Terminated
 
 
 class StopOnInterrupt(keras.callbacks.Callback):

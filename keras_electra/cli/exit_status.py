@@ -4,7 +4,7 @@ import contextlib
 import signal
 import threading
 
-from keras_electra.callbacks.stop_on_interrupt import Terminated, raise_terminated
+from keras_electra.signals import Terminated, raise_terminated
 
 # A run that failed: a NaN or infinite loss, a failed write (disk full, no permission).
 FAILED = 1

@@ -6,7 +6,6 @@ module (Keras with it) is imported once the arguments are good (`arguments.Comma
 
 import sys
 
-from keras_electra.callbacks.stop_on_interrupt import Terminated
 from keras_electra.cli.arguments import Parser
 from keras_electra.cli.exit_status import (
     BAD_INPUT,
@@ -16,6 +15,7 @@ from keras_electra.cli.exit_status import (
 )
 from keras_electra.cli.parsers import build_data, compare, convert, finetune, inference, pretrain
 from keras_electra.extras import MissingExtra
+from keras_electra.signals import Terminated
 
 # name -> the function that adds its sub-parser
 COMMANDS = {
