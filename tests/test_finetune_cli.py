@@ -226,6 +226,73 @@ def test_every_sub_command_has_help(capsys):
     assert "no-such-task" in capsys.readouterr().err
 
 
+def test_finetune_names_the_learning_rate_and_why(capsys):
+    from argparse import Namespace
+
+    from keras_electra.cli.finetune import chosen_learning_rate
+
+    rate, reason = chosen_learning_rate(Namespace(learning_rate=None), 384)
+    assert rate == 3e-4
+    assert capsys.readouterr().out == (
+        "learning rate 0.0003: ELECTRA-Small's fine-tuning rate (hidden size 384 matches no preset; "
+        "ELECTRA-Small's 256 is the nearest (log scale) of the authors' 256/768/1024); "
+        "--learning-rate sets another\n"
+    )
+    assert chosen_learning_rate(Namespace(learning_rate=None), 768)[0] == 1e-4
+    assert "hidden size 768 is ELECTRA-Base's" in capsys.readouterr().out
+    assert chosen_learning_rate(Namespace(learning_rate=2e-5), 384) == (
+        2e-5,
+        "given by --learning-rate",
+    )
+    assert capsys.readouterr().out == "learning rate 2e-05: given by --learning-rate\n"
+
+
+@pytest.mark.large
+def test_finetune_of_a_width_of_no_size_prints_and_records_its_rate(pretrained, tmp_path, capsys):
+    # The encoder is 64 wide, no size's: it takes ELECTRA-Small's rate, the nearest on a log scale.
+    def finetune(out, *extra):
+        return run_cli(
+            capsys,
+            "finetune",
+            "--task",
+            "sst2",
+            "--data",
+            shared_data("glue", "SST-2"),
+            "--model",
+            pretrained,
+            "--out",
+            tmp_path / out,
+            "--max-train-examples",
+            8,
+            "--max-dev-examples",
+            8,
+            "--epochs",
+            1,
+            "--batch-size",
+            8,
+            "--max-length",
+            16,
+            *extra,
+        )
+
+    def rate_line(stdout):
+        return next(line for line in stdout.splitlines() if line.startswith("learning rate "))
+
+    code, stdout, _ = finetune("chosen")
+    line = rate_line(stdout)
+    assert code == 0 and line.startswith("learning rate 0.0003: ELECTRA-Small's fine-tuning rate")
+    assert "hidden size 64 matches no preset" in line and "--learning-rate sets another" in line
+    metrics = json.loads((tmp_path / "chosen" / "metrics.json").read_text())
+    assert metrics["learning_rate"] == 3e-4 and metrics["learning_rate_reason"] in line
+    code, stdout, _ = finetune("given", "--learning-rate", "1e-3")
+    assert code == 0 and rate_line(stdout) == "learning rate 0.001: given by --learning-rate"
+    metrics = json.loads((tmp_path / "given" / "metrics.json").read_text())
+    assert (metrics["learning_rate"], metrics["learning_rate_reason"]) == (
+        1e-3,
+        "given by --learning-rate",
+    )
+
+
 @pytest.mark.large
 def test_finetune_refuses_a_used_out_directory_and_a_missing_model(tmp_path, capsys):
     used = tmp_path / "used"

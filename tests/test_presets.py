@@ -1,8 +1,16 @@
-"""Sizes and parameter counts against the table of docs/electra.md, "Models and sizes"."""
+"""Sizes and parameter counts against the table of docs/electra.md, "Models and sizes"; the
+fine-tuning rate of a width (docs/fine-tuning.md)."""
+
+import math
 
 import pytest
 
 import keras_electra as ke
+from keras_electra.models.presets import (
+    finetuning_learning_rate,
+    finetuning_learning_rate_choice,
+    nearest_size,
+)
 
 # size: (layers, H, E, heads, FFN, generator H, generator heads, generator FFN, params in M)
 REFERENCE = {
@@ -143,3 +151,54 @@ def test_bad_arguments_name_themselves():
         ke.ElectraPretrainer.from_size("medium")
     with pytest.raises(ValueError, match="unk_token_id=100"):
         ke.ElectraPretrainer.from_size("tiny", vocab_size=50)
+
+
+# docs/electra.md, "Models and sizes" and "Fine-tuning" (tiny: ours), written out here so that the
+# rule is checked against the docs, not against presets.py's own tables.
+AUTHORS_WIDTHS = {"small": 256, "base": 768, "large": 1024}
+WIDTHS = {"tiny": 128, **AUTHORS_WIDTHS}
+FINETUNING_RATES = {"tiny": 1e-3, "small": 3e-4, "base": 1e-4, "large": 5e-5}
+
+
+def log_distances(hidden):
+    return {size: abs(math.log(hidden) - math.log(width)) for size, width in AUTHORS_WIDTHS.items()}
+
+
+def expected_size(hidden):
+    exact = [size for size, width in WIDTHS.items() if width == hidden]
+    distances = log_distances(hidden)
+    return exact[0] if exact else min(distances, key=distances.get)
+
+
+@pytest.mark.parametrize("hidden", [128, 256, 384, 512, 768, 900, 1024, 2048])
+def test_nearest_size_is_the_nearest_of_the_authors_widths_on_a_log_scale(hidden):
+    size, reason = nearest_size(hidden)
+    assert size == expected_size(hidden)
+    assert f"hidden size {hidden}" in reason
+    assert ("matches no preset" in reason) == (hidden not in WIDTHS.values())
+    assert str(WIDTHS[size]) in reason
+    rate, rate_reason = finetuning_learning_rate_choice(hidden)
+    assert rate == finetuning_learning_rate(hidden) == FINETUNING_RATES[size]
+    assert reason in rate_reason
+
+
+def test_nearest_size_measures_on_a_log_scale_and_never_ties_on_a_whole_width():
+    # 384 is 1.5x 256 and 2x short of 768; 512 is 2x 256 and 1.5x short of 768.
+    assert log_distances(384)["small"] < log_distances(384)["base"]
+    assert nearest_size(384).size == "small"
+    assert log_distances(512)["base"] < log_distances(512)["small"]
+    assert nearest_size(512).size == "base"
+    # On a linear scale 480 is nearer 256 (224 away) than 768 (288 away); on a log scale it is not.
+    assert nearest_size(480).size == "base"
+    # Only tiny's own width takes tiny's rate; a narrower encoder takes small's.
+    assert (nearest_size(128).size, nearest_size(64).size, nearest_size(160).size) == (
+        "tiny",
+        "small",
+        "small",
+    )
+    for hidden in range(1, 4097):
+        first, second = sorted(log_distances(hidden).values())[:2]
+        assert second - first > 1e-6, hidden
+        assert nearest_size(hidden).size == expected_size(hidden), hidden
+    with pytest.raises(ValueError, match="hidden_dim=0"):
+        nearest_size(0)

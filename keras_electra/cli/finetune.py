@@ -27,7 +27,7 @@ from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.finetuning import tasks
 from keras_electra.finetuning.training import fine_tune, with_dtype_policy
-from keras_electra.models.presets import finetuning_learning_rate
+from keras_electra.models.presets import finetuning_learning_rate_choice
 
 
 def take(x, y, count):
@@ -134,7 +134,7 @@ def run(args):
     # A saved model keeps the policy it was saved with.
     backbone = with_dtype_policy(backbone, args.mixed_precision)
     epochs = args.epochs or tasks.EPOCHS.get(args.task, 3)
-    learning_rate = args.learning_rate or finetuning_learning_rate(backbone.hidden_dim)
+    learning_rate, learning_rate_reason = chosen_learning_rate(args, backbone.hidden_dim)
     describe(args, train, dev, epochs, learning_rate)
     if not (out_dir / RUN_FILE).exists():
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,7 +159,27 @@ def run(args):
         keep_checkpoints=args.keep_checkpoints,
         verbose=progress_verbosity(),
     )
-    report(args, out_dir, scores, train, dev, epochs, learning_rate, time.time() - start)
+    report(
+        args,
+        out_dir,
+        scores,
+        train,
+        dev,
+        epochs,
+        (learning_rate, learning_rate_reason),
+        time.time() - start,
+    )
+
+
+def chosen_learning_rate(args, hidden_dim):
+    """(rate, reason), printed: a width matching no size would hide which size's rate it took."""
+    if args.learning_rate:
+        rate, reason = args.learning_rate, "given by --learning-rate"
+    else:
+        rate, reason = finetuning_learning_rate_choice(hidden_dim)
+        reason += "; --learning-rate sets another"
+    print(f"learning rate {rate:g}: {reason}")
+    return rate, reason
 
 
 def describe(args, train, dev, epochs, learning_rate):
@@ -175,7 +195,8 @@ def describe(args, train, dev, epochs, learning_rate):
 
 
 def report(args, out_dir, scores, train, dev, epochs, learning_rate, seconds):
-    """metrics.json, and the dev scores beside the task's trivial baseline."""
+    """metrics.json, and the dev scores beside the task's trivial baseline. `learning_rate` is
+    (rate, reason)."""
     result = {
         "task": args.task,
         "dev": scores,
@@ -183,7 +204,8 @@ def report(args, out_dir, scores, train, dev, epochs, learning_rate, seconds):
         "train_examples": len(train[1]),
         "dev_examples": len(dev[1]),
         "epochs": epochs,
-        "learning_rate": learning_rate,
+        "learning_rate": learning_rate[0],
+        "learning_rate_reason": learning_rate[1],
         "seconds": seconds,
         "backend": keras.backend.backend(),
         "mixed_precision": args.mixed_precision,

@@ -1,5 +1,8 @@
 """Model sizes and their pretraining settings (docs/electra.md, "Models and sizes", "Pretraining optimisation")."""
 
+import math
+from typing import NamedTuple
+
 # Discriminator sizes; the generator's are derived from them (see
 # `pretrainer_config`). `tiny` is ours, for tests and demos: it keeps
 # E != H so the embedding projection is exercised.
@@ -32,13 +35,55 @@ TRAINING = {
 # docs/electra.md, "Fine-tuning" (tiny: ours, a short demo on a CPU).
 FINETUNING_LEARNING_RATES = {"tiny": 1e-3, "small": 3e-4, "base": 1e-4, "large": 5e-5}
 
+# Only the authors' sizes stand in for a width that matches none: their settings were tuned on real
+# runs, tiny's only for a demo.
+AUTHORS_SIZES = ("small", "base", "large")
+SIZE_NAMES = {
+    "tiny": "our tiny size",
+    "small": "ELECTRA-Small",
+    "base": "ELECTRA-Base",
+    "large": "ELECTRA-Large",
+}
 
-def finetuning_learning_rate(hidden_dim):
-    """The reference's fine-tuning learning rate of the size with this hidden width (3e-4 otherwise)."""
+
+class NearestSize(NamedTuple):
+    size: str
+    reason: str
+
+
+def nearest_size(hidden_dim):
+    """`NearestSize(size, reason)`: the size whose settings an encoder `hidden_dim` wide takes.
+
+    A width of a size (tiny's 128 included) gives that size. Any other gives the authors' size
+    (small 256, base 768, large 1024) nearest on a log scale, |log(hidden_dim / H)|, because the
+    paper's rates fall roughly geometrically with width (docs/fine-tuning.md). A tie would go to the
+    narrower size; whole widths never tie, as the midpoints 443.4 and 886.8 are not whole.
+    """
+    if hidden_dim <= 0:
+        raise ValueError(f"hidden_dim={hidden_dim}: expected a positive width.")
     for size, config in SIZES.items():
         if config["hidden_dim"] == hidden_dim:
-            return FINETUNING_LEARNING_RATES[size]
-    return FINETUNING_LEARNING_RATES["small"]
+            return NearestSize(size, f"hidden size {hidden_dim} is {SIZE_NAMES[size]}'s")
+    widths = [SIZES[size]["hidden_dim"] for size in AUTHORS_SIZES]
+    # min keeps the first of equals: the narrower size.
+    size = min(AUTHORS_SIZES, key=lambda s: abs(math.log(hidden_dim / SIZES[s]["hidden_dim"])))
+    return NearestSize(
+        size,
+        f"hidden size {hidden_dim} matches no preset; {SIZE_NAMES[size]}'s "
+        f"{SIZES[size]['hidden_dim']} is the nearest (log scale) of the authors' "
+        + "/".join(map(str, widths)),
+    )
+
+
+def finetuning_learning_rate_choice(hidden_dim):
+    """(rate, reason): the fine-tuning learning rate of `nearest_size(hidden_dim)`, and why."""
+    size, reason = nearest_size(hidden_dim)
+    return FINETUNING_LEARNING_RATES[size], f"{SIZE_NAMES[size]}'s fine-tuning rate ({reason})"
+
+
+def finetuning_learning_rate(hidden_dim):
+    """The fine-tuning learning rate of `nearest_size(hidden_dim)`."""
+    return finetuning_learning_rate_choice(hidden_dim)[0]
 
 
 def num_heads_for(hidden_dim):
