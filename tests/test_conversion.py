@@ -352,7 +352,7 @@ BROKEN = {
         None,
         "attention_probs_dropout_prob=0.2",
     ),
-    "not electra": ({"model_type": "bert"}, None, "model_type='bert'"),
+    "not electra or bert": ({"model_type": "roberta"}, None, "model_type='roberta'"),
     "unknown architecture": (
         {"architectures": ["ElectraForMultipleChoice"]},
         None,

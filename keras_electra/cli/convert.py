@@ -14,6 +14,7 @@ from keras_electra.conversion import (
     load_tf1_checkpoint,
     save_huggingface,
 )
+from keras_electra.conversion.huggingface import left_out
 from keras_electra.conversion.huggingface_files import SAFETENSORS_FILE, read_json
 from keras_electra.data.atomic import atomic_directory, check_keras_file, save_model_atomic
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
@@ -93,6 +94,13 @@ def load_source(args, source):
     return keras.saving.load_model(args.src, compile=False)
 
 
+def left_out_of_source(args, source):
+    """What of SRC the converted model lacks (a head, BERT's pooler), each phrase led by a semicolon."""
+    if source != "huggingface" or args.generator:
+        return ""
+    return "".join(f"; {part}" for part in left_out(args.src, args.model))
+
+
 def check_safetensors_file(path):
     """A ValueError naming `path` when its header or data are damaged (an interrupted download):
     safetensors' own error does not say which file it read."""
@@ -149,6 +157,7 @@ def run(args):
     check_options(args, source, to)
     model = load_source(args, source)
     tokenizer = source_tokenizer(args.src, source, model)
+    dropped = left_out_of_source(args, source)
     dst = Path(args.dst)
     if to == "keras":
         save_keras(model, dst, tokenizer)
@@ -159,6 +168,7 @@ def run(args):
                 if tokenizer
                 else " (SRC has no vocabulary)"
             )
+            + dropped
         )
         return
     summary = save_huggingface_directory(
@@ -176,4 +186,4 @@ def run(args):
         },
     )
     files = sorted(path.relative_to(dst).as_posix() for path in dst.rglob("*") if path.is_file())
-    print(f"{', '.join(summary['models'].values())} saved to {dst}/: {', '.join(files)}")
+    print(f"{', '.join(summary['models'].values())} saved to {dst}/: {', '.join(files)}{dropped}")

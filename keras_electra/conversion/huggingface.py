@@ -1,7 +1,7 @@
 """Hugging Face ELECTRA directories in and out (docs/conversion.md): our models from `save_pretrained`'s
-directories, and directories `from_pretrained` loads from our models. The files are read and written by
-`huggingface_files`, config.json is mapped by `huggingface_config`; here the weights are matched, checked
-and assigned.
+directories (and backbones from BERT-family encoders'), and directories `from_pretrained` loads from our
+models. The files are read and written by `huggingface_files`, config.json is mapped by
+`huggingface_config`; here the weights are matched, checked and assigned.
 """
 
 from pathlib import Path
@@ -13,9 +13,11 @@ from keras_electra.conversion.huggingface_config import (
     backbone_arguments,
     backbone_of,
     build_model,
+    check_bert_kind,
     check_shared_arguments,
     head_config,
     huggingface_config,
+    is_bert,
     kind_of_architecture,
     read_config,
     special_token_ids,
@@ -23,11 +25,13 @@ from keras_electra.conversion.huggingface_config import (
 from keras_electra.conversion.huggingface_files import (
     CONFIG_FILE,
     load_huggingface_tokenizer,
+    read_weight_names,
     read_weights,
     write_huggingface_directory,
 )
 from keras_electra.conversion.weight_map import (
     ARCHITECTURES,
+    BERT_TRUNK,
     TRUNK,
     assign,
     discriminator_modules,
@@ -41,6 +45,10 @@ from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
 
 # Buffers that some checkpoints carry beside the weights.
 BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
+# BERT's tanh layer on [CLS]: ELECTRA has none (its `cls_output` is the raw [CLS] state).
+BERT_POOLER = "pooler."
+# LayerNorm names of BERT checkpoints converted from TF1, which transformers renames on load.
+BERT_LEGACY_NAMES = (("LayerNorm.gamma", "LayerNorm.weight"), ("LayerNorm.beta", "LayerNorm.bias"))
 
 
 def load_huggingface(directory, model=None, preprocessor=None):
@@ -53,7 +61,9 @@ def load_huggingface(directory, model=None, preprocessor=None):
             (`ElectraForMaskedLM` -> `ElectraGenerator`), "classifier"
             (`ElectraForSequenceClassification` -> `ElectraClassifier(head="huggingface")`),
             "token-classifier" or "question-answerer". None: config.json's `architectures`. A
-            backbone can be taken from any of them; a head must be in the checkpoint.
+            backbone can be taken from any of them; a head must be in the checkpoint. From a
+            BERT-family directory (model_type "bert": `BertModel`, or `bert.` under a head) only
+            "backbone" is read, the default; its pooler and head are left out (`left_out`).
         preprocessor: for the task models, the preprocessor to attach.
     """
     directory = Path(directory)
@@ -61,6 +71,7 @@ def load_huggingface(directory, model=None, preprocessor=None):
     kind = model or kind_of_architecture(config, directory / CONFIG_FILE)
     if kind not in ARCHITECTURES:
         raise ValueError(f"model={kind!r}: expected one of {', '.join(ARCHITECTURES)}")
+    check_bert_kind(config, kind, directory / CONFIG_FILE)
     if preprocessor is not None and kind not in TASK_KINDS:
         raise ValueError(
             f"preprocessor= is for the task models ({', '.join(TASK_KINDS)}), not model={kind!r}"
@@ -89,6 +100,8 @@ def load_huggingface_pretrainer(
         read_config(discriminator_directory),
         read_config(generator_directory),
     )
+    check_bert_kind(discriminator_config, "pretrainer", discriminator_directory / CONFIG_FILE)
+    check_bert_kind(generator_config, "pretrainer", generator_directory / CONFIG_FILE)
     discriminator = backbone_arguments(discriminator_config, discriminator_directory / CONFIG_FILE)
     generator = backbone_arguments(generator_config, generator_directory / CONFIG_FILE)
     check_shared_arguments(discriminator, generator, discriminator_directory, generator_directory)
@@ -183,15 +196,62 @@ def check_no_local_mixing(backbone):
         )
 
 
-def with_trunk_prefix(weights, kind):
+def with_trunk_prefix(weights, kind, config):
     """Keys as our tables name them: `ElectraModel` checkpoints have no "electra." prefix, models with a
     head do. A backbone taken from a model with a head keeps the encoder's keys only."""
-    prefixed = any(key.startswith(TRUNK) for key in weights)
-    if kind == "backbone" and prefixed:
-        return {key[len(TRUNK) :]: value for key, value in weights.items() if key.startswith(TRUNK)}
-    if kind != "backbone" and not prefixed:
+    if kind == "backbone":
+        return encoder_weights(weights, config)[0]
+    if not any(key.startswith(TRUNK) for key in weights):
         return {TRUNK + key: value for key, value in weights.items()}
     return weights
+
+
+def encoder_weights(weights, config):
+    """`(encoder, head, pooler)`: the encoder's weights keyed as `backbone_modules` names them, and the
+    checkpoint's keys a backbone leaves out: a head's (the encoder is then under "electra." or
+    "bert.") and BERT's pooler's."""
+    bert = is_bert(config)
+    trunk = BERT_TRUNK if bert else TRUNK
+    prefixed = any(key.startswith(trunk) for key in weights)
+    encoder, head, pooler = {}, [], []
+    for key, value in weights.items():
+        name = key.removeprefix(trunk) if prefixed else key
+        if prefixed and name == key:
+            head.append(key)
+        elif bert and name.startswith(BERT_POOLER):
+            pooler.append(key)
+        else:
+            encoder[current_name(name) if bert else name] = value
+    return encoder, head, pooler
+
+
+def current_name(name):
+    for legacy, current in BERT_LEGACY_NAMES:
+        if name.endswith(legacy):
+            return name.removesuffix(legacy) + current
+    return name
+
+
+def left_out(directory, model=None):
+    """What of a Hugging Face checkpoint `load_huggingface(directory, model)` does not load, one phrase
+    per part: the head when a backbone is taken from a model with one, BERT's pooler."""
+    directory = Path(directory)
+    config = read_config(directory)
+    kind = model or kind_of_architecture(config, directory / CONFIG_FILE)
+    if kind != "backbone":
+        return []
+    _, head, pooler = encoder_weights(dict.fromkeys(read_weight_names(directory)), config)
+    architecture = (config.get("architectures") or ["the checkpoint"])[0]
+    parts = []
+    if pooler:
+        modules = sorted({key.removeprefix(BERT_TRUNK).rsplit(".", 1)[0] for key in pooler})
+        parts.append(f"{architecture}'s pooler ({', '.join(modules)}) left out: ELECTRA has none")
+    if head:
+        modules = sorted({key.split(".", 1)[0] for key in head})
+        parts.append(
+            f"{architecture}'s head ({', '.join(modules)}) left out: a backbone is the encoder alone"
+        )
+    return parts
 
 
 def check_tied_output(config, weights, source):
@@ -225,7 +285,7 @@ def checkpoint_assignments(directory, config, kind, modules):
     """What `assign` takes for every parameter of `modules`, from a directory's weights: all found and
     checked before anything is assigned."""
     weights, source = read_weights(directory)
-    weights = with_trunk_prefix(weights, kind)
+    weights = with_trunk_prefix(weights, kind, config)
     if kind == "generator":
         check_tied_output(config, weights, source)
     check_unexpected(weights, modules, source)

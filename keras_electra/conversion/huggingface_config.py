@@ -1,4 +1,5 @@
-"""config.json of Hugging Face ELECTRA models: read into our models' arguments, written from them."""
+"""config.json of Hugging Face ELECTRA models, and of BERT-family encoders (read only): read into our
+models' arguments, written from them (always as ELECTRA)."""
 
 from pathlib import Path
 
@@ -31,6 +32,8 @@ CONFIG_KEYS = (
 # What our layers compute (exact GELU, learned absolute positions); absent means the same in
 # Hugging Face, any other value is a different model.
 FIXED_CONFIG = {"hidden_act": "gelu", "position_embedding_type": "absolute"}
+# A BERT decoder masks attention causally, or has cross-attention: neither is our encoder.
+BERT_FIXED_CONFIG = {**FIXED_CONFIG, "is_decoder": False, "add_cross_attention": False}
 # What a generator shares with its discriminator (one embedding layer, one dropout rate).
 SHARED_ARGUMENTS = (
     "vocab_size",
@@ -51,14 +54,34 @@ def read_config(directory):
             f"{directory}: no {CONFIG_FILE} (not a Hugging Face model directory)"
         )
     config = read_json(path)
-    if config.get("model_type") != "electra":
-        raise ValueError(f"{path}: model_type={config.get('model_type')!r}, not 'electra'")
-    for key, value in FIXED_CONFIG.items():
+    if config.get("model_type") not in ("electra", "bert"):
+        raise ValueError(
+            f"{path}: model_type={config.get('model_type')!r}, not 'electra' or 'bert'"
+        )
+    for key, value in (BERT_FIXED_CONFIG if is_bert(config) else FIXED_CONFIG).items():
         if config.get(key, value) != value:
             raise ValueError(
                 f"{path}: {key}={config[key]!r}; our ELECTRA layers compute {key}={value!r}"
             )
+    if is_bert(config) and "hidden_size" in config:
+        # BERT's embeddings are as wide as its layers (docs/conversion.md): no embeddings_project.
+        config = {**config, "embedding_size": config["hidden_size"]}
     return config
+
+
+def is_bert(config):
+    """A BERT-family encoder's config.json: the same encoder as ELECTRA's discriminator, plus a pooler."""
+    return config.get("model_type") == "bert"
+
+
+def check_bert_kind(config, kind, source):
+    """Only the encoder of a BERT checkpoint is read: BERT's heads (MLM, next sentence, tasks) are not
+    ELECTRA's."""
+    if is_bert(config) and kind != "backbone":
+        raise ValueError(
+            f"{source}: a BERT checkpoint (model_type 'bert'); only --model backbone "
+            f'(model="backbone") is read from BERT, not {kind!r}'
+        )
 
 
 def backbone_arguments(config, source):
@@ -91,6 +114,8 @@ def check_shared_arguments(discriminator, generator, discriminator_directory, ge
 
 
 def kind_of_architecture(config, source):
+    if is_bert(config):
+        return "backbone"  # the only model read from BERT
     architectures = config.get("architectures") or [ARCHITECTURES["backbone"]]
     kinds = {name: kind for kind, name in ARCHITECTURES.items()}
     if architectures[0] not in kinds:

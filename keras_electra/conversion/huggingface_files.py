@@ -11,6 +11,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import safetensors
 import safetensors.numpy
 
 from keras_electra.conversion.weight_map import parameters
@@ -47,6 +48,15 @@ def read_weights(directory):
     raise FileNotFoundError(
         f"{directory}: no {SAFETENSORS_FILE} or {PYTORCH_FILE} (sharded, TensorFlow and Flax weights are not read)"
     )
+
+
+def read_weight_names(directory):
+    """The keys of a directory's weights: a safetensors file's from its header, without its data."""
+    path = Path(directory) / SAFETENSORS_FILE
+    if path.is_file():
+        with safetensors.safe_open(path, framework="numpy") as file:
+            return list(file.keys())
+    return list(read_weights(directory)[0])
 
 
 def read_safetensors(path):

@@ -27,6 +27,8 @@ ARCHITECTURES = {
 }
 # Inside a model with a head, Hugging Face keeps the encoder under this prefix.
 TRUNK = "electra."
+# BERT's (BertForMaskedLM, BertForSequenceClassification, ...), whose encoder a backbone can be read from.
+BERT_TRUNK = "bert."
 
 # Per layer type: (attribute, Hugging Face suffix, TF1 suffix). Hugging Face calls a Linear's
 # matrix "weight" and a LayerNorm's scale "weight"; TF1 calls them "kernel" and "gamma".

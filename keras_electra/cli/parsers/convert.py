@@ -8,7 +8,8 @@ def add_parser(subparsers, name):
     parser = subparsers.add_parser(
         name,
         help="convert checkpoints: Hugging Face, TF1, keras-hub -> ours; ours -> Hugging Face",
-        description="SRC is a Hugging Face ELECTRA directory, a checkpoint of the authors' TF1 code (its prefix, "
+        description="SRC is a Hugging Face ELECTRA directory (or a BERT-family one: only its encoder is read, "
+        "as a backbone, its pooler and any head left out), a checkpoint of the authors' TF1 code (its prefix, "
         "or a directory with a `checkpoint` file), a keras-hub ElectraBackbone preset directory, or a .keras "
         "file of ours. A foreign SRC becomes DST, a .keras file, with SRC's vocab.txt and "
         "tokenizer_config.json beside it; a .keras SRC becomes DST, a new Hugging Face directory (config.json, "
@@ -26,8 +27,8 @@ def add_parser(subparsers, name):
     parser.add_argument(
         "--model",
         choices=choices.MODELS,
-        help="what to build from SRC: Hugging Face's default is config.json's architectures (pretrainer needs "
-        "--generator), TF1's is pretrainer",
+        help="what to build from SRC: Hugging Face's default is config.json's architectures (BERT's: "
+        "backbone; pretrainer needs --generator), TF1's is pretrainer",
     )
     parser.add_argument(
         "--generator",
