@@ -20,6 +20,7 @@ from keras_electra.callbacks import (
     StopOnInterrupt,
     fit_in_chunks,
 )
+from keras_electra.cli.init_from import check_flags, initial_source
 from keras_electra.cli.model_options import architecture, model_options
 from keras_electra.cli.plotting import plot_history
 from keras_electra.cli.pretrain_demos import default_data, fill_mask_examples, finetuning_demo
@@ -38,8 +39,9 @@ from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.pretraining_dataset import PretrainingDataset
 from keras_electra.data.shards import read_manifest, special_token_arguments, write_json_atomic
-from keras_electra.models.presets import TRAINING, pretrainer_config
+from keras_electra.models.presets import SIZE_NAMES, TRAINING, nearest_size, pretrainer_config
 from keras_electra.pretraining import distribution as distribution_lib
+from keras_electra.pretraining.continuation import CONTINUED_WARMUP_FRACTION
 from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
 from keras_electra.pretraining.optimizer import pretraining_optimizer
 
@@ -75,8 +77,8 @@ NON_FINITE_ADVICE = (
 
 
 class Plan(NamedTuple):
-    """What the flags and --size's defaults make of a run; `batches` and `log_every` count fit's batches,
-    `accumulate` of them to an optimizer update (--steps and the schedule count updates)."""
+    """What the flags and the size's defaults make of a run; `batches` and `log_every` count fit's
+    batches, `accumulate` of them to an optimizer update (--steps and the schedule count updates)."""
 
     batch_size: int
     learning_rate: float
@@ -84,14 +86,25 @@ class Plan(NamedTuple):
     accumulate: int
     batches: int
     log_every: int
+    learning_rate_reason: str
 
 
-def plan_of(args):
-    training = TRAINING[args.size]
-    warmup = args.warmup_steps if args.warmup_steps is not None else min(args.steps // 10, 10_000)
+def plan_of(args, continued_width=None):
+    """The run's plan. A run continued from an encoder `continued_width` wide takes the continued-
+    pretraining recipe (docs/pretraining.md, "Continue from a released model"): the nearest size's
+    batch and peak rate, warm-up over 6% of the steps."""
+    if continued_width is None:
+        size, why = args.size, f"--size {args.size}"
+        warmup = min(args.steps // 10, 10_000)
+    else:
+        (size, why), warmup = (
+            nearest_size(continued_width),
+            round(CONTINUED_WARMUP_FRACTION * args.steps),
+        )
+    warmup = warmup if args.warmup_steps is None else args.warmup_steps
     if warmup > args.steps:
         raise ValueError(f"--warmup-steps {warmup}: more than the run's --steps {args.steps}")
-    accumulate = args.gradient_accumulation_steps
+    accumulate, training = args.gradient_accumulation_steps, TRAINING[size]
     return Plan(
         batch_size=args.batch_size or training["batch_size"],
         learning_rate=args.learning_rate or training["learning_rate"],
@@ -99,24 +112,27 @@ def plan_of(args):
         accumulate=accumulate,
         batches=args.steps * accumulate,
         log_every=min(args.log_every, args.steps) * accumulate,
+        learning_rate_reason="--learning-rate"
+        if args.learning_rate
+        else f"{SIZE_NAMES[size]}'s pretraining rate ({why})",
     )
 
 
 def run(args):
     """`pretrain` under --distribution; the global distribution is restored afterwards."""
-    plan = plan_of(args)
+    check_flags(args)
     distribution = set_up_distribution(args)
     previous = keras.distribution.distribution() if distribution else None
     if distribution:
         keras.distribution.set_distribution(distribution)
     try:
-        pretrain(args, plan, distribution)
+        pretrain(args, distribution)
     finally:
         if distribution:
             keras.distribution.set_distribution(previous)
 
 
-def pretrain(args, plan, distribution=None):
+def pretrain(args, distribution=None):
     if not args.resume:
         args.out = args.out or time.strftime(DEFAULT_OUT)
     run_dir, resuming = check_out_directory(args)
@@ -127,15 +143,16 @@ def pretrain(args, plan, distribution=None):
     checkpoint, start_step, record = (
         resume_point(args, run_dir, PRETRAIN_RESUMABLE_CHANGES) if resuming else (None, 0, None)
     )
-    pretrainer = restore_or_build(args, plan, manifest, checkpoint, start_step)
+    pretrainer, plan, source = model_and_plan(args, manifest, tokenizer, checkpoint, start_step)
+    run_dir.mkdir(parents=True, exist_ok=True)  # once SRC, the data and the flags are known good
     data = datasets(args, plan, data_dir, distribution, start_step)
-    describe(args, plan, pretrainer, manifest, data, distribution)
+    describe(args, plan, pretrainer, manifest, data, distribution, source)
     if resuming:
         read_history(run_dir / "history.csv", before=start_step // plan.log_every)
-    before = (
-        record["before"]
+    before, init_from = (
+        (record["before"], record.get("init_from"))
         if checkpoint
-        else first_evaluation(args, run_dir, pretrainer, data.heldout)
+        else first_evaluation(args, run_dir, pretrainer, data.heldout, source)
     )
     callbacks, guard, interrupt = training_callbacks(args, plan, run_dir, start_step)
     start = time.time()
@@ -159,7 +176,9 @@ def pretrain(args, plan, distribution=None):
         args.keep_checkpoints,
         NON_FINITE_ADVICE,
     )
-    metrics = save_run(args, plan, run_dir, pretrainer, tokenizer, data.heldout, before, seconds)
+    metrics = save_run(
+        args, plan, run_dir, pretrainer, tokenizer, data.heldout, (before, init_from), seconds
+    )
     report(args, run_dir, pretrainer, tokenizer, data, metrics, distribution)
 
 
@@ -182,22 +201,35 @@ def pretraining_data(args, run_dir, resuming):
     if args.data:
         data_dir = Path(args.data)
         manifest = read_manifest(data_dir)
-        check_length(data_dir, manifest, args.size)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        if not args.init_from:  # else SRC's positions, checked with SRC
+            check_length(data_dir, manifest, args.size)
         return data_dir, manifest
     run_dir.mkdir(parents=True, exist_ok=True)
     data_dir = default_data(run_dir, args)
     return data_dir, read_manifest(data_dir)
 
 
-def restore_or_build(args, plan, manifest, checkpoint, start_step):
-    """The pretrainer of `checkpoint` (weights, optimizer state with the schedule's position, and every
-    seed's state), or a new one, compiled."""
+def model_and_plan(args, manifest, tokenizer, checkpoint, start_step):
+    """(pretrainer, plan, the --init-from `Source` or None): the pretrainer of `checkpoint` (weights,
+    optimizer state with the schedule's position, and every seed's state), or one continued from
+    --init-from or new, compiled with a fresh optimizer."""
     if checkpoint:
         pretrainer = keras.models.load_model(checkpoint)
+        plan = plan_of(args, pretrainer.hidden_dim if args.init_from else None)
         print(f"resuming from {checkpoint}: batch {start_step} of {plan.batches}")
-        return pretrainer
-    pretrainer = ElectraPretrainer.from_size(
+        return pretrainer, plan, None
+    source = None
+    if args.init_from:
+        data_dir = Path(args.data)
+        source = initial_source(args, data_dir, manifest, tokenizer, args.mixed_precision)
+    plan = plan_of(args, source.pretrainer.hidden_dim if source else None)
+    pretrainer = source.pretrainer if source else new_pretrainer(args, manifest)
+    compile_pretrainer(args, plan, pretrainer)
+    return pretrainer, plan, source
+
+
+def new_pretrainer(args, manifest):
+    return ElectraPretrainer.from_size(
         args.size,
         vocab_size=manifest["vocab_size"],
         seed=args.seed,
@@ -206,6 +238,9 @@ def restore_or_build(args, plan, manifest, checkpoint, start_step):
         **model_options(args),
         **special_token_arguments(manifest),
     )
+
+
+def compile_pretrainer(args, plan, pretrainer):
     pretrainer.compile(
         optimizer=pretraining_optimizer(
             plan.learning_rate,
@@ -215,7 +250,6 @@ def restore_or_build(args, plan, manifest, checkpoint, start_step):
             skip_non_finite=args.on_non_finite == "skip",
         )
     )
-    return pretrainer
 
 
 class Data(NamedTuple):
@@ -255,27 +289,44 @@ def datasets(args, plan, data_dir, distribution, start_step):
     return Data(data_dir, batches, train, heldout, num_shards, shard_index)
 
 
-def describe(args, plan, pretrainer, manifest, data, distribution):
+def describe(args, plan, pretrainer, manifest, data, distribution, source):
+    if source is not None:
+        print(source.description)
     if distribution is not None:
         print(
             f"{distribution!r}; this process reads data shard {data.shard_index + 1} of {data.num_shards}: "
             f"{plan.batch_size // data.num_shards} examples of every global batch of {plan.batch_size}"
         )
     print(
-        f"{keras.backend.backend()} backend, {args.size} model, objective {pretrainer.objective} "
+        f"{keras.backend.backend()} backend, {model_name(args, pretrainer)}, objective {pretrainer.objective} "
         f"({pretrainer.discriminator.count_params():,} encoder parameters{architecture(pretrainer)}), "
         f"{data.train.num_examples:,} training / {data.heldout.num_examples:,} "
         f"held-out examples of {manifest['max_length']} tokens, {args.steps} steps of {plan.batch_size}"
         + (f" x {plan.accumulate} accumulated batches" if plan.accumulate > 1 else "")
         + f", {args.mixed_precision}"
     )
+    print(
+        f"learning rate {plan.learning_rate:g}: {plan.learning_rate_reason}; warm-up {plan.warmup} "
+        f"steps, then linear decay to 0 at step {args.steps}"
+    )
 
 
-def first_evaluation(args, run_dir, pretrainer, heldout):
-    """The held-out metrics before training, recorded in run.json for a resumed run's report."""
+def model_name(args, pretrainer):
+    if not args.init_from:
+        return f"{args.size} model"
+    return (
+        f"--init-from's model ({pretrainer.num_layers} layers of {pretrainer.hidden_dim}, generator "
+        f"{pretrainer.generator_num_layers} of {pretrainer.generator_hidden_dim})"
+    )
+
+
+def first_evaluation(args, run_dir, pretrainer, heldout, source):
+    """(the held-out metrics before training: --init-from's own at step 0, SRC's record), kept in
+    run.json for a resumed run's report."""
     before = pretrainer.evaluate(heldout, verbose=0, return_dict=True)
-    record_run(args, run_dir, PRETRAIN_RESUMABLE_CHANGES, before=before)
-    return before
+    init_from = source.record if source else None
+    record_run(args, run_dir, PRETRAIN_RESUMABLE_CHANGES, before=before, init_from=init_from)
+    return before, init_from
 
 
 def training_callbacks(args, plan, run_dir, start_step):
@@ -305,9 +356,11 @@ def training_callbacks(args, plan, run_dir, start_step):
     return callbacks, guard, interrupt
 
 
-def save_run(args, plan, run_dir, pretrainer, tokenizer, heldout, before, seconds):
-    """The trained models, the vocabulary, curves.png and metrics.json in the run directory; returns the metrics."""
+def save_run(args, plan, run_dir, pretrainer, tokenizer, heldout, start, seconds):
+    """The trained models, the vocabulary, curves.png and metrics.json in the run directory; returns the
+    metrics. `start` is (the held-out metrics before training, --init-from's record or None)."""
     after = pretrainer.evaluate(heldout, verbose=0, return_dict=True)
+    before, init_from = start
     save_model_atomic(pretrainer, run_dir / "pretrainer.keras")
     save_model_atomic(pretrainer.discriminator, run_dir / "discriminator.keras")
     tokenizer.save(run_dir)
@@ -322,6 +375,10 @@ def save_run(args, plan, run_dir, pretrainer, tokenizer, heldout, before, second
         "mixed_precision": args.mixed_precision,
         "gradient_accumulation_steps": plan.accumulate,
         "objective": pretrainer.objective,
+        "learning_rate": plan.learning_rate,
+        "learning_rate_reason": plan.learning_rate_reason,
+        "warmup_steps": plan.warmup,
+        "init_from": init_from,
         "before": before,
         "after": after,
         "dropout": pretrainer.dropout,
@@ -354,8 +411,10 @@ def report(args, run_dir, pretrainer, tokenizer, data, metrics, distribution):
     """Held-out metrics before and after, the generator on held-out text and, on the default corpus, the
     fine-tuning demo."""
     before, after = metrics["before"], metrics["after"]
+    source = f" (before: {args.init_from}'s own, at step 0)" if args.init_from else ""
     print(
-        f"\nheld-out metrics, before -> after {args.steps} steps ({metrics['train_seconds']:.0f} s):"
+        f"\nheld-out metrics, before -> after {args.steps} steps ({metrics['train_seconds']:.0f} s)"
+        f"{source}:"
     )
     for name in (name for name in REPORTED if name in after):
         print(f"  {name:20s} {before[name]:8.4f} -> {after[name]:8.4f}")

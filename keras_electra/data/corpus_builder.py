@@ -42,6 +42,7 @@ def build_pretraining_data(
     max_length=128,
     vocab_file=None,
     vocab_size=None,
+    tokenizer=None,
     lowercase=True,
     strip_gutenberg=False,
     seed=0,
@@ -62,21 +63,28 @@ def build_pretraining_data(
     packing, truncation included); see `documents`. `*.jsonl` files hold one document a record, its text
     under `text_field`. Plain, .gz, .bz2 and .zst files are read.
 
-    Pass exactly one of `vocab_file` (an existing vocab.txt) or `vocab_size` (train a WordPiece vocabulary
-    on the corpus, streamed, Gutenberg stripping applied). Every k-th example, k = round(1 / heldout_fraction),
-    goes to heldout.npy (at least one when there are two or more examples). `out_dir` must not exist or be
-    empty: everything is built in a sibling `<out_dir>.tmp-<pid>` that is renamed at the very end and
-    removed on any error, so `out_dir` is either complete or absent.
+    Pass exactly one of `vocab_file` (an existing vocab.txt, cased as `lowercase` says), `tokenizer` (an
+    `ElectraTokenizer`, e.g. a model's: its vocabulary and casing) or `vocab_size` (train a WordPiece
+    vocabulary on the corpus, streamed, Gutenberg stripping applied). Every k-th example,
+    k = round(1 / heldout_fraction), goes to heldout.npy (at least one when there are two or more
+    examples). `out_dir` must not exist or be empty: everything is built in a sibling
+    `<out_dir>.tmp-<pid>` that is renamed at the very end and removed on any error, so `out_dir` is
+    either complete or absent.
     """
     _check_arguments(
-        vocab_file, vocab_size, max_length, seed, examples_per_shard, heldout_fraction, workers
+        (vocab_file, vocab_size, tokenizer),
+        max_length,
+        seed,
+        examples_per_shard,
+        heldout_fraction,
+        workers,
     )
     text_format = TextFormat(format, text_field, document_marker)
     start = time.perf_counter()
     files = text_files.list_corpus_files(corpus)
     out_dir = _empty_or_absent(Path(out_dir))
     with atomic_directory(out_dir) as temporary:
-        tokenizer = _tokenizer(
+        tokenizer = tokenizer or _tokenizer(
             files, text_format, vocab_file, vocab_size, lowercase, strip_gutenberg
         )
         tokenizer.save_vocabulary(temporary / VOCAB_FILE)
@@ -93,11 +101,9 @@ def build_pretraining_data(
     return summary
 
 
-def _check_arguments(
-    vocab_file, vocab_size, max_length, seed, examples_per_shard, heldout_fraction, workers
-):
-    if (vocab_file is None) == (vocab_size is None):
-        raise ValueError("pass exactly one of `vocab_file` or `vocab_size`")
+def _check_arguments(vocabulary, max_length, seed, examples_per_shard, heldout_fraction, workers):
+    if sum(given is not None for given in vocabulary) != 1:
+        raise ValueError("pass exactly one of `vocab_file`, `vocab_size` or `tokenizer`")
     if max_length < 5:
         raise ValueError(
             f"max_length must be at least 5 (the shortest packing target), got {max_length}"

@@ -32,9 +32,11 @@ def add_parser(subparsers, name):
     )
     vocab.add_argument(
         "--vocab",
-        type=arguments.existing_file,
-        metavar="FILE",
-        help="use this vocab.txt (one token a line)",
+        type=arguments.existing_checkpoint,
+        metavar="FILE|MODEL",
+        help="use this vocab.txt (one token a line), or the vocabulary of a model `pretrain --init-from` "
+        "continues: a Hugging Face directory, a .keras file or TF1 checkpoint with vocab.txt beside it, a "
+        "pretrain run directory, a keras-hub preset (its casing too)",
     )
     parser.add_argument(
         "--max-length",

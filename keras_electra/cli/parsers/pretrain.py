@@ -21,6 +21,7 @@ def add_parser(subparsers, name):
         help="a data directory from `keras-electra build-data`",
     )
     parser.add_argument("--size", choices=choices.SIZES, default="small")
+    add_init_arguments(parser)
     parser.add_argument(
         "--objective",
         choices=choices.OBJECTIVES,
@@ -56,6 +57,27 @@ def add_parser(subparsers, name):
         ", as do --steps, --warmup-steps, --save-every and --log-every (checkpoint names count batches)",
     )
     parser.set_defaults(run=arguments.Command("keras_electra.cli.pretrain"))
+
+
+def add_init_arguments(parser):
+    """Where a continued run starts (docs/pretraining.md, "Continue from a released model")."""
+    parser.add_argument(
+        "--init-from",
+        type=arguments.existing_checkpoint,
+        metavar="SRC",
+        help="continue from SRC instead of a new model: a Hugging Face ELECTRA discriminator (with "
+        "--init-generator) or BERT encoder, an authors' TF1 checkpoint, a keras-hub preset, a .keras file "
+        "of ours (a pretrainer, backbone or task model) or a pretrain run directory. The architecture is "
+        "SRC's (--size is not used); an encoder alone gets a new generator of the paper's width. --data "
+        "must be built with SRC's vocabulary (build-data --vocab SRC). Defaults: the nearest size's batch "
+        "and pretraining rate, warm-up over 6%% of --steps; the optimizer starts fresh",
+    )
+    parser.add_argument(
+        "--init-generator",
+        type=arguments.existing_dir,
+        metavar="DIR",
+        help="with a Hugging Face --init-from: the generator (ElectraForMaskedLM) released with it",
+    )
 
 
 def add_run_arguments(parser):
