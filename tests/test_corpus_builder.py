@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import SMALL_SHARDS, backend_independent, shared_data
+from conftest import SMALL_SHARDS, backend_independent, shared_data, tokenizer_of
 
 from keras_electra.data import ElectraTokenizer, build_pretraining_data
 from keras_electra.data.documents import DOCUMENT_MARKER
@@ -163,9 +163,16 @@ def test_empty_corpus_is_an_error_naming_it(tmp_path, vocab_file):
     assert not (tmp_path / "data").exists()
 
 
-@pytest.mark.parametrize("vocab", [dict(), dict(vocab_file="vocab.txt", vocab_size=200)])
+@pytest.mark.parametrize(
+    "vocab",
+    [
+        dict(),
+        dict(vocab_file="vocab.txt", vocab_size=200),
+        dict(tokenizer=tokenizer_of(["cat"]), vocab_size=200),
+    ],
+)
 def test_exactly_one_vocabulary_argument(corpus, tmp_path, vocab):
-    with pytest.raises(ValueError, match="`vocab_file` or `vocab_size`"):
+    with pytest.raises(ValueError, match="`vocab_file`, `vocab_size` or `tokenizer`"):
         build_pretraining_data(corpus, tmp_path / "data", **vocab)
 
 
