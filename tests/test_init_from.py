@@ -40,7 +40,7 @@ DISCRIMINATOR = dict(
 )
 GENERATOR = dict(
     embedding_size=16,
-    hidden_size=16,
+    hidden_size=24,
     num_hidden_layers=2,
     num_attention_heads=1,
     intermediate_size=32,
@@ -374,3 +374,30 @@ def test_two_phases_through_the_command_line_128_then_512_tokens(tmp_path, capsy
     metrics = metrics_of(phase_two)
     assert metrics["init_from"]["second_phase"] == {"from": 128, "to": 512}
     assert np.isfinite(metrics["after"]["loss"]) and (phase_two / "discriminator.keras").is_file()
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="reads a TF1 checkpoint: the tensorflow pass")
+def test_an_authors_tf1_checkpoint_continues_as_its_pair(released, vocab_file, data_dir, tmp_path):
+    from test_conversion import authors_variables, write_tf1_checkpoint
+
+    generator = transformers.ElectraForMaskedLM.from_pretrained(released.generator)
+    prefix = write_tf1_checkpoint(
+        tmp_path / "electra" / "model.ckpt-7", authors_variables(released.model, generator)
+    )
+    shutil.copy(vocab_file, tmp_path / "electra" / "vocab.txt")
+    manifest, tokenizer = data_tokenizer(data_dir)
+    source = initial_source(
+        continue_arguments(prefix, data_dir), data_dir, manifest, tokenizer, "float32"
+    )
+    theirs = initial_source(
+        continue_arguments(
+            released.discriminator, data_dir, init_generator=str(released.generator)
+        ),
+        data_dir,
+        manifest,
+        tokenizer,
+        "float32",
+    )
+    assert source.record["format"] == "tf1" and source.record["generator"] == "SRC's"
+    for ours, expected in zip(source.pretrainer.weights, theirs.pretrainer.weights, strict=True):
+        np.testing.assert_allclose(to_numpy(ours), to_numpy(expected), atol=1e-6, err_msg=ours.path)
