@@ -270,8 +270,10 @@ def pretrainer_outputs(pretrainer, x):
 def test_pretrainer_from_released_pair(tmp_path, pair):
     discriminator, generator, folder = pair
     pretrainer = ke.load_huggingface_pretrainer(
-        folder / "discriminator", folder / "generator", seed=3
+        folder / "discriminator", folder / "generator", seed=3, dropout=0.0
     )
+    # An argument config.json also sets overrides it.
+    assert pretrainer.dropout == 0.0 != hf_config().hidden_dropout_prob
     assert pretrainer.generator.backbone.embedding is pretrainer.discriminator.embedding
     assert pretrainer.special_token_ids["mask_token_id"] == VOCAB.index("[MASK]")
     assert (pretrainer.generator_hidden_dim, pretrainer.generator_num_layers) == (15, 3)

@@ -43,6 +43,8 @@ from keras_electra.conversion.weight_map import (
 from keras_electra.data.electra_tokenizer import check_vocabulary_fits
 from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
 
+# The generator's own sizes; the rest of its config is the discriminator's (SHARED_ARGUMENTS).
+GENERATOR_SIZES = ("hidden_dim", "num_layers", "num_heads", "intermediate_dim")
 # Buffers that some checkpoints carry beside the weights.
 BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 # BERT's tanh layer on [CLS]: ELECTRA has none (its `cls_output` is the raw [CLS] state).
@@ -106,14 +108,13 @@ def load_huggingface_pretrainer(
     generator = backbone_arguments(generator_config, generator_directory / CONFIG_FILE)
     check_shared_arguments(discriminator, generator, discriminator_directory, generator_directory)
     tokenizer = load_huggingface_tokenizer(discriminator_directory)
-    pretrainer = ElectraPretrainer(
+    towers = {
         **discriminator,
-        generator_hidden_dim=generator["hidden_dim"],
-        generator_num_layers=generator["num_layers"],
-        generator_num_heads=generator["num_heads"],
-        generator_intermediate_dim=generator["intermediate_dim"],
-        **{**({} if tokenizer is None else special_token_ids(tokenizer)), **pretrainer_arguments},
-    )
+        **{f"generator_{name}": generator[name] for name in GENERATOR_SIZES},
+        **({} if tokenizer is None else special_token_ids(tokenizer)),
+    }
+    # Arguments given override config.json's (dropout=0.0 for an exact continuation, ...).
+    pretrainer = ElectraPretrainer(**{**towers, **pretrainer_arguments})
     discriminator_weights = checkpoint_assignments(
         discriminator_directory,
         discriminator_config,
