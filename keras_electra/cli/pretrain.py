@@ -1,8 +1,9 @@
 """`keras-electra pretrain`: joint generator/discriminator training on a data directory.
 
-`pretrain` runs as stages: the plan of the run (batch, schedule), the run directory (new, or resumed),
-the data, the model (new, or restored from the last checkpoint), the callbacks, training, then saving
-and the report. Its flags are parsers/pretrain.py's.
+`pretrain` runs as stages: the run directory (new, or resumed), the data, the plan of the run (batch,
+schedule) and the model (new, continued from --init-from or restored from the last checkpoint:
+pretrain_model.py), the callbacks, training, then saving and the report. Its flags are
+parsers/pretrain.py's.
 """
 
 import importlib.util
@@ -20,11 +21,12 @@ from keras_electra.callbacks import (
     StopOnInterrupt,
     fit_in_chunks,
 )
-from keras_electra.cli.init_from import check_flags, initial_source
-from keras_electra.cli.model_options import architecture, model_options
+from keras_electra.cli.init_from import check_flags
+from keras_electra.cli.model_options import architecture
 from keras_electra.cli.plotting import plot_history
 from keras_electra.cli.pretrain_demos import default_data, fill_mask_examples, finetuning_demo
 from keras_electra.cli.pretrain_distribution import set_up_distribution
+from keras_electra.cli.pretrain_model import model_and_plan
 from keras_electra.cli.runs import (
     DEFAULT_OUT,
     RESUMABLE_CHANGES,
@@ -38,12 +40,10 @@ from keras_electra.cli.runs import (
 from keras_electra.data.atomic import save_model_atomic
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.pretraining_dataset import PretrainingDataset
-from keras_electra.data.shards import read_manifest, special_token_arguments, write_json_atomic
-from keras_electra.models.presets import SIZE_NAMES, TRAINING, nearest_size, pretrainer_config
+from keras_electra.data.shards import read_manifest, write_json_atomic
+from keras_electra.models.presets import pretrainer_config
 from keras_electra.pretraining import distribution as distribution_lib
-from keras_electra.pretraining.continuation import CONTINUED_WARMUP_FRACTION
 from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
-from keras_electra.pretraining.optimizer import pretraining_optimizer
 
 # --finetune-epochs only changes the demo that follows the run.
 PRETRAIN_RESUMABLE_CHANGES = (*RESUMABLE_CHANGES, "finetune_epochs")
@@ -74,48 +74,6 @@ NON_FINITE_ADVICE = (
     "--resume would replay the same batches from it: start a new run with a lower "
     "--learning-rate, or with --on-non-finite skip"
 )
-
-
-class Plan(NamedTuple):
-    """What the flags and the size's defaults make of a run; `batches` and `log_every` count fit's
-    batches, `accumulate` of them to an optimizer update (--steps and the schedule count updates)."""
-
-    batch_size: int
-    learning_rate: float
-    warmup: int
-    accumulate: int
-    batches: int
-    log_every: int
-    learning_rate_reason: str
-
-
-def plan_of(args, continued_width=None):
-    """The run's plan. A run continued from an encoder `continued_width` wide takes the continued-
-    pretraining recipe (docs/pretraining.md, "Continue from a released model"): the nearest size's
-    batch and peak rate, warm-up over 6% of the steps."""
-    if continued_width is None:
-        size, why = args.size, f"--size {args.size}"
-        warmup = min(args.steps // 10, 10_000)
-    else:
-        (size, why), warmup = (
-            nearest_size(continued_width),
-            round(CONTINUED_WARMUP_FRACTION * args.steps),
-        )
-    warmup = warmup if args.warmup_steps is None else args.warmup_steps
-    if warmup > args.steps:
-        raise ValueError(f"--warmup-steps {warmup}: more than the run's --steps {args.steps}")
-    accumulate, training = args.gradient_accumulation_steps, TRAINING[size]
-    return Plan(
-        batch_size=args.batch_size or training["batch_size"],
-        learning_rate=args.learning_rate or training["learning_rate"],
-        warmup=warmup,
-        accumulate=accumulate,
-        batches=args.steps * accumulate,
-        log_every=min(args.log_every, args.steps) * accumulate,
-        learning_rate_reason="--learning-rate"
-        if args.learning_rate
-        else f"{SIZE_NAMES[size]}'s pretraining rate ({why})",
-    )
 
 
 def run(args):
@@ -207,49 +165,6 @@ def pretraining_data(args, run_dir, resuming):
     run_dir.mkdir(parents=True, exist_ok=True)
     data_dir = default_data(run_dir, args)
     return data_dir, read_manifest(data_dir)
-
-
-def model_and_plan(args, manifest, tokenizer, checkpoint, start_step):
-    """(pretrainer, plan, the --init-from `Source` or None): the pretrainer of `checkpoint` (weights,
-    optimizer state with the schedule's position, and every seed's state), or one continued from
-    --init-from or new, compiled with a fresh optimizer."""
-    if checkpoint:
-        pretrainer = keras.models.load_model(checkpoint)
-        plan = plan_of(args, pretrainer.hidden_dim if args.init_from else None)
-        print(f"resuming from {checkpoint}: batch {start_step} of {plan.batches}")
-        return pretrainer, plan, None
-    source = None
-    if args.init_from:
-        data_dir = Path(args.data)
-        source = initial_source(args, data_dir, manifest, tokenizer, args.mixed_precision)
-    plan = plan_of(args, source.pretrainer.hidden_dim if source else None)
-    pretrainer = source.pretrainer if source else new_pretrainer(args, manifest)
-    compile_pretrainer(args, plan, pretrainer)
-    return pretrainer, plan, source
-
-
-def new_pretrainer(args, manifest):
-    return ElectraPretrainer.from_size(
-        args.size,
-        vocab_size=manifest["vocab_size"],
-        seed=args.seed,
-        dtype=args.mixed_precision,
-        objective=args.objective,
-        **model_options(args),
-        **special_token_arguments(manifest),
-    )
-
-
-def compile_pretrainer(args, plan, pretrainer):
-    pretrainer.compile(
-        optimizer=pretraining_optimizer(
-            plan.learning_rate,
-            plan.warmup,
-            args.steps,
-            gradient_accumulation_steps=plan.accumulate,
-            skip_non_finite=args.on_non_finite == "skip",
-        )
-    )
 
 
 class Data(NamedTuple):

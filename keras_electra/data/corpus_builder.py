@@ -57,19 +57,15 @@ def build_pretraining_data(
 ):
     """Builds the data directory `out_dir` from the text files or folders `corpus`; returns the summary.
 
-    `format` is "prose" (ordinary text: a document is a file, a JSON Lines record or the text between
-    `document_marker` lines; paragraphs are split into sentences of `language`, and long sentences carry
-    over into the next example, so no text is lost) or "sentence-per-line" (the authors' convention and
-    packing, truncation included); see `documents`. `*.jsonl` files hold one document a record, its text
-    under `text_field`. Plain, .gz, .bz2 and .zst files are read.
+    `format` is "prose" (a document is a file, a JSON Lines record, its text under `text_field`, or the
+    text between `document_marker` lines; paragraphs split into sentences of `language`, long sentences
+    carried over, so no text is lost) or "sentence-per-line" (the authors' convention and packing,
+    truncation included); see `documents`. Plain, .gz, .bz2 and .zst files are read.
 
-    Pass exactly one of `vocab_file` (an existing vocab.txt, cased as `lowercase` says), `tokenizer` (an
-    `ElectraTokenizer`, e.g. a model's: its vocabulary and casing) or `vocab_size` (train a WordPiece
-    vocabulary on the corpus, streamed, Gutenberg stripping applied). Every k-th example,
-    k = round(1 / heldout_fraction), goes to heldout.npy (at least one when there are two or more
-    examples). `out_dir` must not exist or be empty: everything is built in a sibling
-    `<out_dir>.tmp-<pid>` that is renamed at the very end and removed on any error, so `out_dir` is
-    either complete or absent.
+    The vocabulary: `vocab_file` (a vocab.txt, cased as `lowercase` says), `tokenizer` (e.g. a model's)
+    or `vocab_size` (WordPiece trained on the streamed corpus). Every k-th example, k = round(1 /
+    heldout_fraction), is held out (at least one of two or more). `out_dir`, absent or empty, is built
+    as a sibling `<out_dir>.tmp-<pid>` renamed at the end and removed on any error.
     """
     _check_arguments(
         (vocab_file, vocab_size, tokenizer),
