@@ -106,7 +106,7 @@ def add_run_arguments(parser):
         "--warmup-steps",
         type=arguments.non_negative_int,
         default=None,
-        help="default: min(10%% of steps, 10000)",
+        help="default: min(10%% of steps, 10000); with --init-from, 6%% of steps",
     )
     parser.add_argument("--seed", type=arguments.seed, default=0)
 
