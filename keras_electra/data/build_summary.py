@@ -33,7 +33,9 @@ class Progress:
             print(file=sys.stderr, flush=True)
 
 
-def manifest(tokenizer, options, seed, shards, heldout, counts):
+def manifest(tokenizer, options, seed, shards, heldout, counts, inputs):
+    """manifest.json's fields; `inputs` lists each corpus file's path, format and rows (records of JSON
+    Lines, rows of Parquet and Arrow, lines of text)."""
     text_format = options["text_format"]
     return {
         "format": FORMAT,
@@ -61,6 +63,7 @@ def manifest(tokenizer, options, seed, shards, heldout, counts):
         "shards": shards,
         "heldout": heldout,
         "counts": _manifest_counts(counts),
+        "inputs": inputs,
     }
 
 
@@ -69,7 +72,7 @@ def _manifest_counts(counts):
     return {name: int(counts[name]) for name in names}
 
 
-def summary(counts, max_length, seconds):
+def summary(counts, max_length, seconds, inputs):
     """The manifest's counts plus what people check first: how much of the examples is text, how much
     text was lost, the [UNK] share and the throughput."""
     summary = _manifest_counts(counts)
@@ -91,6 +94,7 @@ def summary(counts, max_length, seconds):
         text_mb=megabytes,
         seconds=seconds,
         mb_per_second=megabytes / seconds,
+        inputs=inputs,
     )
     return summary
 

@@ -1,6 +1,7 @@
 """Text files -> tokenized, packed pretraining examples -> .npy shards and a manifest (see `shards`).
 
-Files are read as chunks of whole documents or paragraphs (`text_files.read_chunks`), which worker
+Files are read as chunks of whole documents or paragraphs (`text_files.read_chunks`; rows of Parquet and
+Arrow files, `table_files.read_table_chunks`), which worker
 processes split into sentences, tokenize and pack, each chunk with its own seed derived from the build seed,
 the file's position and the chunk's; the results are written in corpus order. Chunks are cut by size, not
 by worker, so the output depends on the seed and the corpus only, never on the number of workers or their
@@ -23,7 +24,12 @@ import numpy as np
 from keras_electra.data import build_summary, text_files
 from keras_electra.data.atomic import atomic_directory
 from keras_electra.data.build_summary import VOCAB_FILE, Progress
-from keras_electra.data.documents import DOCUMENT_MARKER, TextFormat, read_documents
+from keras_electra.data.documents import (
+    DOCUMENT_MARKER,
+    TextFormat,
+    file_format,
+    read_documents,
+)
 from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.packing import pack_documents
 from keras_electra.data.sentences import split_sentences
@@ -60,7 +66,8 @@ def build_pretraining_data(
     `format` is "prose" (a document is a file, a JSON Lines record, its text under `text_field`, or the
     text between `document_marker` lines; paragraphs split into sentences of `language`, long sentences
     carried over, so no text is lost) or "sentence-per-line" (the authors' convention and packing,
-    truncation included); see `documents`. Plain, .gz, .bz2 and .zst files are read.
+    truncation included); see `documents`. Plain, .gz, .bz2 and .zst files are read, and Parquet and
+    Arrow files (a row a document, its text in the column `text_field`, a dotted path for a struct's).
 
     The vocabulary: `vocab_file` (a vocab.txt, cased as `lowercase` says), `tokenizer` (e.g. a model's)
     or `vocab_size` (WordPiece trained on the streamed corpus). Every k-th example, k = round(1 /
@@ -88,10 +95,11 @@ def build_pretraining_data(
         writer = ShardWriter(
             temporary, examples_per_shard, round(1 / heldout_fraction), max_length, options["dtype"]
         )
-        counts = _build_examples(files, seed, tokenizer, options, workers, writer, progress)
+        inputs = [{"path": str(path), "format": file_format(path), "rows": 0} for path in files]
+        counts = _build_examples(files, seed, tokenizer, options, workers, writer, progress, inputs)
         _check_found_examples(counts, corpus)
         summary = _write_manifest_and_summary(
-            temporary, writer, tokenizer, options, seed, counts, time.perf_counter() - start
+            temporary, writer, tokenizer, options, seed, counts, inputs, time.perf_counter() - start
         )
     build_summary.print_summary(summary, out_dir)
     return summary
@@ -130,11 +138,13 @@ def _check_found_examples(counts, corpus):
         )
 
 
-def _write_manifest_and_summary(directory, writer, tokenizer, options, seed, counts, seconds):
+def _write_manifest_and_summary(
+    directory, writer, tokenizer, options, seed, counts, inputs, seconds
+):
     """Closes the shards and writes manifest.json and summary.json beside them; returns the summary."""
     shards, heldout = writer.finish()
-    manifest = build_summary.manifest(tokenizer, options, seed, shards, heldout, counts)
-    summary = build_summary.summary(counts, options["max_length"], seconds)
+    manifest = build_summary.manifest(tokenizer, options, seed, shards, heldout, counts, inputs)
+    summary = build_summary.summary(counts, options["max_length"], seconds, inputs)
     write_json_atomic(directory / MANIFEST_FILE, manifest)
     write_json_atomic(directory / "summary.json", summary)
     return summary
@@ -178,22 +188,22 @@ def _chunk_seed(seed, chunk):
     return int(np.random.SeedSequence(key).generate_state(1, np.uint64)[0])
 
 
-def _chunks(files, text_format, strip_gutenberg):
+def _chunks(files, text_format, strip_gutenberg, inputs):
+    """Every file's chunks, in corpus order; counts each file's rows into `inputs`."""
     for file_index, path in enumerate(files):
-        rule = text_format.boundary_rule(path)
-        yield from text_files.read_chunks(
-            path,
-            file_index,
-            is_boundary=rule,
-            strip_gutenberg=strip_gutenberg,
-            chunk_bytes=text_files.CHUNK_BYTES,
+        chunks = text_format.chunks(
+            path, file_index, strip_gutenberg=strip_gutenberg, chunk_bytes=text_files.CHUNK_BYTES
         )
+        for chunk in chunks:
+            inputs[file_index]["rows"] += chunk.rows
+            yield chunk
 
 
-def _build_examples(files, seed, tokenizer, options, workers, writer, progress):
-    """Packs every chunk (in parallel when `workers` > 1), feeding `writer` in corpus order; returns counts."""
+def _build_examples(files, seed, tokenizer, options, workers, writer, progress, inputs):
+    """Packs every chunk (in parallel when `workers` > 1), feeding `writer` in corpus order; returns counts
+    (and counts each file's rows into `inputs`)."""
     workers = workers or os.cpu_count() or 1
-    chunks = _chunks(files, options["text_format"], options["strip_gutenberg"])
+    chunks = _chunks(files, options["text_format"], options["strip_gutenberg"], inputs)
     bar = Progress(files, enabled=progress)
     counts = Counter(files=len(files))
     if workers == 1:

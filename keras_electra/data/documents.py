@@ -9,14 +9,25 @@
 - JSON Lines (files named `*.jsonl`, also compressed): one document a record, its text in the field
   `text_field`. In prose, each line of a record's text is a paragraph (records are rarely hard-wrapped);
   in sentence-per-line, each line is a sentence.
+- Parquet (`*.parquet`) and Arrow (`*.arrow`, the shards of a saved Hugging Face dataset): one document a
+  row, its text in the column `text_field` (a dotted path reaches a struct's field), cut into lines as a
+  JSON Lines record's text is (see `table_files`).
 
 A document here is a list of units: paragraphs in prose (split into sentences later, see `sentences`),
 sentences in sentence-per-line.
 """
 
 import json
+from pathlib import Path
 
-from keras_electra.data.text_files import MAX_LINE_CHARS, base_suffix, decode_lines, read_chunks
+from keras_electra.data.table_files import is_table_file, read_table_chunks
+from keras_electra.data.text_files import (
+    CHUNK_BYTES,
+    MAX_LINE_CHARS,
+    base_suffix,
+    decode_lines,
+    read_chunks,
+)
 
 FORMATS = ("prose", "sentence-per-line")
 DOCUMENT_MARKER = "<|endoftext|>"
@@ -40,6 +51,20 @@ class TextFormat:
     def is_jsonl(self, path):
         return base_suffix(path) == ".jsonl"
 
+    def chunks(self, path, file_index=0, *, strip_gutenberg=False, chunk_bytes=CHUNK_BYTES):
+        """The chunks of one file: `TableChunk`s of a Parquet or Arrow file's rows, else `TextChunk`s."""
+        if is_table_file(path):
+            return read_table_chunks(
+                path, file_index, text_field=self.text_field, chunk_bytes=chunk_bytes
+            )
+        return read_chunks(
+            path,
+            file_index,
+            is_boundary=self.boundary_rule(path),
+            strip_gutenberg=strip_gutenberg,
+            chunk_bytes=chunk_bytes,
+        )
+
     def boundary_rule(self, path):
         """`is_boundary(stripped line bytes)` for `read_chunks`: where a chunk may end in this file."""
         if self.is_jsonl(path):
@@ -50,7 +75,9 @@ class TextFormat:
         return lambda line: "document" if line == marker else None if line else "paragraph"
 
     def documents(self, chunk, max_line_chars=MAX_LINE_CHARS):
-        """The documents of one `TextChunk`, each a list of paragraphs (prose) or sentences."""
+        """The documents of one chunk (see `chunks`), each a list of paragraphs (prose) or sentences."""
+        if is_table_file(chunk.path):
+            return [units for units in map(_record_units, chunk.texts()) if units]
         if self.is_jsonl(chunk.path):
             return list(self._record_documents(chunk))
         lines = decode_lines(chunk, max_line_chars)
@@ -61,8 +88,9 @@ class TextFormat:
     def _record_documents(self, chunk):
         for offset, line in enumerate(decode_lines(chunk, MAX_RECORD_CHARS)):
             if line.strip():
-                lines = self._record_text(line, chunk.path, chunk.first_line + offset).split("\n")
-                units = [unit for unit in map(str.strip, lines) if unit]
+                units = _record_units(
+                    self._record_text(line, chunk.path, chunk.first_line + offset)
+                )
                 if units:
                     yield units
 
@@ -89,6 +117,18 @@ class TextFormat:
                 f"{where}: field {self.text_field!r} is a {type(text).__name__}, not a string"
             )
         return text
+
+
+def _record_units(text):
+    """A record's or row's text as units: its non-blank lines, stripped."""
+    return [unit for unit in map(str.strip, text.split("\n")) if unit]
+
+
+def file_format(path):
+    """What a corpus file is read as: "parquet", "arrow", "jsonl" (also compressed) or "text"."""
+    if is_table_file(path):
+        return Path(path).suffix[1:]
+    return "jsonl" if base_suffix(path) == ".jsonl" else "text"
 
 
 def _line_documents(lines):
@@ -133,10 +173,7 @@ def read_documents(path, text_format=None, *, strip_gutenberg=False, max_line_ch
     """
     text_format = text_format or TextFormat()
     pending = None
-    chunks = read_chunks(
-        path, is_boundary=text_format.boundary_rule(path), strip_gutenberg=strip_gutenberg
-    )
-    for chunk in chunks:
+    for chunk in text_format.chunks(path, strip_gutenberg=strip_gutenberg):
         documents = text_format.documents(chunk, max_line_chars)
         if pending and chunk.continues_document and documents:
             documents[0] = pending + documents[0]

@@ -9,6 +9,7 @@ only, never on the number of workers, which keeps a build deterministic. Errors 
 import bz2
 import gzip
 import io
+import json
 import re
 import zlib
 from pathlib import Path
@@ -67,6 +68,8 @@ _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".zst": _ZstdFrames}
 # What a damaged or truncated compressed stream raises while it is read.
 _DECOMPRESSION_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
 CORPUS_SUFFIXES = (".txt", ".jsonl")
+# Read by `table_files`; never compressed as a whole file (they compress their pages or buffers).
+TABLE_SUFFIXES = (".parquet", ".arrow")
 
 
 class TextChunk(NamedTuple):
@@ -80,28 +83,68 @@ class TextChunk(NamedTuple):
     data: bytes
     continues_document: bool
 
+    @property
+    def rows(self):
+        """Lines in the chunk (a build's manifest counts them, per file)."""
+        return self.data.count(b"\n") + (not self.data.endswith(b"\n"))
+
 
 def list_corpus_files(paths):
     """Expands files and folders into a sorted list of Paths.
 
-    Below a folder, every `*.txt` and `*.jsonl` file counts, also compressed (`.gz`, `.bz2`, `.zst`);
-    a file named explicitly counts whatever its name.
+    Below a folder, every `*.txt` and `*.jsonl` file counts, also compressed (`.gz`, `.bz2`, `.zst`),
+    and every `*.parquet` and `*.arrow` file, but in a folder that `datasets.Dataset.save_to_disk`
+    wrote only the Arrow files its state.json lists. A file named explicitly counts whatever its name.
     """
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     files = set()
     for path in paths:
         if path.is_dir():
-            files.update(
-                f for f in path.rglob("*") if f.is_file() and base_suffix(f) in CORPUS_SUFFIXES
-            )
+            files.update(_folder_files(path))
         elif path.exists():
             files.add(path)
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
     if not files:
         names = ", ".join(str(p) for p in paths) or "no paths"
-        raise ValueError(f"no .txt or .jsonl files (plain or .gz/.bz2/.zst) found in {names}")
+        raise ValueError(
+            f"no .txt or .jsonl files (plain or .gz/.bz2/.zst), .parquet or .arrow files found in {names}"
+        )
     return sorted(files)
+
+
+def _folder_files(folder):
+    """The corpus files below `folder` (see `list_corpus_files`)."""
+    for splits in folder.rglob("dataset_dict.json"):
+        names = ", ".join(sorted(state.parent.name for state in splits.parent.glob("*/state.json")))
+        raise ValueError(
+            f"{splits.parent}: a saved DatasetDict (splits: {names or 'none'}); name the folder of each "
+            "split to read, so that no evaluation split joins the pretraining text"
+        )
+    saved = {state.parent: _saved_dataset_files(state) for state in folder.rglob("state.json")}
+    saved = {parent: files for parent, files in saved.items() if files is not None}
+    found = {
+        f
+        for f in folder.rglob("*")
+        if f.is_file()
+        and (base_suffix(f) in CORPUS_SUFFIXES or f.suffix in TABLE_SUFFIXES)
+        and not (f.suffix == ".arrow" and f.parent in saved)
+    }
+    return found.union(*saved.values())
+
+
+def _saved_dataset_files(state_file):
+    """The Arrow files of a folder that `datasets.Dataset.save_to_disk` wrote, as its state.json lists
+    them under "_data_files"; None for a state.json of something else."""
+    try:
+        listed = json.loads(state_file.read_text("utf-8"))["_data_files"]
+        files = [state_file.parent / entry["filename"] for entry in listed]
+    except (ValueError, KeyError, TypeError):
+        return None
+    missing = [file.name for file in files if not file.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{state_file}: lists {missing[0]}, which is missing")
+    return files
 
 
 def base_suffix(path):
