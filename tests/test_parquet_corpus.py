@@ -117,7 +117,9 @@ def test_chunks_end_at_the_row_holding_their_nth_byte_whatever_the_row_groups(tm
     texts = ["word " * int(n) for n in rng.integers(0, 60, 200)]  # empty rows too
     (tmp_path / "a").mkdir()
     write_arrow_stream(tmp_path / "a" / "one.arrow", pa.table({"text": texts}), batch_rows=7)
-    files = [tmp_path / "a" / "one.arrow"]
+    views = pa.table({"text": pa.array(texts, pa.string_view())})
+    write_arrow_stream(tmp_path / "a" / "views.arrow", views, batch_rows=50)
+    files = [tmp_path / "a" / "one.arrow", tmp_path / "a" / "views.arrow"]
     for rows in (1, 13, 200):
         files.append(write_parquet(tmp_path / f"g{rows}", {"t": texts}, rows) / "t.parquet")
     # The reference: a chunk ends at the first row where its bytes reach 500.

@@ -99,9 +99,11 @@ def _chunk(path, file_index, index, first_row, pieces):
 
 
 def _offsets(column):
-    """The int64 offsets of a large_string array's rows in its data buffer."""
-    offsets = np.frombuffer(column.buffers()[1], np.int64)
-    return offsets[column.offset : column.offset + len(column) + 1]
+    """The offsets (int64) of a string or large_string array's rows in its data buffer."""
+    pa = require("pyarrow", _FEATURE)
+    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    offsets = np.frombuffer(column.buffers()[1], width)
+    return offsets[column.offset : column.offset + len(column) + 1].astype(np.int64)
 
 
 def _parquet_columns(path, field, chunk_bytes):
@@ -165,19 +167,21 @@ def _open_arrow(pa, source, options=None):
 
 
 def _text_columns(path, batches, field, place):
-    """`(large_string column, offsets)` of each batch's text; `place(batch index, its first row, row)`
-    names a row for the errors."""
-    pa, pc = require("pyarrow", _FEATURE), require("pyarrow.compute", _FEATURE)
+    """`(string column, offsets)` of each batch's text; `place(batch index, its first row, row)` names
+    a row for the errors. pyarrow.compute (10 MB more) is imported only where it is needed."""
+    pa = require("pyarrow", _FEATURE)
     batch_row = 0
     for batch_index, batch in enumerate(_checked(path, batches, place)):
         column = batch.column(0)
         for name in field.split(".")[1:]:
+            pc = require("pyarrow.compute", _FEATURE)
             column = pc.struct_field(column, name)  # null where the struct is
         if column.null_count:
             row = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False)))
             raise ValueError(f"{path}, {place(batch_index, batch_row, row)}: {field!r} is null")
         if len(column):
-            column = column.cast(pa.large_string())
+            if pa.types.is_string_view(column.type):
+                column = column.cast(pa.large_string())
             yield column, _offsets(column)
         batch_row += len(column)
 
