@@ -187,13 +187,13 @@ def save_huggingface(model, directory, tokenizer=None):
     return {str(directory): ARCHITECTURES[kind]}
 
 
-def check_no_local_mixing(backbone):
-    """An error naming the option when `backbone` has an `ElectraLocalMixing`: Hugging Face's ELECTRA has
-    no such layer, and exporting without it would give another model."""
+def check_no_local_mixing(backbone, writer="save_huggingface", target="Hugging Face's ELECTRA"):
+    """An error naming the option when `backbone` has an `ElectraLocalMixing`: `target` (the format
+    `writer` writes) has no such layer, and exporting without it would give another model."""
     if backbone.local_mixing_window:
         raise ValueError(
-            f"save_huggingface: {backbone.name} has local_mixing_window={backbone.local_mixing_window}, "
-            "a layer Hugging Face's ELECTRA lacks; nothing was written (keep it as a .keras file)"
+            f"{writer}: {backbone.name} has local_mixing_window={backbone.local_mixing_window}, "
+            f"a layer {target} lacks; nothing was written (keep it as a .keras file)"
         )
 
 

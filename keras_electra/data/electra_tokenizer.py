@@ -207,6 +207,22 @@ class ElectraTokenizer:
             directory / "tokenizer_config.json", lambda file: file.write(config.encode("utf-8"))
         )
 
+    @classmethod
+    def from_preset(cls, preset):
+        """The tokenizer of a keras-hub preset (a directory, handle or preset name; docs/conversion.md,
+        "keras-hub presets")."""
+        from keras_electra.conversion.keras_hub_presets import load_tokenizer_preset
+
+        return load_tokenizer_preset(preset)
+
+    def save_to_preset(self, preset_dir):
+        """Writes this tokenizer as a keras-hub preset, which `keras_hub.models.ElectraTokenizer.from_preset`
+        loads once the directory holds a backbone too (`ElectraBackbone.save_to_preset`): keras-hub reads
+        a tokenizer only beside one. Needs keras-hub."""
+        from keras_electra.conversion.keras_hub_presets import save_tokenizer_preset
+
+        save_tokenizer_preset(self, preset_dir)
+
     def save_vocabulary(self, path):
         """Write vocab.txt atomically, so a crash never leaves a truncated vocabulary next to a model."""
         text = "".join(token + "\n" for token in self._vocabulary)

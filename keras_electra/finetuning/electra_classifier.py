@@ -1,6 +1,7 @@
 import keras
 
 from keras_electra.finetuning.electra_task import ElectraTask
+from keras_electra.finetuning.electra_text_preprocessor import ElectraTextPreprocessor
 from keras_electra.models.seeds import sub_seed, truncated_normal
 
 HEADS = ("electra", "huggingface")
@@ -37,6 +38,9 @@ class ElectraClassifier(ElectraTask):
     classifier.fit(["the cat sat", "sat the cat"], np.array([1, 0]), epochs=1)
     ```
     """
+
+    # What `from_preset` wraps a preset's tokenizer in.
+    preprocessor_cls = ElectraTextPreprocessor
 
     def __init__(
         self,

@@ -1,6 +1,9 @@
 import keras
 from keras import ops
 
+from keras_electra.finetuning.electra_question_answerer_preprocessor import (
+    ElectraQuestionAnswererPreprocessor,
+)
 from keras_electra.finetuning.electra_task import ElectraTask
 from keras_electra.finetuning.question_answering import decode_answer
 from keras_electra.models.seeds import truncated_normal
@@ -46,6 +49,9 @@ class ElectraQuestionAnswerer(ElectraTask):
     answerer.answer(["the cat"], ["the cat sat"])  # one answer text per question
     ```
     """
+
+    # What `from_preset` wraps a preset's tokenizer in.
+    preprocessor_cls = ElectraQuestionAnswererPreprocessor
 
     def __init__(self, backbone, preprocessor=None, seed=None, **kwargs):
         inputs = backbone.input

@@ -60,6 +60,17 @@ class ElectraTask(SavesSeedStates, BackendNeutralCompile, keras.Model):
             optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile, **kwargs
         )
 
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """The task around the backbone of a keras-hub preset (see `ElectraBackbone.from_preset`), as
+        keras-hub's `Task.from_preset`: `kwargs` are the task's arguments (`num_classes`, ...), but
+        `dtype`, which goes to the backbone. Unless `preprocessor` is given, the preset's tokenizer (when
+        it has one) is wrapped in the task's preprocessor with its default arguments, its length cut to
+        the backbone's positions."""
+        from keras_electra.conversion.keras_hub_presets import task_from_preset
+
+        return task_from_preset(cls, preset, **kwargs)
+
     def compile_from_config(self, config):
         # Keras skips compile on load for models that override `compile`.
         self.compile(**keras.saving.deserialize_keras_object(config))

@@ -2,6 +2,9 @@ import keras
 import numpy as np
 
 from keras_electra.finetuning.electra_task import ElectraTask
+from keras_electra.finetuning.electra_token_classifier_preprocessor import (
+    ElectraTokenClassifierPreprocessor,
+)
 from keras_electra.finetuning.token_labels import word_predictions
 from keras_electra.models.seeds import sub_seed, truncated_normal
 
@@ -33,6 +36,9 @@ class ElectraTokenClassifier(ElectraTask):
     tagger.predict_tags([["the", "cat", "sat"]])  # one tag per word
     ```
     """
+
+    # What `from_preset` wraps a preset's tokenizer in.
+    preprocessor_cls = ElectraTokenClassifierPreprocessor
 
     def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1, seed=None, **kwargs):
         inputs = backbone.input

@@ -118,6 +118,22 @@ class ElectraBackbone(keras.Model):
             **{name: getattr(self, name) for name in _CONFIG},
         }
 
+    def save_to_preset(self, preset_dir):
+        """Writes this backbone as a keras-hub preset, which `keras_hub.models.ElectraBackbone.from_preset`
+        loads (docs/conversion.md, "keras-hub presets"). Needs keras-hub; local mixing is refused."""
+        from keras_electra.conversion.keras_hub_presets import save_backbone_preset
+
+        save_backbone_preset(self, preset_dir)
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """The backbone of a keras-hub `ElectraBackbone` preset: a directory (`save_to_preset` writes
+        one), a kaggle:// or hf:// handle, or a keras-hub preset name. `kwargs` are arguments the preset
+        does not fix: `dtype`, `attention_implementation`, `dropout`, `seed`, `name`."""
+        from keras_electra.conversion.keras_hub_presets import load_backbone_preset
+
+        return load_backbone_preset(preset, **kwargs)
+
 
 # The constructor's arguments that get_config saves (`embedding` is the owner's to share again).
 _CONFIG = (
