@@ -5,7 +5,7 @@ from keras_electra.finetuning.electra_question_answerer_preprocessor import (
     ElectraQuestionAnswererPreprocessor,
 )
 from keras_electra.finetuning.electra_task import ElectraTask
-from keras_electra.finetuning.question_answering import decode_answer
+from keras_electra.finetuning.question_answering import decode_answers
 from keras_electra.models.seeds import truncated_normal
 
 
@@ -75,18 +75,7 @@ class ElectraQuestionAnswerer(ElectraTask):
         """The best span of each context for its question, decoded across its windows."""
         windows = self.preprocessor.windows(questions, contexts)
         logits = self.predict((questions, contexts), batch_size=batch_size, verbose=0)
-        results, row = [], 0
-        for context, example_windows in zip(
-            [contexts] if isinstance(contexts, str) else contexts, windows
-        ):
-            rows = logits[row : row + len(example_windows)]
-            row += len(example_windows)
-            results.append(
-                decode_answer(
-                    rows[..., 0], rows[..., 1], example_windows, context, n_best, max_answer_length
-                )
-            )
-        return results
+        return decode_answers(logits, windows, contexts, n_best, max_answer_length)
 
     def get_config(self):
         config = super().get_config()

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 
 from keras_electra.finetuning.electra_text_preprocessor import ElectraTextPreprocessor
-from keras_electra.finetuning.question_answering import squad_features
+from keras_electra.finetuning.question_answering import squad_windows
 
 FEATURES = ("token_ids", "segment_ids", "padding_mask")
 
@@ -41,28 +41,15 @@ class ElectraQuestionAnswererPreprocessor(ElectraTextPreprocessor):
 
     def windows(self, questions, contexts, answers=None):
         """The windows of each example (a list per example), with their offsets for decoding."""
-        if isinstance(questions, str):
-            questions, contexts = [questions], [contexts]
-        if len(questions) != len(contexts):
-            raise ValueError(f"{len(questions)} questions but {len(contexts)} contexts")
-        encodings = self.tokenizer.encode_batch_with_offsets(contexts)
-        result = []
-        for index, (question, context) in enumerate(zip(questions, contexts)):
-            answer = answers[index] if answers is not None else None
-            result.append(
-                squad_features(
-                    self.tokenizer,
-                    question,
-                    context,
-                    self.sequence_length,
-                    self.doc_stride,
-                    self.max_query_length,
-                    answer_start=None if answer is None else answer["answer_start"],
-                    answer_text=None if answer is None else answer["text"],
-                    context_encoding=encodings[index],
-                )
-            )
-        return result
+        return squad_windows(
+            self.tokenizer,
+            questions,
+            contexts,
+            self.sequence_length,
+            self.doc_stride,
+            self.max_query_length,
+            answers,
+        )
 
     def __call__(self, x, y=None, sample_weight=None):
         questions, contexts = x

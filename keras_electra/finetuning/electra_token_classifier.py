@@ -1,11 +1,10 @@
 import keras
-import numpy as np
 
 from keras_electra.finetuning.electra_task import ElectraTask
 from keras_electra.finetuning.electra_token_classifier_preprocessor import (
     ElectraTokenClassifierPreprocessor,
 )
-from keras_electra.finetuning.token_labels import word_predictions
+from keras_electra.finetuning.token_labels import word_tags
 from keras_electra.models.seeds import sub_seed, truncated_normal
 
 
@@ -63,14 +62,7 @@ class ElectraTokenClassifier(ElectraTask):
         the sequence length get None."""
         logits = self.predict(sentences, batch_size=batch_size, verbose=0)
         word_index = self.preprocessor.word_index(sentences)
-        names = self.preprocessor.label_names
-        tags = []
-        for row, words in enumerate(sentences):
-            ids = word_predictions(logits[row], word_index[row], num_words=len(words))
-            tags.append(
-                [None if i < 0 else (names[i] if names else int(i)) for i in np.asarray(ids)]
-            )
-        return tags
+        return word_tags(logits, word_index, sentences, self.preprocessor.label_names)
 
     def get_config(self):
         config = super().get_config()

@@ -116,6 +116,38 @@ def squad_features(
     )
 
 
+def squad_windows(
+    tokenizer, questions, contexts, max_length, doc_stride, max_query_length, answers=None
+):
+    """`squad_features` of each question over its context: a list of windows per example.
+
+    The contexts are encoded in parallel by the Rust encoder; `answers` (for training) holds each
+    question's `{"text", "answer_start"}`, as SQuAD gives it.
+    """
+    if isinstance(questions, str):
+        questions, contexts = [questions], [contexts]
+    if len(questions) != len(contexts):
+        raise ValueError(f"{len(questions)} questions but {len(contexts)} contexts")
+    encodings = tokenizer.encode_batch_with_offsets(contexts)
+    result = []
+    for index, (question, context) in enumerate(zip(questions, contexts)):
+        answer = answers[index] if answers is not None else None
+        result.append(
+            squad_features(
+                tokenizer,
+                question,
+                context,
+                max_length,
+                doc_stride,
+                max_query_length,
+                answer_start=None if answer is None else answer["answer_start"],
+                answer_text=None if answer is None else answer["text"],
+                context_encoding=encodings[index],
+            )
+        )
+    return result
+
+
 def _checked_context_encoding(tokenizer, context, context_encoding):
     """The context's ids and offsets: `context_encoding`, checked to pair them, or the tokenizer's."""
     if context_encoding is None:
@@ -276,6 +308,24 @@ def decode_answer(
         "score": top["score"],
         "n_best": best,
     }
+
+
+def decode_answers(span_logits, windows, contexts, n_best=20, max_answer_length=30):
+    """`decode_answer` of each example: `span_logits`, `[rows, max_length, 2]` start and end logits,
+    holds the rows of every example's windows one example after the other, as `squad_windows` lists
+    them."""
+    results, row = [], 0
+    for context, example_windows in zip(
+        [contexts] if isinstance(contexts, str) else contexts, windows
+    ):
+        rows = span_logits[row : row + len(example_windows)]
+        row += len(example_windows)
+        results.append(
+            decode_answer(
+                rows[..., 0], rows[..., 1], example_windows, context, n_best, max_answer_length
+            )
+        )
+    return results
 
 
 def _window_candidates(

@@ -246,3 +246,12 @@ def batch_word_predictions(token_logits_or_ids, word_index, num_words=None, fill
         word_predictions(values[row], word_index[row], num_words[row], fill_value)
         for row in range(len(word_index))
     ]
+
+
+def word_tags(token_logits, word_index, sentences, label_names=None):
+    """One tag per word of each sentence (a list of words), from its first sub-token's logits: its name
+    in `label_names` (its index without them), or None for a word cut by the sequence length."""
+    ids = batch_word_predictions(token_logits, word_index, [len(words) for words in sentences])
+    return [
+        [None if i < 0 else (label_names[i] if label_names else int(i)) for i in row] for row in ids
+    ]
