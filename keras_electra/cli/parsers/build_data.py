@@ -8,11 +8,12 @@ def add_parser(subparsers, name):
     parser = subparsers.add_parser(
         name,
         help="tokenize and pack a text corpus into sharded pretraining examples",
-        description="Text files or folders (UTF-8 .txt or JSON Lines .jsonl, plain or .gz/.bz2/.zst) -> "
+        description="Text files or folders (UTF-8 .txt or JSON Lines .jsonl, plain or .gz/.bz2/.zst; "
+        "Parquet .parquet and Arrow .arrow, such as a folder datasets' save_to_disk wrote) -> "
         "sentences -> examples packed as the ELECTRA authors do, without losing text -> .npy shards, "
         "manifest.json, vocab.txt and summary.json in --out. In the default prose format a document is a "
-        f"file, a JSON Lines record or the text between lines holding only {DOCUMENT_MARKER}; blank lines "
-        "separate paragraphs.",
+        "file, a JSON Lines record or Parquet/Arrow row, or the text between lines holding only "
+        f"{DOCUMENT_MARKER}; blank lines separate paragraphs.",
     )
     parser.add_argument(
         "--corpus",
@@ -20,7 +21,7 @@ def add_parser(subparsers, name):
         required=True,
         type=arguments.existing_path,
         metavar="PATH",
-        help="text files or folders",
+        help="text, JSON Lines, Parquet or Arrow files, or folders of them",
     )
     add_reading_arguments(parser)
     vocab = parser.add_mutually_exclusive_group(required=True)
@@ -79,7 +80,8 @@ def add_reading_arguments(parser):
         "--text-field",
         default="text",
         metavar="NAME",
-        help="JSON Lines: the field holding the text",
+        help="JSON Lines: the field holding the text; Parquet and Arrow: its column, or a dotted path "
+        "to a struct column's field (meta.text)",
     )
     parser.add_argument(
         "--document-marker",
