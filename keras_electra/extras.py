@@ -4,6 +4,8 @@ A plain install (keras, numpy, tokenizers, safetensors, sentencex, zstandard and
 data, pretrains, fine-tunes, converts and saves. Scoring the fine-tuning tasks and the command line's
 plots add about 250 MB of scientific Python that a model in a training script or a server never uses;
 reading Parquet and Arrow corpora adds pyarrow (about 170 MB), which a build from text never uses.
+Exports (docs/serving.md) run with ONNX Runtime or LiteRT's interpreter instead of Keras, and ONNX
+is written through converters that nothing else needs.
 """
 
 import importlib
@@ -15,6 +17,11 @@ EXTRA_OF_MODULE = {
     "seqeval": "metrics",
     "matplotlib": "cli",
     "pyarrow": "parquet",
+    "onnxruntime": "serving",
+    "ai_edge_litert": "litert",
+    "onnxscript": "export",
+    "tf2onnx": "export",
+    "tensorflow": "tensorflow",
 }
 
 

@@ -51,6 +51,7 @@ FILE_SAMPLES = {
     ("evaluate", "--model"): "model_keras",
     ("predict", "--model"): "model_keras",
     ("convert", "SRC"): "model_keras",
+    ("export", "MODEL"): "model_keras",
 }
 # The file a directory argument is read for: damaged in place, it must be named too.
 PRINCIPAL_FILES = {
@@ -63,6 +64,7 @@ PRINCIPAL_FILES = {
     ("detect", "--model"): ("pretrain_run", "pretrainer.keras"),
     ("convert", "SRC"): ("huggingface", "model.safetensors"),
     ("convert", "--generator"): ("huggingface", "model.safetensors"),
+    ("export", "MODEL"): ("finetuned", "model.keras"),
     ("compare", "--data"): ("data", "manifest.json"),
     ("compare", "--task-data"): ("sst2", "train.tsv"),
 }
@@ -89,6 +91,7 @@ VALID = {
     "detect": {"--model": "{pretrain_run}", "text": "the cat sat"},
     # To Hugging Face: the one direction open to every kind of SRC.
     "convert": {"SRC": "{huggingface}", "DST": "{out}", "--to": "huggingface"},
+    "export": {"MODEL": "{finetuned}", "OUT": "{out}", "--format": "onnx"},
     "compare": {
         "--data": "{data}",
         "--task": "sst2",

@@ -47,7 +47,9 @@ def run_without_backend(command, tmp_path):
     return result.returncode, result.stdout, imported, others
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["pretrain", "--help"], ["compare", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["pretrain", "--help"], ["compare", "--help"], ["export", "--help"]]
+)
 def test_help_imports_no_backend_framework(argv, tmp_path):
     code, out, imported, errors = run_without_backend(
         [sys.executable, "-m", "keras_electra", *argv], tmp_path

@@ -45,15 +45,17 @@ class Command:
 
     The parsers (cli/parsers/) import no Keras, so that --help and a bad argument need no backend
     framework; the command's module, and Keras with it, is imported once the arguments are good.
+    With `keras=False` the module runs without Keras (`predict` on an export).
     """
 
-    def __init__(self, module, function="run"):
-        self.module, self.function = module, function
+    def __init__(self, module, function="run", keras=True):
+        self.module, self.function, self.keras = module, function, keras
 
     def __call__(self, args):
-        # The public names first: importing them registers every Keras class, which loading a .keras
-        # file of any of them needs.
-        importlib.import_module("keras_electra.api")
+        if self.keras:
+            # The public names first: importing them registers every Keras class, which loading a
+            # .keras file of any of them needs.
+            importlib.import_module("keras_electra.api")
         return getattr(importlib.import_module(self.module), self.function)(args)
 
 

@@ -13,7 +13,15 @@ from keras_electra.cli.exit_status import (
     interrupted_status,
     sigterm_as_interrupt,
 )
-from keras_electra.cli.parsers import build_data, compare, convert, finetune, inference, pretrain
+from keras_electra.cli.parsers import (
+    build_data,
+    compare,
+    convert,
+    export,
+    finetune,
+    inference,
+    pretrain,
+)
 from keras_electra.extras import MissingExtra
 from keras_electra.signals import Terminated
 
@@ -28,6 +36,7 @@ COMMANDS = {
     "fill-mask": inference.add_fill_mask_parser,
     "detect": inference.add_detect_parser,
     "convert": convert.add_parser,
+    "export": export.add_parser,
 }
 
 

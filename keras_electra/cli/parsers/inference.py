@@ -3,6 +3,7 @@
 
 from keras_electra.cli import arguments
 from keras_electra.cli.parsers import choices
+from keras_electra.serving.layout import is_export
 
 
 def add_evaluate_parser(subparsers, name):
@@ -28,8 +29,16 @@ def add_finetuned_model_argument(parser):
         required=True,
         type=arguments.existing_path,
         metavar="FT",
-        help="a `finetune` output directory",
+        help="a `finetune` output directory (`predict`: or a `keras-electra export` directory)",
     )
+
+
+def run_predict(args):
+    """`predict` on an export (its serving.json) runs without Keras (keras_electra/serving/); on a
+    fine-tuned model, with it."""
+    if is_export(args.model):
+        return arguments.Command("keras_electra.serving.predict", keras=False)(args)
+    return arguments.Command("keras_electra.cli.predict")(args)
 
 
 def add_predict_parser(subparsers, name):
@@ -41,7 +50,7 @@ def add_predict_parser(subparsers, name):
     )
     add_finetuned_model_argument(parser)
     parser.add_argument("texts", nargs="*", help="inputs; read from stdin when none are given")
-    parser.set_defaults(run=arguments.Command("keras_electra.cli.predict"))
+    parser.set_defaults(run=run_predict)
 
 
 def add_fill_mask_parser(subparsers, name):

@@ -1,0 +1,336 @@
+"""`keras-electra export` and `predict` on an export (docs/serving.md): the exported model, run by its
+own runtime (onnxruntime, `tf.saved_model.load`, LiteRT's interpreter), gives the Keras model's outputs
+within 1e-4 in float32, for each head and each format this backend exports; `predict` prints the same
+lines from the export as from the .keras model, and on an ONNX export imports no Keras, TensorFlow, JAX
+or torch; tokenizer.json alone (`tokenizers`) gives the preprocessor's inputs; bad input is one line,
+exit 2, nothing written.
+"""
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import BACKEND, tokenizer_of
+from references import tiny_backbone
+from test_finetune_cli import run_cli
+
+import keras_electra as ke
+from keras_electra.cli.main import main
+from keras_electra.finetuning.text_inputs import text_features
+from keras_electra.serving.exporter import DYNAMIC_AXES, UNSUPPORTED
+from keras_electra.serving.layout import FORMATS, INPUTS, TOKENIZER_FILE, read_serving
+from keras_electra.serving.runtimes import load_runtime
+
+PIECES = (
+    "the cat sat on a mat dog ran where is paris new york un ##believ ##able , . ? big small red fish "
+    "who what did see river city lives in"
+).split()
+TAGS = ["O", "B-LOC", "I-LOC", "B-MISC"]
+FIRSTS = ["the cat sat on the mat", "a dog ran", "where is paris ?", "unbelievable red fish"]
+SECONDS = ["a big dog", "the small cat sat on a red mat .", "new york", "the river"]
+SENTENCES = [
+    ["the", "unbelievable", "cat"],
+    ["New", "York", ",", "Paris", "."],
+    ["a", "red", "fish"],
+]
+QUESTIONS = ["where is the cat ?", "who lives in paris ?"]
+CONTEXTS = [
+    "The big cat sat on the red mat in the city.",
+    "A dog ran. The small fish lives in the river. Paris is a big city. The cat lives in Paris.",
+]
+# head -> the task its run directory names (None: a bare .keras file) and its made-up input
+HEADS = {
+    "classifier": ("mnli", (FIRSTS, SECONDS)),
+    "regression": ("stsb", (FIRSTS, SECONDS)),
+    "token_classifier": ("conll2003", SENTENCES),
+    "question_answerer": ("squad", (QUESTIONS, CONTEXTS)),
+    "encoder": (None, FIRSTS),
+}
+HERE = [format for format in FORMATS if (format, BACKEND) in DYNAMIC_AXES]
+REFUSED = [format for format in FORMATS if (format, BACKEND) not in DYNAMIC_AXES]
+TOLERANCE = 1e-4
+
+
+def task_model(head, tokenizer, length=16, max_sequence_length=32):
+    """A two-layer model of `head` with every float weight moved off its initial value, so that a
+    weight the export dropped (a zero bias, a unit LayerNorm scale) would show."""
+    backbone = tiny_backbone(
+        vocab_size=tokenizer.vocab_size, max_sequence_length=max_sequence_length
+    )
+    if head in ("classifier", "regression"):
+        pre = ke.ElectraTextPreprocessor(tokenizer, length)
+        model = ke.ElectraClassifier(backbone, 3 if head == "classifier" else 1, pre, seed=1)
+    elif head == "token_classifier":
+        pre = ke.ElectraTokenClassifierPreprocessor(tokenizer, length, label_names=TAGS)
+        model = ke.ElectraTokenClassifier(backbone, len(TAGS), pre, seed=1)
+    elif head == "question_answerer":
+        pre = ke.ElectraQuestionAnswererPreprocessor(tokenizer, length, doc_stride=4)
+        model = ke.ElectraQuestionAnswerer(backbone, pre, seed=1)
+    else:
+        model = backbone
+    rng = np.random.default_rng(0)
+    model.set_weights(
+        [w + rng.normal(0, 0.1, w.shape) if w.dtype.kind == "f" else w for w in model.get_weights()]
+    )
+    return model
+
+
+def save_run(model, head, task, directory, tokenizer):
+    """A `finetune` run directory (model.keras, task.json); an encoder's .keras file and vocab.txt."""
+    directory.mkdir(parents=True)
+    if task is None:
+        model.save(directory / "encoder.keras")
+        tokenizer.save(directory)
+        return directory / "encoder.keras"
+    model.save(directory / "model.keras")
+    (directory / "task.json").write_text(json.dumps({"task": task}))
+    return directory
+
+
+def inputs_of(model, head, x, tokenizer):
+    """The model's inputs for `x`: its preprocessor's; an encoder's padded to its 32 positions, which
+    an export of a fixed length requires."""
+    if head == "encoder":
+        return text_features(tokenizer, x, 32)
+    return {name: np.asarray(model.preprocessor(x)[name]) for name in INPUTS}
+
+
+def keras_outputs(model, head, features):
+    outputs = model.predict(features, verbose=0)
+    return [outputs["sequence_output"], outputs["cls_output"]] if head == "encoder" else [outputs]
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """`exports(head, format)`: `(model, run, export directory)`, each exported once a module."""
+    tokenizer = tokenizer_of(PIECES)
+    made = {}
+
+    def export(head, format):
+        if (head, format) not in made:
+            root = tmp_path_factory.mktemp(f"{head}-{format}")
+            task, _ = HEADS[head]
+            model = task_model(head, tokenizer)
+            run = save_run(model, head, task, root / "run", tokenizer)
+            code, _, err = run_cli_quiet("export", run, root / "out", "--format", format)
+            assert code == 0, err
+            made[head, format] = model, run, root / "out"
+        return made[head, format]
+
+    export.tokenizer = tokenizer
+    return export
+
+
+def run_cli_quiet(*argv):
+    """`run_cli` for a fixture wider than a test, which cannot use capsys."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def fast_or_large(heads):
+    """Every head in the first format this backend exports, the classifier in every format: the fast
+    tier; the other pairs are large (each export takes seconds)."""
+    return [
+        pytest.param(head, format, marks=[] if fast else pytest.mark.large)
+        for format in HERE
+        for head in heads
+        for fast in [format == HERE[0] or head == "classifier"]
+    ]
+
+
+@pytest.mark.parametrize("head, format", fast_or_large(HEADS))
+def test_the_export_gives_the_keras_models_outputs(exports, head, format):
+    model, _, out = exports(head, format)
+    serving = read_serving(out)
+    features = inputs_of(model, head, HEADS[head][1], exports.tokenizer)
+    expected = keras_outputs(model, head, features)
+    got = load_runtime(out, serving)(features)
+    assert [o.shape for o in got] == [e.shape for e in expected]
+    assert [o["name"] for o in serving["outputs"]] == (
+        ["sequence_output", "cls_output"] if head == "encoder" else ["logits"]
+    )
+    for output, reference in zip(got, expected):
+        assert output.dtype == np.float32
+        assert np.abs(output - reference).max() <= TOLERANCE
+    batch, length = DYNAMIC_AXES[format, BACKEND]
+    assert serving["batch_size"] == (None if batch else 1)
+    assert serving["length_fixed"] == (not length) and serving["max_length"] == (
+        32 if head == "encoder" else 16
+    )
+
+
+@pytest.mark.parametrize(
+    "head, format", fast_or_large([head for head in HEADS if head != "encoder"])
+)
+def test_predict_prints_the_same_lines_from_the_export(exports, capsys, head, format):
+    _, run, out = exports(head, format)
+    x = HEADS[head][1]
+    if head == "token_classifier":
+        texts = [" ".join(words) for words in x]
+    else:
+        texts = ["\t".join(pair) for pair in zip(*x)]
+    code, from_keras, err = run_cli(capsys, "predict", "--model", run, *texts)
+    assert code == 0, err
+    code, from_export, err = run_cli(capsys, "predict", "--model", out, *texts)
+    assert code == 0, err
+    assert from_export == from_keras and len(from_export.splitlines()) == len(texts)
+
+
+# A runner as the console script runs: `keras_electra` defers Keras when sys.argv[0] is keras-electra.
+RUNNER = """
+import sys
+sys.argv[0] = "keras-electra"
+from keras_electra.cli.main import main
+status = main(sys.argv[1:])
+print(" ".join(sorted({name.split(".")[0] for name in sys.modules})), file=sys.stderr)
+sys.exit(status)
+"""
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="runs an ONNX export: tested in the TF pass")
+def test_predict_on_an_onnx_export_imports_no_framework(exports, capsys, tmp_path):
+    _, run, out = exports("classifier", "onnx")
+    texts = ["the cat sat\ta dog ran", "new york\tparis"]
+    result = subprocess.run(
+        [sys.executable, "-c", RUNNER, "predict", "--model", str(out), *texts],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    imported = set(result.stderr.splitlines()[-1].split())
+    assert {"onnxruntime", "tokenizers", "keras_electra"} <= imported
+    assert not imported & {"keras", "tensorflow", "jax", "jaxlib", "torch"}
+    assert result.stdout == run_cli(capsys, "predict", "--model", run, *texts)[1]
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="backend-independent: runs in the JAX pass")
+def test_tokenizer_json_alone_gives_the_preprocessors_inputs(tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    from keras_electra.finetuning.token_labels import align_word_labels_batch
+    from keras_electra.serving.tokenizer_json import read_tokenizer_json, write_tokenizer_json
+
+    tokenizer = tokenizer_of(PIECES, lowercase=False)
+    write_tokenizer_json(tokenizer, tmp_path / TOKENIZER_FILE, 10, pad_to_max_length=True)
+    theirs = tokenizers.Tokenizer.from_file(str(tmp_path / TOKENIZER_FILE))
+
+    def encoded(encodings):
+        return {
+            "token_ids": np.array([e.ids for e in encodings]),
+            "segment_ids": np.array([e.type_ids for e in encodings]),
+            "padding_mask": np.array([e.attention_mask for e in encodings]),
+        }
+
+    long_texts = [*FIRSTS, "the cat sat on the mat where the dog ran in new york , paris"]
+    # Pairs where at most one text is cut, the other fitting in half the room: tokenizers'
+    # "longest_first" and BERT's rule agree there.
+    pairs = (
+        ["the cat", "a big fish", "paris"],
+        ["sat", "the small cat sat on a red mat .", "a"],
+    )
+    words = [["New", "York", ",", "Paris", "."], ["Unbelievable"] * 12]
+    for expected, got in [
+        (text_features(tokenizer, long_texts, 10), theirs.encode_batch(long_texts)),
+        (text_features(tokenizer, pairs, 10), theirs.encode_batch(list(zip(*pairs)))),
+        (
+            align_word_labels_batch(tokenizer, words, max_length=10),
+            theirs.encode_batch(words, is_pretokenized=True),
+        ),
+    ]:
+        for name, value in encoded(got).items():
+            np.testing.assert_array_equal(value, expected[name])
+    # Where both texts of a pair are cut, the first keeps one token less under "longest_first".
+    pair = (["the cat sat on the mat"], ["where is paris ? new york"])
+    assert theirs.encode(*(side[0] for side in pair)).type_ids.count(0) == 1 + 3 + 1
+    assert list(text_features(tokenizer, pair, 10)["segment_ids"][0]).count(0) == 1 + 4 + 1
+    back = read_tokenizer_json(tmp_path / TOKENIZER_FILE)
+    assert (back.vocabulary, back.lowercase) == (tokenizer.vocabulary, False)
+
+
+def leftovers(folder):
+    return [path.name for path in folder.rglob("*") if ".tmp-" in path.name]
+
+
+@pytest.fixture
+def classifier_run(tmp_path):
+    tokenizer = tokenizer_of(PIECES)
+    return save_run(
+        task_model("classifier", tokenizer), "classifier", "mnli", tmp_path / "ft", tokenizer
+    )
+
+
+def refused(capsys, tmp_path, *argv):
+    """The one line of stderr of `keras-electra export ARGV`, which must exit 2 and write nothing."""
+    before = sorted(tmp_path.rglob("*"))
+    code, out, err = run_cli(capsys, "export", *argv)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert sorted(tmp_path.rglob("*")) == before and not leftovers(tmp_path)
+    return err
+
+
+def test_a_pretrainer_is_not_servable(tmp_path, capsys):
+    path = tmp_path / "pretrainer.keras"
+    ke.ElectraPretrainer.from_size("tiny", vocab_size=1000, seed=0).save(path)
+    err = refused(capsys, tmp_path, path, tmp_path / "out", "--format", HERE[0])
+    assert f"MODEL {path}: holds a ElectraPretrainer, not a servable model" in err
+    assert "export its discriminator" in err
+
+
+def test_bad_formats_models_and_outs_are_one_line(classifier_run, tmp_path, capsys):
+    out = tmp_path / "out"
+    err = refused(capsys, tmp_path, classifier_run, out, "--format", "openvino")
+    assert "argument --format: invalid choice: 'openvino'" in err
+    err = refused(capsys, tmp_path, tmp_path / "absent", out, "--format", HERE[0])
+    assert f"argument MODEL: {tmp_path / 'absent'}: no such file or folder" in err
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "file").write_text("")
+    err = refused(capsys, tmp_path, classifier_run, used, "--format", HERE[0])
+    assert f"OUT {used}: exists and is not empty; choose a new directory" in err
+    err = refused(capsys, tmp_path, classifier_run, used / "file", "--format", HERE[0])
+    assert f"argument OUT: {used / 'file'}: a file, not a directory" in err
+    for format in REFUSED:
+        err = refused(capsys, tmp_path, classifier_run, out, "--format", format)
+        assert f"--format {format}: cannot export from the {BACKEND} backend" in err
+        assert UNSUPPORTED[format, BACKEND] in err
+
+
+def test_a_damaged_model_is_named(classifier_run, tmp_path, capsys):
+    model_file = classifier_run / "model.keras"
+    model_file.write_bytes(model_file.read_bytes()[:1000])
+    err = refused(capsys, tmp_path, classifier_run, tmp_path / "out", "--format", HERE[0])
+    assert f"{model_file}: not a complete .keras file" in err
+
+
+def test_an_encoder_needs_its_vocabulary_beside_it(tmp_path, capsys):
+    path = tmp_path / "encoder.keras"
+    task_model("encoder", tokenizer_of(PIECES)).save(path)
+    err = refused(capsys, tmp_path, path, tmp_path / "out", "--format", HERE[0])
+    assert f"{tmp_path / 'vocab.txt'}: vocabulary file not found" in err
+
+
+def test_a_failed_export_leaves_nothing(classifier_run, tmp_path, capsys, monkeypatch):
+    from keras_electra.serving import exporter
+
+    def half_written(model, directory, format, max_length):
+        (directory / "model.onnx").write_bytes(b"half")
+        raise ValueError("the converter failed")
+
+    monkeypatch.setattr("keras_electra.cli.export.export_model", half_written)
+    assert exporter.export_model is not half_written
+    err = refused(capsys, tmp_path, classifier_run, tmp_path / "out", "--format", HERE[0])
+    assert err.strip() == "keras-electra export: error: the converter failed"
+
+
+def test_predict_refuses_an_encoders_export_in_one_line(exports, capsys):
+    _, _, out = exports("encoder", HERE[0])
+    code, stdout, err = run_cli(capsys, "predict", "--model", out, "a text")
+    assert code == 2 and stdout == "" and len(err.splitlines()) == 1
+    assert f"--model {out}: an encoder's export (no task head)" in err
