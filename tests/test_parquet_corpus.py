@@ -120,7 +120,10 @@ def test_chunks_end_at_the_row_holding_their_nth_byte_whatever_the_row_groups(tm
     write_arrow_stream(tmp_path / "a" / "one.arrow", pa.table({"text": texts}), batch_rows=7)
     views = pa.table({"text": pa.array(texts, pa.string_view())})
     write_arrow_stream(tmp_path / "a" / "views.arrow", views, batch_rows=50)
-    files = [tmp_path / "a" / "one.arrow", tmp_path / "a" / "views.arrow"]
+    # The IPC file format (Feather 2) beside the stream format that save_to_disk writes.
+    with pa.ipc.new_file(tmp_path / "a" / "file.arrow", views.schema) as writer:
+        writer.write_table(views, max_chunksize=30)
+    files = [tmp_path / "a" / name for name in ("one.arrow", "views.arrow", "file.arrow")]
     for rows in (1, 13, 200):
         files.append(write_parquet(tmp_path / f"g{rows}", {"t": texts}, rows) / "t.parquet")
     # The reference: a chunk ends at the first row where its bytes reach 500.
@@ -197,57 +200,33 @@ def truncated_arrow(path):
     path.write_bytes(path.read_bytes()[:-20])
 
 
+def invalid_utf8(path):
+    path.parent.mkdir(parents=True)
+    texts = pa.array([b"One.", b"Tw\xffo."]).view(pa.string())  # IPC reading does not validate
+    write_arrow_stream(path, pa.table({"text": texts}), batch_rows=2)
+
+
 def null_in_struct(path):
     path.parent.mkdir(parents=True)
     meta = pa.array([{"text": "One."}, {"text": "Two."}, None], pa.struct([("text", pa.string())]))
     write_arrow_stream(path, pa.table({"text": meta}), batch_rows=2)
 
 
+# case -> (how the file is written, its name, --text-field, the error line's message)
+BAD_TABLE_FILES = {
+    "truncated": (truncated, "cut.parquet", "text", "damaged, truncated or not Parquet (Parquet"),
+    "null": (one_null, "null.parquet", "text", "row group 1, row 1: 'text' is null"),
+    "missing column": (no_text_column, "body.parquet", "text", "no column 'text' (columns: 'id', 'body')"),
+    "not text": (numbers, "ints.parquet", "text", "column 'text' holds int64, not text"),
+    "truncated arrow": (truncated_arrow, "cut.arrow", "text", "record batch 2, row 0: damaged or truncated"),
+    "null in a struct": (null_in_struct, "null.arrow", "text.text", "record batch 1, row 0: 'text.text' is null"),
+    "no such field": (null_in_struct, "flat.arrow", "text.text.x", "column 'text.text' (string) has no field 'x'"),
+    "not UTF-8": (invalid_utf8, "bad.arrow", "text", "row 1 of the file: not valid UTF-8"),
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    "name, write, field, message",
-    [
-        (
-            "cut.parquet",
-            truncated,
-            "text",
-            "cut.parquet: damaged, truncated or not Parquet (Parquet",
-        ),
-        ("null.parquet", one_null, "text", "null.parquet, row group 1, row 1: 'text' is null"),
-        (
-            "body.parquet",
-            no_text_column,
-            "text",
-            "body.parquet: no column 'text' (columns: 'id', 'body')",
-        ),
-        ("ints.parquet", numbers, "text", "ints.parquet: column 'text' holds int64, not text"),
-        (
-            "cut.arrow",
-            truncated_arrow,
-            "text",
-            "cut.arrow, record batch 2, row 0: damaged or truncated",
-        ),
-        (
-            "null.arrow",
-            null_in_struct,
-            "text.text",
-            "null.arrow, record batch 1, row 0: 'text.text' is null",
-        ),
-        (
-            "flat.arrow",
-            null_in_struct,
-            "text.text.x",
-            "flat.arrow: column 'text.text' (string) has no field",
-        ),
-    ],
-    ids=[
-        "truncated",
-        "null",
-        "missing column",
-        "not text",
-        "truncated arrow",
-        "null in a struct",
-        "no field",
-    ],
+    "write, name, field, message", BAD_TABLE_FILES.values(), ids=list(BAD_TABLE_FILES)
 )
 def test_a_bad_table_file_is_one_line_naming_the_place_and_nothing_is_written(
     tmp_path, capsys, vocab_file, name, write, field, message
@@ -256,7 +235,9 @@ def test_a_bad_table_file_is_one_line_naming_the_place_and_nothing_is_written(
     out = tmp_path / "new" / "data"
     code, _, err = build_data_cli(capsys, tmp_path / "in", out, vocab_file, "--text-field", field)
     errors = [line for line in err.splitlines() if "error:" in line]
-    assert code == 2 and len(errors) == 1 and message in errors[0] and "Traceback" not in err
+    assert code == 2 and len(errors) == 1 and "Traceback" not in err
+    # The file, then the place (", row group 1, row 1: ...") or what is wrong with all of it (": ...").
+    assert f"{name}, {message}" in errors[0] or f"{name}: {message}" in errors[0]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in"]
 
 
