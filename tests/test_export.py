@@ -445,10 +445,16 @@ def test_the_fixed_axes_are_keras_limits(tmp_path):
 def test_the_documented_snippet_runs_an_export_with_onnxruntime_and_tokenizers(tmp_path, capsys):
     """docs/serving.md's (and the README's) Python, run as written on an SST-2 export: the labels it
     prints are `predict`'s."""
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "serving.md").read_text()
-    snippet = (
-        docs.split("## Running an export in Python")[1].split("```python\n")[1].split("```")[0]
-    )
+    root = Path(__file__).resolve().parents[1]
+    snippets = [
+        text.split(heading)[1].split("```python\n")[1].split("```")[0]
+        for text, heading in [
+            ((root / "docs" / "serving.md").read_text(), "## Running an export in Python"),
+            ((root / "README.md").read_text(), "## Serve it"),
+        ]
+    ]
+    snippet = snippets[0]
+    assert snippets[1] == snippet
     tokenizer = tokenizer_of(PIECES)
     model = task_model("classifier", "sst2", tokenizer)
     run = save_run(model, "sst2", tmp_path / "ft", tokenizer)
@@ -460,3 +466,44 @@ def test_the_documented_snippet_runs_an_export_with_onnxruntime_and_tokenizers(t
     texts = ["a gorgeous, witty film", "flat and lifeless"]
     lines = run_cli(capsys, "predict", "--model", run, *texts)[1].splitlines()
     assert result.stdout.strip() == repr([line.split()[0] for line in lines])
+
+
+def test_a_damaged_export_is_named(exports, capsys, tmp_path):
+    import shutil
+
+    _, _, out = exports("classifier", HERE[0])
+    damaged = tmp_path / "export"
+    shutil.copytree(out, damaged)
+    (damaged / "serving.json").write_text('{"format": "onnx"')
+    code, stdout, err = run_cli(capsys, "predict", "--model", damaged, "a\tb")
+    assert code == 2 and stdout == "" and len(err.splitlines()) == 1
+    assert f"{damaged / 'serving.json'}: not JSON" in err
+    (damaged / "serving.json").write_text((out / "serving.json").read_text())
+    (damaged / "tokenizer.json").unlink()
+    code, stdout, err = run_cli(capsys, "predict", "--model", damaged, "a\tb")
+    assert code == 2 and f"{damaged / 'tokenizer.json'}: not found" in err
+
+
+def test_a_mixed_precision_model_exports_in_float32(tmp_path, capsys):
+    """A model fine-tuned under mixed_bfloat16 exports its float32 weights computing in float32: the
+    export gives the float32 model's outputs (its own bfloat16 ones are off by bfloat16's rounding)."""
+    tokenizer = tokenizer_of(PIECES)
+    pre = ke.ElectraTextPreprocessor(tokenizer, 16)
+    backbone = tiny_backbone(vocab_size=tokenizer.vocab_size, max_sequence_length=32)
+    float32 = ke.ElectraClassifier(backbone, 3, pre, seed=1)
+    mixed = ke.ElectraClassifier(
+        tiny_backbone(
+            vocab_size=tokenizer.vocab_size, max_sequence_length=32, dtype="mixed_bfloat16"
+        ),
+        3,
+        pre,
+        seed=1,
+    )
+    mixed.set_weights(task_model("classifier", "mnli", tokenizer).get_weights())
+    float32.set_weights(mixed.get_weights())
+    run = save_run(mixed, "mnli", tmp_path / "ft", tokenizer)
+    assert run_cli(capsys, "export", run, tmp_path / "out", "--format", HERE[0])[0] == 0
+    features = inputs_of(float32, "classifier", (FIRSTS, SECONDS), tokenizer)
+    (got,) = load_runtime(tmp_path / "out", read_serving(tmp_path / "out"))(features)
+    assert np.abs(got - float32.predict(features, verbose=0)).max() <= TOLERANCE
+    assert np.abs(got - mixed.predict(features, verbose=0)).max() > 10 * TOLERANCE
