@@ -6,7 +6,7 @@ of rows at a time (Parquet: about `CHUNK_BYTES` of text a batch, estimated from 
 Arrow: one record batch), and the rows are cut into chunks that end at the row holding the chunk's
 `chunk_bytes`-th byte of text, as a JSON Lines chunk ends at the line holding its `chunk_bytes`-th
 byte. So where chunks end depends on the texts only: neither on the row groups the writer chose (from
-a few rows to a million, pandas' default) nor on the number of workers.
+a few rows to pyarrow's and pandas' default of 1,048,576) nor on the number of workers.
 
 A chunk carries its texts as UTF-8 bytes and offsets: the worker processes that pack it need no
 pyarrow. Errors name the file and the place, the row group (Parquet) or record batch (Arrow) and the
@@ -22,9 +22,8 @@ from keras_electra.data.text_files import CHUNK_BYTES, TABLE_SUFFIXES
 from keras_electra.extras import require
 
 _FEATURE = "reading Parquet and Arrow files"
-_ARROW_FILE_MAGIC = (
-    b"ARROW1"  # the IPC file format; save_to_disk writes the stream format, without it
-)
+# How the IPC file format starts; the stream format, which save_to_disk writes, has no magic.
+_ARROW_FILE_MAGIC = b"ARROW1"
 # Parquet pages are read through a buffer of this size rather than a whole column chunk at once, so that
 # memory follows the batch, not the row group, whose size the writer chose.
 _READ_BUFFER_BYTES = 1 << 20
@@ -219,6 +218,6 @@ def _check_field(path, schema, field):
                 f"{path}: column {where!r} ({kind}) has no field {name!r}; see --text-field"
             )
         kind, where = kind.field(name).type, f"{where}.{name}"
-    text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
-    if not (text or pa.types.is_string_view(kind)):
+    is_text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    if not any(test(kind) for test in is_text):
         raise ValueError(f"{path}: column {field!r} holds {kind}, not text; see --text-field")
