@@ -69,19 +69,13 @@ def build_pretraining_data(
     truncation included); see `documents`. Plain, .gz, .bz2 and .zst files are read, and Parquet and
     Arrow files (a row a document, its text in the column `text_field`, a dotted path for a struct's).
 
-    The vocabulary: `vocab_file` (a vocab.txt, cased as `lowercase` says), `tokenizer` (e.g. a model's)
-    or `vocab_size` (WordPiece trained on the streamed corpus). Every k-th example, k = round(1 /
-    heldout_fraction), is held out (at least one of two or more). `out_dir`, absent or empty, is built
-    as a sibling `<out_dir>.tmp-<pid>` renamed at the end and removed on any error.
+    The vocabulary: `vocab_file` (cased as `lowercase` says), `tokenizer` or `vocab_size` (WordPiece
+    trained on the streamed corpus). Every round(1 / heldout_fraction)-th example is held out (at least
+    one of two or more). `out_dir` (absent or empty) is built as `<out_dir>.tmp-<pid>`, renamed at the
+    end and removed on any error.
     """
-    _check_arguments(
-        (vocab_file, vocab_size, tokenizer),
-        max_length,
-        seed,
-        examples_per_shard,
-        heldout_fraction,
-        workers,
-    )
+    _check_vocabulary_arguments(vocab_file, vocab_size, tokenizer)
+    _check_arguments(max_length, seed, examples_per_shard, heldout_fraction, workers)
     text_format = TextFormat(format, text_field, document_marker)
     start = time.perf_counter()
     files = text_files.list_corpus_files(corpus)
@@ -105,9 +99,12 @@ def build_pretraining_data(
     return summary
 
 
-def _check_arguments(vocabulary, max_length, seed, examples_per_shard, heldout_fraction, workers):
+def _check_vocabulary_arguments(*vocabulary):
     if sum(given is not None for given in vocabulary) != 1:
         raise ValueError("pass exactly one of `vocab_file`, `vocab_size` or `tokenizer`")
+
+
+def _check_arguments(max_length, seed, examples_per_shard, heldout_fraction, workers):
     if max_length < 5:
         raise ValueError(
             f"max_length must be at least 5 (the shortest packing target), got {max_length}"

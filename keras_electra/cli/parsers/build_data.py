@@ -24,21 +24,7 @@ def add_parser(subparsers, name):
         help="text, JSON Lines, Parquet or Arrow files, or folders of them",
     )
     add_reading_arguments(parser)
-    vocab = parser.add_mutually_exclusive_group(required=True)
-    vocab.add_argument(
-        "--vocab-size",
-        type=arguments.vocab_size,
-        metavar="N",
-        help="train a WordPiece vocabulary of N tokens",
-    )
-    vocab.add_argument(
-        "--vocab",
-        type=arguments.existing_checkpoint,
-        metavar="FILE|MODEL",
-        help="use this vocab.txt (one token a line), or the vocabulary of a model `pretrain --init-from` "
-        "continues: a Hugging Face directory, a .keras file or TF1 checkpoint with vocab.txt beside it, a "
-        "pretrain run directory, a keras-hub preset (its casing too)",
-    )
+    add_vocabulary_arguments(parser)
     parser.add_argument(
         "--max-length",
         type=arguments.packed_length,
@@ -65,6 +51,25 @@ def add_parser(subparsers, name):
     )
     parser.add_argument("--heldout-fraction", type=arguments.heldout_fraction, default=0.01)
     parser.set_defaults(run=arguments.Command("keras_electra.cli.build_data"))
+
+
+def add_vocabulary_arguments(parser):
+    """A vocabulary to train, or one to use: a vocab.txt, or a model's (docs/pretraining.md)."""
+    vocab = parser.add_mutually_exclusive_group(required=True)
+    vocab.add_argument(
+        "--vocab-size",
+        type=arguments.vocab_size,
+        metavar="N",
+        help="train a WordPiece vocabulary of N tokens",
+    )
+    vocab.add_argument(
+        "--vocab",
+        type=arguments.existing_checkpoint,
+        metavar="FILE|MODEL",
+        help="use this vocab.txt (one token a line), or the vocabulary of a model `pretrain --init-from` "
+        "continues: a Hugging Face directory, a .keras file or TF1 checkpoint with vocab.txt beside it, a "
+        "pretrain run directory, a keras-hub preset (its casing too)",
+    )
 
 
 def add_reading_arguments(parser):
