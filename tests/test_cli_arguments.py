@@ -47,6 +47,7 @@ FREE_TEXT = {
 FILE_SAMPLES = {
     ("build-data", "--corpus"): "corpus_gz",
     ("build-data", "--vocab"): "vocab",
+    ("pretrain", "--init-from"): "model_keras",
     ("finetune", "--model"): "discriminator_keras",
     ("evaluate", "--model"): "model_keras",
     ("predict", "--model"): "model_keras",
