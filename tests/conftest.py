@@ -8,6 +8,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT]
 
+
+def share_jax_compilations():
+    """A JAX compilation cache for this session (and the subprocesses it starts), emptied at exit.
+
+    JAX's own cache is per jitted function: two models of one architecture (a model and its loaded
+    copy, the runs of a seed test) each compile the same step, seconds apiece. This cache is keyed by
+    the compiled program, so the second finds the first's executable: the same one, so the same
+    numbers. Set before jax is imported (it reads these then); a cache the user set is kept."""
+    import atexit
+    import shutil
+    import tempfile
+
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="keras-electra-jax-cache-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+    # Whole steps take a second or more to compile; single ops (milliseconds) are not worth a file.
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+
+
+share_jax_compilations()
+# One OpenMP thread per process (this one and the subprocesses it starts, which inherit it), as
+# test_step_parity.py found: two passes share the two cores (tests/run_backends.py), and torch's two
+# threads waiting on each other made this suite's small steps 10 to 20 times slower (measured: 20
+# steps of the tiny pretrainer, 15-23 s of CPU on two threads, 1.1 s on one). Set before torch is
+# imported; a count the user set is kept.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 # Without a GPU the Triton kernels run in Triton's interpreter, which must be
 # chosen before triton is imported: triton.language's own helpers (tl.sum,
 # tl.rand, ...) are jitted at import.
