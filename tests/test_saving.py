@@ -45,15 +45,17 @@ def test_discriminator_and_generator_alone_round_trip(tmp_path, rng, tiny_pretra
     check_keras_file(tiny_pretrainer.generator, ({**x, "mask_positions": positions},), tmp_path)
 
 
+# One process per other backend loads every file given (starting one imports a framework: seconds).
 LOADER = textwrap.dedent(
     """
     import sys, numpy as np, keras
     import keras_electra as ke
-    sys.path.insert(0, sys.argv[3])
+    sys.path.insert(0, sys.argv[2])
     from model_outputs import eval_outputs
-    x = dict(np.load(sys.argv[2]))
-    model = keras.models.load_model(sys.argv[1])
-    np.savez(sys.argv[1] + "." + keras.backend.backend() + ".npz", **eval_outputs(model, x))
+    x = dict(np.load(sys.argv[1]))
+    for path in sys.argv[3:]:
+        model = keras.models.load_model(path)
+        np.savez(path + "." + keras.backend.backend() + ".npz", **eval_outputs(model, x))
     """
 )
 
@@ -63,29 +65,21 @@ LOADER = textwrap.dedent(
 def test_files_load_under_the_other_backends(tmp_path, rng, tiny_pretrainer, other):
     x = make_batch(rng, batch_size=4, length=12)
     np.savez(tmp_path / "x.npz", **x)
-    for model, name in (
-        (tiny_pretrainer, "pretrainer"),
-        (tiny_pretrainer.discriminator, "discriminator"),
-    ):
-        path = str(tmp_path / f"{name}.keras")
-        model.save(path)
-        env = {**os.environ, "KERAS_BACKEND": other}
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                LOADER,
-                path,
-                str(tmp_path / "x.npz"),
-                os.path.dirname(__file__),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        theirs = np.load(f"{path}.{other}.npz")
+    models = {"pretrainer": tiny_pretrainer, "discriminator": tiny_pretrainer.discriminator}
+    paths = {name: str(tmp_path / f"{name}.keras") for name in models}
+    for name, model in models.items():
+        model.save(paths[name])
+    result = subprocess.run(
+        [sys.executable, "-c", LOADER, str(tmp_path / "x.npz"), os.path.dirname(__file__)]
+        + list(paths.values()),
+        env={**os.environ, "KERAS_BACKEND": other},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name, model in models.items():
+        theirs = np.load(f"{paths[name]}.{other}.npz")
         for key, value in eval_outputs(model, x).items():
             np.testing.assert_allclose(theirs[key], value, atol=1e-5, err_msg=f"{name}/{key}")
 
