@@ -26,7 +26,7 @@ from keras_electra.cli.model_options import architecture
 from keras_electra.cli.plotting import plot_history
 from keras_electra.cli.pretrain_demos import default_data, fill_mask_examples, finetuning_demo
 from keras_electra.cli.pretrain_distribution import set_up_distribution
-from keras_electra.cli.pretrain_model import model_and_plan
+from keras_electra.cli.pretrain_model import check_warmup, model_and_plan
 from keras_electra.cli.runs import (
     DEFAULT_OUT,
     RESUMABLE_CHANGES,
@@ -79,6 +79,7 @@ NON_FINITE_ADVICE = (
 def run(args):
     """`pretrain` under --distribution; the global distribution is restored afterwards."""
     check_flags(args)
+    check_warmup(args)
     distribution = set_up_distribution(args)
     previous = keras.distribution.distribution() if distribution else None
     if distribution:

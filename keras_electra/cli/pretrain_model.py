@@ -29,6 +29,14 @@ class Plan(NamedTuple):
     learning_rate_reason: str
 
 
+def check_warmup(args):
+    """Before anything is written: the default warm-ups (10% or 6% of the steps) always fit the run."""
+    if args.warmup_steps is not None and args.warmup_steps > args.steps:
+        raise ValueError(
+            f"--warmup-steps {args.warmup_steps}: more than the run's --steps {args.steps}"
+        )
+
+
 def plan_of(args, continued_width=None):
     """The run's plan. A run continued from an encoder `continued_width` wide takes the continued-
     pretraining recipe (docs/pretraining.md, "Continue from a released model"): the nearest size's
@@ -42,8 +50,6 @@ def plan_of(args, continued_width=None):
             round(CONTINUED_WARMUP_FRACTION * args.steps),
         )
     warmup = warmup if args.warmup_steps is None else args.warmup_steps
-    if warmup > args.steps:
-        raise ValueError(f"--warmup-steps {warmup}: more than the run's --steps {args.steps}")
     accumulate, training = args.gradient_accumulation_steps, TRAINING[size]
     return Plan(
         batch_size=args.batch_size or training["batch_size"],
