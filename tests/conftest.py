@@ -238,12 +238,11 @@ def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
 
 
-def gradients(loss_fn, variables, jit=False):
+def gradients(loss_fn, variables):
     """Gradients of `loss_fn()` w.r.t. Keras `variables` on the current backend.
 
     An entry is None (TensorFlow, torch) or zeros (JAX) where the loss does
-    not depend on the variable. `jit` (JAX only): one compiled program instead of op by op, where
-    each op of a new shape compiles on its own; for a whole pretrainer that is about half the time.
+    not depend on the variable.
     """
     if BACKEND == "tensorflow":
         import tensorflow as tf
@@ -262,8 +261,7 @@ def gradients(loss_fn, variables, jit=False):
         with keras.StatelessScope(state_mapping=list(zip(variables, values))):
             return loss_fn()
 
-    grad = jax.jit(jax.grad(pure)) if jit else jax.grad(pure)
-    return [to_numpy(g) for g in grad([v.value for v in variables])]
+    return [to_numpy(g) for g in jax.grad(pure)([v.value for v in variables])]
 
 
 @pytest.fixture
