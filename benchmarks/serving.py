@@ -1,5 +1,6 @@
-"""Serving speed: our ONNX export under ONNX Runtime against Hugging Face transformers, and the
-TensorFlow SavedModel, with the same weights, on 2 CPU threads each (docs/serving.md, "Speed").
+"""Serving speed: our ONNX export under ONNX Runtime (float32, and with int8 weight matrices) against
+Hugging Face transformers, and the TensorFlow SavedModel, with the same weights, on 2 CPU threads each
+(docs/serving.md, "Speed").
 
     KERAS_BACKEND=tensorflow python benchmarks/serving.py [--runs 200] [--out FILE]
 
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,6 +52,7 @@ RUNTIMES = {
     # Its threads then sleep instead of spinning between ops: on a machine whose cores other jobs
     # hold, a spinning thread waits on them.
     "onnxruntime-no-spinning": "ONNX Runtime, threads not spinning",
+    "onnxruntime-int8": "ONNX Runtime, int8 weights (export --quantize int8)",
     "tensorflow": "TensorFlow (our tf_saved_model export)",
 }
 
@@ -58,6 +61,7 @@ def build(directory):
     """The classifier, exported as onnx and tf_saved_model, written for transformers, and the inputs."""
     import keras_electra as ke
     from keras_electra.serving.exporter import export_model
+    from keras_electra.serving.quantization import quantize_onnx
 
     backbone = ke.ElectraBackbone(**SMALL, seed=0)
     model = ke.ElectraClassifier(backbone, 2, head="huggingface", seed=0)
@@ -65,6 +69,8 @@ def build(directory):
         start = time.time()
         export_model(model, directory, format, LENGTH)
         print(f"exported {format} in {time.time() - start:.0f} s", file=sys.stderr)
+    shutil.copy(directory / "model.onnx", directory / "int8.onnx")
+    quantize_onnx(directory / "int8.onnx")
     ke.save_huggingface(model, directory / "huggingface")
     rng = np.random.default_rng(0)
     np.savez(directory / "inputs.npz", **{str(batch): random_ids(batch, rng) for batch in BATCHES})
@@ -111,8 +117,9 @@ def runner(runtime, directory):
     options.intra_op_num_threads, options.inter_op_num_threads = THREADS, 1
     spinning = "0" if runtime == "onnxruntime-no-spinning" else "1"
     options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
+    file = "int8.onnx" if runtime == "onnxruntime-int8" else "model.onnx"
     session = onnxruntime.InferenceSession(
-        str(directory / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        str(directory / file), options, providers=["CPUExecutionProvider"]
     )
     return lambda ids: session.run(None, features(ids))[0]
 

@@ -11,7 +11,14 @@ from keras_electra.data.electra_tokenizer import ElectraTokenizer
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.finetuning import tasks
 from keras_electra.serving.exporter import check_support, export_model, head_of
-from keras_electra.serving.layout import INPUTS, MODEL_FILES, SERVING_FILE, TOKENIZER_FILE
+from keras_electra.serving.layout import (
+    INPUTS,
+    MODEL_FILES,
+    QUANTIZATIONS,
+    SERVING_FILE,
+    TOKENIZER_FILE,
+)
+from keras_electra.serving.quantization import quantize_onnx
 from keras_electra.serving.tokenizer_json import write_tokenizer_json
 from keras_electra.version import __version__
 
@@ -67,6 +74,8 @@ def serving_record(args, task, model, head, max_length, shape):
     record = {
         "format": args.format,
         "model_file": MODEL_FILES[args.format],
+        # None: float32 throughout; "int8": quantized weight matrices (serving/quantization.py)
+        "quantization": args.quantize,
         "head": head,
         "task": task,
         "label_names": names,
@@ -94,6 +103,15 @@ def serving_record(args, task, model, head, max_length, shape):
     return record
 
 
+def check_quantization(args):
+    """--quantize only where the format takes it."""
+    if args.quantize and args.format not in QUANTIZATIONS[args.quantize]:
+        raise ValueError(
+            f"--quantize {args.quantize}: takes --format "
+            f"{' or '.join(QUANTIZATIONS[args.quantize])}, not {args.format}"
+        )
+
+
 def check_out(out):
     """OUT may be an empty directory (the parser has refused a file), not one with files."""
     if out.exists() and any(out.iterdir()):
@@ -104,6 +122,7 @@ def run(args):
     start = time.time()
     out = Path(args.out)
     check_out(out)
+    check_quantization(args)
     check_support(args.format)
     task, model = load_servable(args.model)
     head = head_of(model, args.model)
@@ -111,6 +130,8 @@ def run(args):
     max_length = max_length_of(model, head)
     with atomic_directory(out) as temporary:
         shape = export_model(model, temporary, args.format, max_length)
+        if args.quantize:
+            quantize_onnx(temporary / MODEL_FILES[args.format])
         record = serving_record(args, task, model, head, max_length, shape)
         write_tokenizer_json(
             tokenizer, temporary / TOKENIZER_FILE, max_length, shape[1] is not None
@@ -119,7 +140,8 @@ def run(args):
     batch, length = shape
     print(
         f"{type(model).__name__} ({task or head}) exported as {args.format} from the "
-        f"{keras.backend.backend()} backend to {out}/: {MODEL_FILES[args.format]}, {TOKENIZER_FILE}, "
+        f"{keras.backend.backend()} backend to {out}/: {MODEL_FILES[args.format]}"
+        f"{' (int8 weight matrices)' if args.quantize else ''}, {TOKENIZER_FILE}, "
         f"{SERVING_FILE}; batch {'dynamic' if batch is None else f'fixed at {batch}'}, length "
         f"{'dynamic' if length is None else 'fixed'} (at most {max_length} tokens; "
         f"{time.time() - start:.0f} s)"

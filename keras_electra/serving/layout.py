@@ -9,6 +9,8 @@ TOKENIZER_FILE = "tokenizer.json"
 # --format -> the model's file (a directory for the SavedModel) in the export
 MODEL_FILES = {"onnx": "model.onnx", "tf_saved_model": "saved_model", "litert": "model.tflite"}
 FORMATS = tuple(MODEL_FILES)
+# --quantize -> the formats that take it
+QUANTIZATIONS = {"int8": ("onnx",)}
 # What serving.json says the model is: `head` names the task model's kind.
 HEADS = ("classifier", "regression", "token_classifier", "question_answerer", "encoder")
 INPUTS = ("token_ids", "segment_ids", "padding_mask")
