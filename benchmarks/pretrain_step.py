@@ -1,13 +1,14 @@
 """The ELECTRA-Small joint pretraining step: keras-electra per backend vs the same step in Hugging Face.
 
-    python benchmarks/pretrain_step.py [--steps 12] [--out benchmarks/results/pretrain_step_cpu.md]
+    python benchmarks/pretrain_step.py [--steps 12] [--precisions float32 bfloat16] [--out FILE]
 
 Everyone starts from the same weights (our pretrainer, exported with `save_huggingface` and loaded by
 `transformers`) and trains on the same batches of real text (the standard library's docstrings,
 packed to 128 tokens: batch 32 x 128; asked for 30,522 WordPieces, that corpus yields about 8,800),
 ELECTRA-Small with its 1/4-width generator,
 the reference's AdamW (decay 0.01 off LayerNorm and biases, clipping at 1, warmup then linear decay),
-float32, two threads. Hugging Face runs twice: with the MLM head on the masked positions only (the
+two threads, in float32 and (--precisions) bfloat16: our mixed_bfloat16 policy, Hugging Face's forward
+under `torch.autocast`. Hugging Face runs twice: with the MLM head on the masked positions only (the
 careful way, as the authors do) and with `ElectraForMaskedLM`'s own head over every position (the
 naive way). Each participant runs in its own process, one after another, so none slows another.
 
@@ -32,6 +33,8 @@ STEPS_FOR_LOSS = 4  # the last steps averaged for the loss column
 LEARNING_RATE, WARMUP, TOTAL = 5e-4, 2, 10_000
 BATCH, LENGTH = 32, 128
 PARTICIPANTS = ("tensorflow", "jax", "torch", "hf-masked", "hf-full")
+# --precisions -> ours: Keras' dtype policy; Hugging Face: torch.autocast's dtype (None: float32)
+PRECISIONS = {"float32": ("float32", None), "bfloat16": ("mixed_bfloat16", "bfloat16")}
 
 
 def rss_mb():
@@ -73,14 +76,25 @@ def batches(workdir, steps):
     return [{k: np.asarray(v) for k, v in dataset[i].items()} for i in range(steps)]
 
 
-def run_ours(workdir, steps):
+def run_ours(workdir, steps, precision):
     import keras
     import numpy as np
 
-    import keras_electra  # noqa: F401  (registers the classes for load_model)
+    from keras_electra.data.shards import read_manifest, special_token_arguments
+    from keras_electra.pretraining.electra_pretrainer import ElectraPretrainer
 
     data = batches(workdir, steps)
-    pretrainer = keras.models.load_model(workdir / "pretrainer.keras")
+    manifest = read_manifest(workdir / "data")
+    # The saved weights in a pretrainer built under the policy, as `pretrain --mixed-precision` builds it.
+    pretrainer = ElectraPretrainer.from_size(
+        "small",
+        vocab_size=manifest["vocab_size"],
+        seed=0,
+        dtype=PRECISIONS[precision][0],
+        **special_token_arguments(manifest),
+    )
+    pretrainer(data[0])
+    pretrainer.set_weights(keras.models.load_model(workdir / "pretrainer.keras").get_weights())
     pretrainer.compile(learning_rate=LEARNING_RATE, warmup_steps=WARMUP, total_steps=TOTAL)
     baseline = rss_mb()
     stamps, means = [time.perf_counter()], []
@@ -103,7 +117,9 @@ def run_ours(workdir, steps):
     return times, losses, baseline
 
 
-def run_huggingface(workdir, steps, masked_only):
+def run_huggingface(workdir, steps, masked_only, precision):
+    import contextlib
+
     import numpy as np
     import torch
     from transformers import ElectraForMaskedLM, ElectraForPreTraining
@@ -157,37 +173,23 @@ def run_huggingface(workdir, steps, masked_only):
             positions[row, :count] = rng.choice(pool, count, replace=False)
             weights[row, :count] = 1.0
         positions, weights = torch.tensor(positions), torch.tensor(weights)
-        rows = torch.arange(BATCH)[:, None]
-        originals = ids[rows, positions]
-        to_mask = (torch.rand(positions.shape) < 0.85) & (weights > 0)
-        masked = ids.clone()
-        masked[rows, positions] = torch.where(to_mask, special["mask"], originals)
-        if masked_only:
-            hidden = generator.electra(
-                masked, attention_mask=pad, token_type_ids=segments
-            ).last_hidden_state
-            logits = generator.generator_lm_head(
-                generator.generator_predictions(hidden[rows, positions])
+        autocast = PRECISIONS[precision][1]
+        with (
+            torch.autocast("cpu", dtype=getattr(torch, autocast))
+            if autocast
+            else contextlib.nullcontext()
+        ):
+            loss = huggingface_loss(
+                generator,
+                discriminator,
+                ids,
+                pad,
+                segments,
+                positions,
+                weights,
+                special,
+                masked_only,
             )
-        else:
-            logits = generator(masked, attention_mask=pad, token_type_ids=segments).logits[
-                rows, positions
-            ]
-        mlm = torch.nn.functional.cross_entropy(
-            logits.flatten(0, 1), originals.flatten(), reduction="none"
-        )
-        mlm_loss = (mlm * weights.flatten()).sum() / weights.sum()
-        gumbel = -torch.log(-torch.log(torch.rand(logits.shape).clamp(1e-9, 1.0)))
-        sampled = torch.argmax(logits.detach() + gumbel, dim=-1)
-        corrupted = ids.clone()
-        corrupted[rows, positions] = torch.where(weights > 0, sampled, originals)
-        labels = (corrupted != ids).float()
-        disc_logits = discriminator(corrupted, attention_mask=pad, token_type_ids=segments).logits
-        disc = torch.nn.functional.binary_cross_entropy_with_logits(
-            disc_logits, labels, reduction="none"
-        )
-        disc_loss = (disc * pad).sum() / pad.sum()
-        loss = mlm_loss + 50.0 * disc_loss
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for _, p in parameters.values()], 1.0)
@@ -198,16 +200,55 @@ def run_huggingface(workdir, steps, masked_only):
     return times, losses, baseline
 
 
-def child(participant, workdir, steps):
+def huggingface_loss(
+    generator, discriminator, ids, pad, segments, positions, weights, special, masked_only
+):
+    """The joint loss of the authors' step (docs/electra.md) on Hugging Face's two models."""
+    import torch
+
+    rows = torch.arange(BATCH)[:, None]
+    originals = ids[rows, positions]
+    to_mask = (torch.rand(positions.shape) < 0.85) & (weights > 0)
+    masked = ids.clone()
+    masked[rows, positions] = torch.where(to_mask, special["mask"], originals)
+    if masked_only:
+        hidden = generator.electra(
+            masked, attention_mask=pad, token_type_ids=segments
+        ).last_hidden_state
+        logits = generator.generator_lm_head(
+            generator.generator_predictions(hidden[rows, positions])
+        )
+    else:
+        logits = generator(masked, attention_mask=pad, token_type_ids=segments).logits[
+            rows, positions
+        ]
+    mlm = torch.nn.functional.cross_entropy(
+        logits.flatten(0, 1), originals.flatten(), reduction="none"
+    )
+    mlm_loss = (mlm * weights.flatten()).sum() / weights.sum()
+    gumbel = -torch.log(-torch.log(torch.rand(logits.shape).clamp(1e-9, 1.0)))
+    sampled = torch.argmax(logits.detach() + gumbel, dim=-1)
+    corrupted = ids.clone()
+    corrupted[rows, positions] = torch.where(weights > 0, sampled, originals)
+    labels = (corrupted != ids).float()
+    disc_logits = discriminator(corrupted, attention_mask=pad, token_type_ids=segments).logits
+    disc = torch.nn.functional.binary_cross_entropy_with_logits(
+        disc_logits, labels, reduction="none"
+    )
+    disc_loss = (disc * pad).sum() / pad.sum()
+    return mlm_loss + 50.0 * disc_loss
+
+
+def child(participant, precision, workdir, steps):
     if participant.startswith("hf"):
         import torch
 
         torch.set_num_threads(2)
         times, losses, baseline = run_huggingface(
-            workdir, steps, masked_only=participant == "hf-masked"
+            workdir, steps, participant == "hf-masked", precision
         )
     else:
-        times, losses, baseline = run_ours(workdir, steps)
+        times, losses, baseline = run_ours(workdir, steps, precision)
     timed = times[2:]
     return {
         "ms_per_step": 1000 * statistics.median(timed),
@@ -218,13 +259,69 @@ def child(participant, workdir, steps):
     }
 
 
+def run_child(participant, precision, workdir, steps):
+    """One participant's measurements, from a process of its own."""
+    backend = participant if participant in ("tensorflow", "jax", "torch") else "torch"
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--steps",
+            str(steps),
+            "--child",
+            participant,
+            precision,
+            workdir,
+        ],
+        env={**os.environ, "KERAS_BACKEND": backend, "OMP_NUM_THREADS": "2"},
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode:
+        sys.exit(f"{participant} ({precision}) failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def table_lines(results, vocab_size, steps):
+    """The markdown table: each participant's speed against Hugging Face masked-only in float32 and in
+    its own precision."""
+    lines = [
+        f"ELECTRA-Small pretraining step, batch {BATCH} x {LENGTH}, vocabulary {vocab_size}, "
+        f"{os.cpu_count()} CPU cores, median of {steps - 2} steps after 2 warm-up steps; loss: mean "
+        f"of the last {STEPS_FOR_LOSS}. bfloat16: Keras' mixed_bfloat16 policy for ours, "
+        "`torch.autocast` for Hugging Face.",
+        "",
+        "| participant | precision | ms/step | tokens/s | vs HF masked float32 | vs HF masked same "
+        "precision | peak RSS MB | above baseline MB | first loss | last loss |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (participant, precision), r in results.items():
+        ratios = [
+            f"{reference['ms_per_step'] / r['ms_per_step']:.2f}x" if reference else "n/a"
+            for reference in (
+                results.get(("hf-masked", "float32")),
+                results.get(("hf-masked", precision)),
+            )
+        ]
+        lines.append(
+            f"| {participant} | {precision} | {r['ms_per_step']:.0f} | "
+            f"{BATCH * LENGTH * 1000 / r['ms_per_step']:.0f} | {' | '.join(ratios)} | "
+            f"{r['peak_mb']:.0f} | {r['peak_above_baseline_mb']:.0f} | {r['first_loss']:.2f} | "
+            f"{r['loss']:.2f} |"
+        )
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--only", nargs="+", choices=PARTICIPANTS, default=list(PARTICIPANTS))
+    parser.add_argument(
+        "--precisions", nargs="+", choices=PRECISIONS, default=["float32"], metavar="P"
+    )
     parser.add_argument("--out", help="also write the table to this markdown file")
     parser.add_argument(
-        "--child", nargs=2, metavar=("PARTICIPANT", "WORKDIR"), help=argparse.SUPPRESS
+        "--child", nargs=3, metavar=("PARTICIPANT", "PRECISION", "WORKDIR"), help=argparse.SUPPRESS
     )
     parser.add_argument("--prepare", metavar="WORKDIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -232,7 +329,7 @@ def main():
         prepare(Path(args.prepare))
         return
     if args.child:
-        print(json.dumps(child(args.child[0], Path(args.child[1]), args.steps)))
+        print(json.dumps(child(*args.child[:2], Path(args.child[2]), args.steps)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -244,34 +341,11 @@ def main():
         )
         vocab_size = json.loads((workdir / "data" / "manifest.json").read_text())["vocab_size"]
         results = {}
-        for participant in args.only:
-            backend = participant if participant in ("tensorflow", "jax", "torch") else "torch"
-            out = subprocess.run(
-                [sys.executable, __file__, "--steps", str(args.steps), "--child", participant, tmp],
-                env={**os.environ, "KERAS_BACKEND": backend, "OMP_NUM_THREADS": "2"},
-                capture_output=True,
-                text=True,
-            )
-            if out.returncode:
-                sys.exit(f"{participant} failed:\n{out.stderr[-3000:]}")
-            results[participant] = json.loads(out.stdout.strip().splitlines()[-1])
-            print(participant, results[participant], flush=True)
-    reference = results.get("hf-masked")
-    lines = [
-        f"ELECTRA-Small pretraining step, batch {BATCH} x {LENGTH}, vocabulary {vocab_size}, float32, "
-        f"{os.cpu_count()} CPU cores, "
-        f"median of {args.steps - 2} steps after 2 warm-up steps; loss: mean of the last {STEPS_FOR_LOSS}.",
-        "",
-        "| participant | ms/step | tokens/s | vs HF masked-only | peak RSS MB | above baseline MB "
-        "| first loss | last loss |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for participant, r in results.items():
-        ratio = f"{reference['ms_per_step'] / r['ms_per_step']:.2f}x" if reference else "n/a"
-        lines.append(
-            f"| {participant} | {r['ms_per_step']:.0f} | {BATCH * LENGTH * 1000 / r['ms_per_step']:.0f} | {ratio} | "
-            f"{r['peak_mb']:.0f} | {r['peak_above_baseline_mb']:.0f} | {r['first_loss']:.2f} | {r['loss']:.2f} |"
-        )
+        for precision in args.precisions:
+            for participant in args.only:
+                results[participant, precision] = run_child(participant, precision, tmp, args.steps)
+                print(participant, precision, results[participant, precision], flush=True)
+    lines = table_lines(results, vocab_size, args.steps)
     table = "\n".join(lines)
     print(table)
     if args.out:

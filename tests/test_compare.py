@@ -15,7 +15,7 @@ import pytest
 from conftest import BACKEND, ROOT, write_corpus
 from test_finetune_cli import run_cli
 
-from keras_electra.cli import compare
+from keras_electra.cli import arguments, compare
 from keras_electra.cli.compare_budget import CALIBRATION_STEPS, checkpoint_points, comparison_budget
 from keras_electra.cli.comparison_report import options_label
 from keras_electra.cli.main import build_parser, main
@@ -320,6 +320,7 @@ def test_minutes_become_the_flops_of_the_timed_rate(data, tmp_path):
         ["compare", "--data", str(data), "--objectives", "mlm", "electra", "--budget-minutes", "2"]
     )
     args.batch_size = 4
+    arguments.resolve_precision(args)  # as `compare` does first
     budget = comparison_budget(args, tmp_path, data, read_manifest(data), clock=steady_clock(0.25))
     calibration = budget["calibration"]
     assert calibration["objective"] == "mlm" and calibration["seconds_per_step"] == 0.25

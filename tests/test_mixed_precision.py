@@ -12,6 +12,7 @@ from harness import MIXED_POLICIES, assert_computes_in, round_trip
 from references import tiny_backbone
 
 import keras_electra as ke
+from keras_electra import precision
 from keras_electra.cli.main import main
 from keras_electra.finetuning.training import fine_tune, with_dtype_policy
 
@@ -363,6 +364,25 @@ def test_pretrain_cli_counts_updates_and_saves_the_policy(tmp_path):
     assert sorted(p.name for p in (run / "checkpoints").glob("*.keras")) == [
         "step-0000004.keras"
     ]  # batches
+
+
+@pytest.mark.large
+@ON_TORCH_ONLY
+def test_pretrain_cli_resolves_auto_and_names_the_choice(tmp_path, capsys):
+    """No --mixed-precision: auto, resolved before the run is recorded, so run.json and metrics.json
+    hold the policy trained with (never "auto") and the description line says why."""
+    data, run = tmp_path / "data", tmp_path / "run"
+    corpus = write_corpus(tmp_path / "texts", files=1, documents=10)
+    build = ["build-data", "--corpus", str(corpus), "--vocab-size", "200", "--max-length", "32"]
+    assert main([*build, "--workers", "1", "--out", str(data)]) == 0
+    pretrain = ["pretrain", "--data", str(data), "--size", "tiny", "--steps", "2"]
+    assert main([*pretrain, "--batch-size", "4", "--finetune-epochs", "0", "--out", str(run)]) == 0
+    policy, reason = precision.resolve("auto")
+    assert f", {policy} ({reason})" in capsys.readouterr().out
+    settings = json.loads((run / "run.json").read_text())["settings"]
+    assert json.loads((run / "metrics.json").read_text())["mixed_precision"] == policy
+    assert settings["mixed_precision"] == policy and "mixed_precision_reason" not in settings
+    assert_computes_in(keras.saving.load_model(run / "pretrainer.keras"), policy)
     assert (
         keras.saving.load_model(run / "discriminator.keras").dtype_policy.name == "mixed_bfloat16"
     )

@@ -154,20 +154,35 @@ def output_dir(text):
     return text
 
 
-# --mixed-precision: Keras dtype policies (variables stay float32 under the mixed ones).
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# --mixed-precision: Keras dtype policies (variables stay float32 under the mixed ones), or auto.
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+
+
+def add_mixed_precision_argument(parser):
+    """--mixed-precision of `pretrain`, `finetune` and `compare`."""
+    parser.add_argument(
+        "--mixed-precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="dtype policy. auto (default): mixed_bfloat16 where the processor computes bfloat16 "
+        "natively (CPUs with AVX512-BF16, AMX or Arm BF16; Ampere and later GPUs) and the backend "
+        "gains from it (not JAX on a CPU), float32 elsewhere. mixed_bfloat16 and mixed_float16 "
+        "(older NVIDIA GPUs; loss scaling is added) compute in 16 bits and keep float32 weights",
+    )
+
+
+def resolve_precision(args):
+    """--mixed-precision auto replaced by the policy it chooses, so that run.json and --resume hold
+    the policy trained with; why, in `args.mixed_precision_reason`, for the run's description."""
+    from keras_electra import precision  # imports Keras: once the arguments are good
+
+    args.mixed_precision, args.mixed_precision_reason = precision.resolve(args.mixed_precision)
 
 
 def add_precision_arguments(parser, counting=""):
     """--mixed-precision and --gradient-accumulation-steps of `pretrain` and `finetune` (`counting`: what
     else counts updates)."""
-    parser.add_argument(
-        "--mixed-precision",
-        choices=PRECISIONS,
-        default="float32",
-        help="dtype policy: mixed_bfloat16 (TPUs, Ampere+ GPUs, CPUs with bf16) or mixed_float16 (older "
-        "NVIDIA GPUs; loss scaling is added) compute in 16 bits and keep float32 weights",
-    )
+    add_mixed_precision_argument(parser)
     parser.add_argument(
         "--gradient-accumulation-steps",
         type=positive_int,

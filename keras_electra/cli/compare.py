@@ -20,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-from keras_electra.cli import pretrain
+from keras_electra.cli import arguments, pretrain
 from keras_electra.cli.compare_budget import comparison_budget, objective_plan
 from keras_electra.cli.compare_finetuning import finetune_all, finetuning_data
 from keras_electra.cli.comparison_report import write_comparison
@@ -35,6 +35,7 @@ DEFAULT_OUT = "runs/compare-%Y%m%d-%H%M%S"
 
 
 def run(args):
+    arguments.resolve_precision(args)
     if len(set(args.objectives)) != len(args.objectives):
         raise ValueError(f"--objectives {' '.join(args.objectives)}: an objective is named twice")
     tasks.check_data(args.task, args.task_data, "--task-data")
@@ -144,6 +145,8 @@ def pretrain_arguments(args, data_dir, plan, run_dir):
         args.local_mixing,
         "--discriminator-bias",
         args.discriminator_bias,
+        "--mixed-precision",
+        args.mixed_precision,
         *(["--dropout", args.dropout] if args.dropout is not None else []),
     ]
     resume = ["--resume"] if run_dir.exists() and any(run_dir.iterdir()) else []

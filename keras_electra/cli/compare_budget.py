@@ -29,6 +29,7 @@ def new_pretrainer(args, manifest, objective):
         vocab_size=manifest["vocab_size"],
         seed=args.seed,
         objective=objective,
+        dtype=args.mixed_precision,
         **model_options(args),
         **special_token_arguments(manifest),
     )

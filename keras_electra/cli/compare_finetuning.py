@@ -11,6 +11,7 @@ from keras_electra.callbacks import checkpoints
 from keras_electra.cli.finetune import finetune, take
 from keras_electra.data.shards import write_json_atomic
 from keras_electra.finetuning import tasks
+from keras_electra.finetuning.training import with_dtype_policy
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.presets import finetuning_learning_rate
 
@@ -80,7 +81,7 @@ def finetune_once(args, out_dir, run_dir, step, tokenizer, split, seed):
         result = json.loads((out_dir / "scores.json").read_text())
         print(f"  done before: dev score {result['dev']['score']:.4f}")
         return result
-    backbone = encoder_at(run_dir, step)
+    backbone = with_dtype_policy(encoder_at(run_dir, step), args.mixed_precision)
     start = time.time()
     scores = finetune(
         args.task,

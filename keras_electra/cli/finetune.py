@@ -13,6 +13,7 @@ from keras_electra.callbacks import (
     StopOnInterrupt,
     latest_checkpoint,
 )
+from keras_electra.cli import arguments
 from keras_electra.cli.plotting import plot_history
 from keras_electra.cli.runs import (
     RUN_FILE,
@@ -124,6 +125,7 @@ def save_finetuned(model, task, out_dir):
 
 
 def run(args):
+    arguments.resolve_precision(args)
     out_dir, resuming = check_out_directory(args)
     if resuming:
         check_settings(args, out_dir)  # `finetune` finds the checkpoint itself
@@ -185,7 +187,8 @@ def chosen_learning_rate(args, hidden_dim):
 def describe(args, train, dev, epochs, learning_rate):
     print(
         f"{keras.backend.backend()} backend: {args.task}, {len(train[1]):,} training / {len(dev[1]):,} dev "
-        f"examples, {epochs} epochs, lr {learning_rate:g}, layer decay {args.layer_decay:g}, {args.mixed_precision}"
+        f"examples, {epochs} epochs, lr {learning_rate:g}, layer decay {args.layer_decay:g}, "
+        f"{args.mixed_precision} ({args.mixed_precision_reason})"
         + (
             f", {args.gradient_accumulation_steps} batches of {args.batch_size} per update"
             if args.gradient_accumulation_steps > 1

@@ -21,6 +21,7 @@ from keras_electra.callbacks import (
     StopOnInterrupt,
     fit_in_chunks,
 )
+from keras_electra.cli import arguments
 from keras_electra.cli.init_from import check_flags
 from keras_electra.cli.model_options import architecture
 from keras_electra.cli.plotting import plot_history
@@ -80,6 +81,7 @@ def run(args):
     """`pretrain` under --distribution; the global distribution is restored afterwards."""
     check_flags(args)
     check_warmup(args)
+    arguments.resolve_precision(args)
     distribution = set_up_distribution(args)
     previous = keras.distribution.distribution() if distribution else None
     if distribution:
@@ -219,7 +221,7 @@ def describe(args, plan, pretrainer, manifest, data, distribution, source):
         f"{data.train.num_examples:,} training / {data.heldout.num_examples:,} "
         f"held-out examples of {manifest['max_length']} tokens, {args.steps} steps of {plan.batch_size}"
         + (f" x {plan.accumulate} accumulated batches" if plan.accumulate > 1 else "")
-        + f", {args.mixed_precision}"
+        + f", {args.mixed_precision} ({args.mixed_precision_reason})"
     )
     print(
         f"learning rate {plan.learning_rate:g}: {plan.learning_rate_reason}; warm-up {plan.warmup} "

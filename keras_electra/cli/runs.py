@@ -17,8 +17,9 @@ from keras_electra.data.shards import write_json_atomic
 RUN_FILE = "run.json"
 # `pretrain`'s --out when none is given: a new directory for each run.
 DEFAULT_OUT = "runs/pretrain-%Y%m%d-%H%M%S"
-# Arguments that may differ when a run is resumed: they do not change what is trained.
-RESUMABLE_CHANGES = ("resume", "out", "save_every", "keep_checkpoints")
+# Arguments that may differ when a run is resumed: they do not change what is trained (the policy
+# --mixed-precision auto chose is compared, not why).
+RESUMABLE_CHANGES = ("resume", "out", "save_every", "keep_checkpoints", "mixed_precision_reason")
 
 
 def progress_verbosity():

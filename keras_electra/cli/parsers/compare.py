@@ -102,6 +102,7 @@ def add_pretraining_arguments(parser):
         default=8192,
         help="vocabulary of the default corpus",
     )
+    arguments.add_mixed_precision_argument(parser)
 
 
 def add_finetuning_arguments(parser):
