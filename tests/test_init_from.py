@@ -314,7 +314,9 @@ def test_a_run_continues_from_its_final_heldout_metrics_and_trains_on(data_dir, 
 
 @pytest.mark.large
 @command_line_only
-def test_a_continued_run_resumes_as_a_run_from_scratch(data_dir, released, tmp_path, capsys):
+def test_a_continued_run_resumes_as_a_run_from_scratch(
+    data_dir, released, tmp_path, capsys, monkeypatch
+):
     from test_resume import (
         assert_same_state,
         newest_checkpoint_step,
@@ -330,7 +332,7 @@ def test_a_continued_run_resumes_as_a_run_from_scratch(data_dir, released, tmp_p
     flags += ["--steps", "6", "--warmup-steps", "2", "--dropout", "0"]
     assert pretrain(data_dir, tmp_path / "whole", *flags) == 0
     out = tmp_path / "stopped"
-    signal_after_the_first_checkpoint(out, signal.SIGTERM)
+    signal_after_the_first_checkpoint(monkeypatch, signal.SIGTERM)
     assert pretrain(data_dir, out, *flags) == 143
     step = newest_checkpoint_step(out)
     assert pretrain(data_dir, out, *flags, "--resume") == 0

@@ -7,7 +7,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import keras
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import BACKEND, to_numpy, write_corpus
 
-from keras_electra.callbacks import latest_checkpoint
+from keras_electra.callbacks import PeriodicCheckpoint, latest_checkpoint
 from keras_electra.cli.main import main
 
 STEPS = 20
@@ -179,25 +178,28 @@ def in_process(data, out, *extra):
     return main(command(data, out, *extra)[3:])
 
 
-def signal_after_the_first_checkpoint(out, number):
-    """Sends this process `number` (Ctrl-C's SIGINT, a scheduler's SIGTERM) once `out` holds a
-    checkpoint, from a thread, as a person or a scheduler would while the run trains."""
+def signal_after_the_first_checkpoint(monkeypatch, number):
+    """Sends this process `number` (Ctrl-C's SIGINT, a scheduler's SIGTERM) as the run writes its
+    first checkpoint, as a person or a scheduler would while it trains. From the checkpoint's own
+    call, not a thread that watches the files: such a thread lost the race to a short run's end
+    once (the run finished its 6 steps first)."""
+    save = PeriodicCheckpoint.save
 
-    def send():
-        while newest_checkpoint_step(out) < 2:
-            time.sleep(0.01)
+    def save_then_signal(self, step):
+        save(self, step)
+        monkeypatch.setattr(PeriodicCheckpoint, "save", save)  # the first checkpoint only
         os.kill(os.getpid(), number)
 
-    threading.Thread(target=send, daemon=True).start()
+    monkeypatch.setattr(PeriodicCheckpoint, "save", save_then_signal)
 
 
 @command_line_only
 @pytest.mark.parametrize("number, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_stop_signal_finishes_the_step_saves_and_resume_gives_the_uninterrupted_weights(
-    data, tmp_path, capsys, number, status, uninterrupted
+    data, tmp_path, capsys, monkeypatch, number, status, uninterrupted
 ):
     out = tmp_path / "run"
-    signal_after_the_first_checkpoint(out, number)
+    signal_after_the_first_checkpoint(monkeypatch, number)
     assert in_process(data, out) == status
     err = capsys.readouterr().err
     step = newest_checkpoint_step(out)
@@ -437,11 +439,11 @@ def test_finetune_sigkill_at_a_random_step_then_resume_gives_the_uninterrupted_w
 @command_line_only
 @pytest.mark.parametrize("number, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_finetune_stop_signal_saves_and_resume_refuses_other_arguments(
-    finetuning, tmp_path, capsys, number, status
+    finetuning, tmp_path, capsys, monkeypatch, number, status
 ):
     out = tmp_path / "run"
     argv = finetune_command(finetuning, out)[3:]
-    signal_after_the_first_checkpoint(out, number)
+    signal_after_the_first_checkpoint(monkeypatch, number)
     assert main(argv) == status
     err = capsys.readouterr().err
     step = newest_checkpoint_step(out)
