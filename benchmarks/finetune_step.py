@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pretrain_step import PRECISIONS
+from pretrain_step import PRECISIONS, huggingface_autocast, run_child, speed_ups
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "glue" / "SST-2"
 BATCH, LENGTH, LEARNING_RATE, WARMUP = 32, 64, 1e-4, 2
@@ -83,8 +83,6 @@ def run_ours(workdir, precision):
 
 
 def run_huggingface(workdir, precision):
-    import contextlib
-
     import numpy as np
     import torch
     from transformers import ElectraForSequenceClassification
@@ -105,18 +103,13 @@ def run_huggingface(workdir, precision):
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / WARMUP, 1.0) * max(0.0, (steps - s) / steps)
     )
-    autocast = PRECISIONS[precision][1]
     times, losses = [], []
     for step in range(steps):
         start = time.perf_counter()
         part = {
             k: torch.from_numpy(v[step * BATCH : (step + 1) * BATCH]) for k, v in batches.items()
         }
-        with (
-            torch.autocast("cpu", dtype=getattr(torch, autocast))
-            if autocast
-            else contextlib.nullcontext()
-        ):
+        with huggingface_autocast(precision):
             loss = model(
                 input_ids=part["token_ids"].long(),
                 attention_mask=part["padding_mask"].long(),
@@ -142,28 +135,6 @@ def child(participant, precision, workdir):
     }
 
 
-def run_child(participant, precision, workdir, steps):
-    backend = "torch" if participant == "huggingface" else participant
-    out = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--steps",
-            str(steps),
-            "--child",
-            participant,
-            precision,
-            workdir,
-        ],
-        env={**os.environ, "KERAS_BACKEND": backend, "OMP_NUM_THREADS": "2"},
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode:
-        sys.exit(f"{participant} ({precision}) failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def table(results, steps):
     lines = [
         f"ELECTRA-Small classifier fine-tuning step, batch {BATCH} x {LENGTH} SST-2 sentences, "
@@ -175,16 +146,10 @@ def table(results, steps):
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for (participant, precision), r in results.items():
-        ratios = [
-            f"{reference['ms_per_step'] / r['ms_per_step']:.2f}x" if reference else "n/a"
-            for reference in (
-                results.get(("huggingface", "float32")),
-                results.get(("huggingface", precision)),
-            )
-        ]
+        ratios = speed_ups(results, "huggingface", precision, r["ms_per_step"])
         lines.append(
             f"| {participant} | {precision} | {r['ms_per_step']:.0f} | "
-            f"{BATCH * 1000 / r['ms_per_step']:.1f} | {' | '.join(ratios)} | {r['loss']:.3f} |"
+            f"{BATCH * 1000 / r['ms_per_step']:.1f} | {ratios} | {r['loss']:.3f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -210,8 +175,9 @@ def main():
         results = {}
         for precision in args.precisions:
             for participant in args.only:
+                backend = "torch" if participant == "huggingface" else participant
                 results[participant, precision] = run_child(
-                    participant, precision, workdir, args.steps
+                    __file__, backend, participant, precision, workdir, args.steps
                 )
                 print(participant, precision, results[participant, precision], flush=True)
     text = table(results, args.steps)

@@ -37,6 +37,16 @@ PARTICIPANTS = ("tensorflow", "jax", "torch", "hf-masked", "hf-full")
 PRECISIONS = {"float32": ("float32", None), "bfloat16": ("mixed_bfloat16", "bfloat16")}
 
 
+def huggingface_autocast(precision):
+    """The context Hugging Face's forward runs in: `torch.autocast` for bfloat16, none for float32."""
+    import contextlib
+
+    import torch
+
+    dtype = PRECISIONS[precision][1]
+    return torch.autocast("cpu", dtype=getattr(torch, dtype)) if dtype else contextlib.nullcontext()
+
+
 def rss_mb():
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
@@ -118,8 +128,6 @@ def run_ours(workdir, steps, precision):
 
 
 def run_huggingface(workdir, steps, masked_only, precision):
-    import contextlib
-
     import numpy as np
     import torch
     from transformers import ElectraForMaskedLM, ElectraForPreTraining
@@ -173,12 +181,7 @@ def run_huggingface(workdir, steps, masked_only, precision):
             positions[row, :count] = rng.choice(pool, count, replace=False)
             weights[row, :count] = 1.0
         positions, weights = torch.tensor(positions), torch.tensor(weights)
-        autocast = PRECISIONS[precision][1]
-        with (
-            torch.autocast("cpu", dtype=getattr(torch, autocast))
-            if autocast
-            else contextlib.nullcontext()
-        ):
+        with huggingface_autocast(precision):
             loss = huggingface_loss(
                 generator,
                 discriminator,
@@ -259,20 +262,11 @@ def child(participant, precision, workdir, steps):
     }
 
 
-def run_child(participant, precision, workdir, steps):
-    """One participant's measurements, from a process of its own."""
-    backend = participant if participant in ("tensorflow", "jax", "torch") else "torch"
+def run_child(script, backend, participant, precision, workdir, steps):
+    """One participant's measurements: `script --child`, in a process of its own on `backend`."""
+    child = ["--steps", str(steps), "--child", participant, precision, str(workdir)]
     out = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--steps",
-            str(steps),
-            "--child",
-            participant,
-            precision,
-            workdir,
-        ],
+        [sys.executable, str(script), *child],
         env={**os.environ, "KERAS_BACKEND": backend, "OMP_NUM_THREADS": "2"},
         capture_output=True,
         text=True,
@@ -280,6 +274,16 @@ def run_child(participant, precision, workdir, steps):
     if out.returncode:
         sys.exit(f"{participant} ({precision}) failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def speed_ups(results, reference, precision, ms):
+    """`ms` a step as speed-ups over `reference`'s float32 step and its step in `precision`."""
+    return " | ".join(
+        f"{results[reference, base]['ms_per_step'] / ms:.2f}x"
+        if (reference, base) in results
+        else "n/a"
+        for base in ("float32", precision)
+    )
 
 
 def table_lines(results, vocab_size, steps):
@@ -296,16 +300,10 @@ def table_lines(results, vocab_size, steps):
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (participant, precision), r in results.items():
-        ratios = [
-            f"{reference['ms_per_step'] / r['ms_per_step']:.2f}x" if reference else "n/a"
-            for reference in (
-                results.get(("hf-masked", "float32")),
-                results.get(("hf-masked", precision)),
-            )
-        ]
+        ratios = speed_ups(results, "hf-masked", precision, r["ms_per_step"])
         lines.append(
             f"| {participant} | {precision} | {r['ms_per_step']:.0f} | "
-            f"{BATCH * LENGTH * 1000 / r['ms_per_step']:.0f} | {' | '.join(ratios)} | "
+            f"{BATCH * LENGTH * 1000 / r['ms_per_step']:.0f} | {ratios} | "
             f"{r['peak_mb']:.0f} | {r['peak_above_baseline_mb']:.0f} | {r['first_loss']:.2f} | "
             f"{r['loss']:.2f} |"
         )
@@ -343,7 +341,10 @@ def main():
         results = {}
         for precision in args.precisions:
             for participant in args.only:
-                results[participant, precision] = run_child(participant, precision, tmp, args.steps)
+                backend = participant if participant in ("tensorflow", "jax", "torch") else "torch"
+                results[participant, precision] = run_child(
+                    __file__, backend, participant, precision, tmp, args.steps
+                )
                 print(participant, precision, results[participant, precision], flush=True)
     lines = table_lines(results, vocab_size, args.steps)
     table = "\n".join(lines)
