@@ -1,5 +1,6 @@
 """`--mixed-precision auto`: bfloat16 where the processor computes it natively and the backend gains
-from it, float32 elsewhere (docs/performance.md, "Precision").
+from it, float32 elsewhere (docs/mixed-precision.md; measured in docs/performance.md, "bfloat16 on a
+CPU").
 
 Native bfloat16 is read from what the processor says it has: on a CPU, the instruction-set features
 the operating system lists (`avx512_bf16` or `amx_bf16` on x86, `bf16` on Arm); on a GPU, the

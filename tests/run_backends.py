@@ -69,8 +69,9 @@ def run(backend, tier, args):
     ):
         counts[key] += int(number)
     report(f"\n===== {name}: {time.monotonic() - start:.0f} s =====\n{proc.stdout}")
-    # pytest's 5: nothing collected, as when the files asked for hold no large test.
-    return (0 if proc.returncode == 5 else proc.returncode), counts
+    # pytest's 5, nothing collected, is no failure of a large part: the files asked for may hold no
+    # large test. In the fast tier it still fails, as pytest alone would.
+    return (0 if tier == "large" and proc.returncode == 5 else proc.returncode), counts
 
 
 def main():
