@@ -13,7 +13,8 @@ from scipy import stats
 
 import keras_electra as ke
 from keras_electra import config
-from keras_electra.fast_paths import adamw, dropout, gelu, layer_norm, random_bits
+from keras_electra.data.shuffled_batches import ShuffledBatches
+from keras_electra.fast_paths import adamw, dropout, fit_input, gelu, layer_norm, random_bits
 from keras_electra.models.seeds import StrictTruncatedNormal
 
 
@@ -36,6 +37,12 @@ def built_norm(rng, shape):
     return norm
 
 
+def regression_batches(workers=1):
+    """A `PyDataset` of 5 batches of 3 (the last of 1) of (features, target) pairs."""
+    x = np.random.default_rng(0).normal(size=(13, 4)).astype("float32")
+    return ShuffledBatches(x, x.sum(axis=1), batch_size=3, seed=0, workers=workers)
+
+
 # --- the switch -------------------------------------------------------------------------------------------
 
 
@@ -48,13 +55,17 @@ def test_the_switch_selects_every_plain_version(switch):
     assert dropout.select_dropout() is dropout.plain_dropout
     assert adamw.select_update_step() is adamw.plain_update_step
     assert adamw.select_clip_gradients(ke.pretraining_optimizer()) is adamw.plain_clip_gradients
+    assert fit_input.select_fit_input(regression_batches()) is fit_input.plain_fit_input
 
 
 def test_the_fast_versions_are_selected_on_their_backend(switch):
     switch(True)
     norm = built_norm(np.random.default_rng(0), (2, 8))
     chosen = {
-        "tensorflow": [gelu.select_gelu() is gelu.tensorflow_gelu],
+        "tensorflow": [
+            gelu.select_gelu() is gelu.tensorflow_gelu,
+            fit_input.select_fit_input(regression_batches()) is fit_input.tensorflow_fit_input,
+        ],
         "jax": [
             layer_norm.select_layer_norm(norm, 2) is layer_norm.jax_layer_norm,
             random_bits.select_uniform() is random_bits.counter_uniform,
@@ -121,6 +132,28 @@ def test_tensorflow_gelu_matches_keras_values_and_gradients():
     )
     np.testing.assert_array_equal(fast[0], plain[0])
     np.testing.assert_allclose(fast[1], plain[1], rtol=1e-5, atol=1e-6)
+
+
+@only_on("tensorflow")
+def test_tensorflow_fit_input_gives_the_datasets_batches_in_order_and_the_same_fit(switch):
+    switch(True)
+    batches = regression_batches()
+    read = list(fit_input.tensorflow_fit_input(batches).as_numpy_iterator())
+    assert len(read) == len(batches) == 5
+    for got, expected in zip(read, (batches[index] for index in range(len(batches)))):
+        for got_array, expected_array in zip(got, expected):
+            np.testing.assert_array_equal(got_array, expected_array)
+    assert fit_input.select_fit_input(regression_batches(workers=2)) is fit_input.plain_fit_input
+
+    def fitted(dataset):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(dataset, epochs=2, verbose=0, shuffle=False)
+        return model.get_weights()
+
+    for fast, plain in zip(fitted(fit_input.tensorflow_fit_input(batches)), fitted(batches)):
+        np.testing.assert_allclose(fast, plain, rtol=1e-6)
 
 
 @only_on("jax")

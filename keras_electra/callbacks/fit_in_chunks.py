@@ -1,9 +1,9 @@
 import math
 
 import keras
-import numpy as np
 
 from keras_electra.callbacks.progress_lines import ProgressLines
+from keras_electra.fast_paths.fit_input import select_fit_input
 
 # fit_in_chunks' `verbose` for one plain line per epoch (`ProgressLines`) instead of Keras' display.
 PLAIN_LINES = "lines"
@@ -21,20 +21,21 @@ def fit_in_chunks(
     run's fixed order: each `fit` takes its own, as a new `fit` would start a shared one again at
     its first batch. Callbacks that count steps (`PeriodicCheckpoint`, `StopOnInterrupt`) see one
     run, and `CSVLogger` should append. `verbose` is Keras' (0, 1, 2), or PLAIN_LINES: one line per
-    epoch (`ProgressLines`), for a log file.
+    epoch (`ProgressLines`), for a log file. A `PyDataset` (the chunks, `validation_data`) goes to
+    `fit` through `fast_paths.fit_input`: on TensorFlow, without the seconds each `fit` would lose.
     """
     history = _RunHistory()
-    validation_data, validation_batch_size = in_memory(validation_data)
+    validation_data = select_fit_input(validation_data)(validation_data)
     if verbose == PLAIN_LINES:
         callbacks, verbose = [*callbacks, ProgressLines(steps, initial_step=start)], 0
     for epoch in range(start // steps_per_epoch, math.ceil(steps / steps_per_epoch)):
         first = max(start, epoch * steps_per_epoch)
+        chunk = batches(first, min(steps, (epoch + 1) * steps_per_epoch) - first)
         model.fit(
-            batches(first, min(steps, (epoch + 1) * steps_per_epoch) - first),
+            select_fit_input(chunk)(chunk),
             initial_epoch=epoch,
             epochs=epoch + 1,
             validation_data=validation_data,
-            validation_batch_size=validation_batch_size,
             callbacks=[*callbacks, history],
             verbose=verbose,
             # The dataset orders its batches itself (seeded); Keras' shuffle would reorder them with
@@ -44,23 +45,6 @@ def fit_in_chunks(
         if model.stop_training:
             break
     return history
-
-
-def in_memory(validation_data):
-    """(arrays, batch size) for a `PyDataset` of dict batches: the same batches in the same order;
-    anything else as it is, with no batch size.
-
-    On TensorFlow a `fit` that evaluates a `PyDataset` ends by deleting the evaluation's tf.data
-    iterator, which blocked for about 4.5 s each time here: 60-80 s of the 200 s main job's 12
-    `fit`s (docs/performance.md, "The main job"). Arrays evaluate without a generator.
-    """
-    if not isinstance(validation_data, keras.utils.PyDataset):
-        return validation_data, None
-    batches = [validation_data[i] for i in range(len(validation_data))]
-    if not batches or not all(isinstance(batch, dict) for batch in batches):
-        return validation_data, None
-    arrays = {key: np.concatenate([batch[key] for batch in batches]) for key in batches[0]}
-    return arrays, len(next(iter(batches[0].values())))
 
 
 class _RunHistory(keras.callbacks.History):
