@@ -22,13 +22,19 @@ def plain_fit_input(dataset):
 
 
 def tensorflow_fit_input(dataset):
-    """A `keras.utils.PyDataset` of NumPy batches as a tf.data pipeline of its batches, in order,
-    prefetching `PREFETCH` with autotuning off."""
+    """A `keras.utils.PyDataset` of NumPy batches, all of one shape but perhaps a shorter last one, as a
+    tf.data pipeline of its batches, in order, prefetching `PREFETCH` with autotuning off."""
     import tensorflow as tf
 
-    first = dataset[0]
+    # Static shapes where the first and last batches agree, as Keras' adapter would trace them
+    # (our datasets' batches share one size but for a shorter last one).
+    first, last = dataset[0], dataset[len(dataset) - 1]
     signature = keras.tree.map_structure(
-        lambda array: tf.TensorSpec((None, *array.shape[1:]), array.dtype), first
+        lambda a, b: tf.TensorSpec(
+            a.shape if a.shape == b.shape else (None, *a.shape[1:]), a.dtype
+        ),
+        first,
+        last,
     )
     batches = tf.data.Dataset.from_generator(
         lambda: (dataset[index] for index in range(len(dataset))), output_signature=signature
