@@ -48,12 +48,36 @@ def summary(out, backend, seed, steps):
     demo = metrics.get("finetuning", {})
     return {
         "run": f"{backend}, {metrics['mixed_precision']}, seed {seed}",
+        "history": out / "history.csv",
         "seconds": seconds,
         "tokens_per_second": steps * 32 * examples.shape[1] * text / seconds,
         "auc": (metrics["before"]["disc_auc"], metrics["after"]["disc_auc"]),
         "loss": (metrics["before"]["disc_loss"], metrics["after"]["disc_loss"]),
         "demo": (demo.get("pretrained_accuracy"), demo.get("random_init_accuracy")),
     }
+
+
+def plot_curves(results, path, steps):
+    """The held-out discriminator AUC and loss after each logging interval, a line per run."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for result in results:
+        with open(result["history"]) as f:
+            rows = list(csv.DictReader(f))
+        at = [(int(row["epoch"]) + 1) * steps // len(rows) for row in rows]
+        for axis, metric in zip(axes, ("val_disc_auc", "val_disc_loss")):
+            axis.plot(at, [float(row[metric]) for row in rows], label=result["run"])
+            axis.set_xlabel("step")
+            axis.set_title(f"held-out {metric[4:]}")
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
 
 
 def table(results, steps):
@@ -80,6 +104,7 @@ def main():
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--workdir", help="keep the runs here (default: a temporary directory)")
     parser.add_argument("--out", help="also write the table to this markdown file")
+    parser.add_argument("--plot", help="also plot the runs' held-out curves into this PNG file")
     args = parser.parse_args()
     pythons = dict(item.split("=", 1) for item in args.python)
     with tempfile.TemporaryDirectory() as scratch:
@@ -89,6 +114,8 @@ def main():
         for spec in args.runs:
             results.append(run(spec, pythons, args.steps, workdir))
             print(table(results, args.steps).splitlines()[-1], flush=True)
+        if args.plot:
+            plot_curves(results, args.plot, args.steps)
     text = table(results, args.steps)
     print(text)
     if args.out:

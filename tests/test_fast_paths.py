@@ -64,6 +64,7 @@ def test_the_fast_versions_are_selected_on_their_backend(switch):
     chosen = {
         "tensorflow": [
             gelu.select_gelu() is gelu.tensorflow_gelu,
+            dropout.select_dropout() is dropout.tensorflow_dropout,
             fit_input.select_fit_input(regression_batches()) is fit_input.tensorflow_fit_input,
         ],
         "jax": [
@@ -179,10 +180,13 @@ def keep_fraction_bounds(rate, count):
     return stats.binom.ppf([5e-7, 1 - 5e-7], count, 1 - rate) / count
 
 
-@pytest.mark.skipif(BACKEND == "tensorflow", reason="dropout's fast paths are torch's and JAX's")
 @pytest.mark.parametrize("rate", [0.1, 0.5])
 def test_fast_dropout_keeps_one_minus_rate_and_its_gradient_is_the_scaled_mask(rate):
-    fast = {"torch": dropout.torch_dropout, "jax": dropout.jax_dropout}[BACKEND]
+    fast = {
+        "torch": dropout.torch_dropout,
+        "jax": dropout.jax_dropout,
+        "tensorflow": dropout.tensorflow_dropout,
+    }[BACKEND]
     x = keras.Variable(np.full((64, 1024), 2.0, "float32"))
     seed = keras.random.SeedGenerator(3)
     # Keras' dropout, through the same checks, is the control of the bound.

@@ -11,7 +11,8 @@ SeedGenerator, a tensor past `counter_bits`' range):
 - `gelu`: TensorFlow, a closed-form GELU backward that keeps only its input.
 - `layer_norm`: JAX, LayerNorm over the last axis with a closed-form backward.
 - `random_bits`: JAX, counter-based random bits and uniforms (dropout masks, Gumbel noise).
-- `dropout`: torch, 16-bit lanes and a boolean-mask product; JAX, masks from `random_bits`.
+- `dropout`: torch, 16-bit lanes and a boolean-mask product; JAX, masks from `random_bits`;
+  TensorFlow, 16-bit lanes of stateless draws.
 - `adamw`: torch, multi-tensor AdamW update and global-norm clipping; TensorFlow, dense
   embedding gradients (a correctness rule, which the switch leaves on).
 
