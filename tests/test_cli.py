@@ -151,8 +151,8 @@ def test_build_data_then_pretrain_writes_every_artifact(tmp_path, capsys):
 
 @pytest.mark.large
 @pytest.mark.skipif(
-    BACKEND != "jax",
-    reason="the README's main job runs on JAX; the model tests cover every backend",
+    BACKEND != "tensorflow",
+    reason="the README's main job runs on TensorFlow; the model tests cover every backend",
 )
 def test_main_job_on_the_default_corpus_ends_with_the_fine_tuning_demo(tmp_path):
     import numpy as np

@@ -13,11 +13,12 @@ SeedGenerator, a tensor past `counter_bits`' range):
 - `random_bits`: JAX, counter-based random bits and uniforms (dropout masks, Gumbel noise).
 - `dropout`: torch, 16-bit lanes and a boolean-mask product; JAX, masks from `random_bits`;
   TensorFlow, 16-bit lanes of stateless draws.
+- `fit_input`: TensorFlow, a `PyDataset` as a tf.data pipeline without autotuning (`fit_in_chunks`).
 - `adamw`: torch, multi-tensor AdamW update and global-norm clipping; TensorFlow, dense
   embedding gradients (a correctness rule, which the switch leaves on).
 
-The layers and the optimizer (`ElectraLayerNorm`, `ElectraDropout`,
-`ElectraAdamW`, `gelu`, `gumbel_sample`) call the dispatchers; nothing else
+The layers, the optimizer and `fit_in_chunks` (`ElectraLayerNorm`, `ElectraDropout`,
+`ElectraAdamW`, `gelu`, `gumbel_sample`, `fit_in_chunks`) call the dispatchers; nothing else
 in the library branches on the backend for these.
 """
 
