@@ -6,7 +6,7 @@
 Two `fit` steps on a random 32 x 128 batch (vocabulary 8,800, as the step benchmark's corpus gives),
 after two warm-up steps, 2 threads, under the backend's own profiler: `torch.profiler` (self CPU time
 of each aten op), JAX's and TensorFlow's trace (time of each XLA kernel, or TensorFlow op, on the
-compute threads, read with jaxlib's trace reader, so TensorFlow's needs jax installed too). Kernels
+compute threads, read with `jax.profiler.ProfileData`, so TensorFlow's needs jax installed too). Kernels
 and ops are grouped by kind: XLA's `ynn_fusion.12` and `ynn_fusion.40` are one row, TensorFlow's
 `.../MatMul_3:MatMul` is `MatMul`.
 """
@@ -64,9 +64,9 @@ def trace_rows(backend, pretrainer, x):
         wall = timed_steps(pretrainer, x)
         stop()
         (path,) = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
-        from jax._src.lib import _profile_data
+        from jax.profiler import ProfileData
 
-        space = _profile_data.ProfileData.from_file(path)
+        space = ProfileData.from_file(path)
     rows = collections.defaultdict(lambda: [0.0, 0])
     for plane in space.planes:
         for line in plane.lines:
