@@ -14,7 +14,15 @@ from scipy import stats
 import keras_electra as ke
 from keras_electra import config
 from keras_electra.data.shuffled_batches import ShuffledBatches
-from keras_electra.fast_paths import adamw, dropout, fit_input, gelu, layer_norm, random_bits
+from keras_electra.fast_paths import (
+    adamw,
+    dropout,
+    fit_input,
+    gelu,
+    layer_norm,
+    random_bits,
+    softmax,
+)
 from keras_electra.models.seeds import StrictTruncatedNormal
 
 
@@ -53,7 +61,8 @@ def test_the_switch_selects_every_plain_version(switch):
     assert layer_norm.select_layer_norm(norm, 2) is layer_norm.plain_layer_norm
     assert random_bits.select_uniform() is random_bits.plain_uniform
     assert dropout.select_dropout() is dropout.plain_dropout
-    assert adamw.select_update_step() is adamw.plain_update_step
+    assert adamw.select_update_step(ke.pretraining_optimizer()) is adamw.plain_update_step
+    assert softmax.select_masked_softmax() is softmax.plain_masked_softmax
     assert adamw.select_clip_gradients(ke.pretraining_optimizer()) is adamw.plain_clip_gradients
     assert fit_input.select_fit_input(regression_batches()) is fit_input.plain_fit_input
 
@@ -66,6 +75,7 @@ def test_the_fast_versions_are_selected_on_their_backend(switch):
             gelu.select_gelu() is gelu.tensorflow_gelu,
             dropout.select_dropout() is dropout.tensorflow_dropout,
             fit_input.select_fit_input(regression_batches()) is fit_input.tensorflow_fit_input,
+            adamw.select_update_step(ke.pretraining_optimizer()) is adamw.tensorflow_update_step,
         ],
         "jax": [
             layer_norm.select_layer_norm(norm, 2) is layer_norm.jax_layer_norm,
@@ -74,7 +84,8 @@ def test_the_fast_versions_are_selected_on_their_backend(switch):
         ],
         "torch": [
             dropout.select_dropout() is dropout.torch_dropout,
-            adamw.select_update_step() is adamw.torch_update_step,
+            adamw.select_update_step(ke.pretraining_optimizer()) is adamw.torch_update_step,
+            softmax.select_masked_softmax() is softmax.torch_masked_softmax,
             adamw.select_clip_gradients(ke.pretraining_optimizer()) is adamw.torch_clip_gradients,
         ],
     }
@@ -133,6 +144,30 @@ def test_tensorflow_gelu_matches_keras_values_and_gradients():
     )
     np.testing.assert_array_equal(fast[0], plain[0])
     np.testing.assert_allclose(fast[1], plain[1], rtol=1e-5, atol=1e-6)
+
+
+@only_on("tensorflow")
+def test_tensorflow_gelu_in_bfloat16_is_float64s_rounded_once():
+    """A bfloat16 input gives float64's GELU and gradient within one bfloat16 rounding each (or 1e-6: float32
+    inside loses the far negative tail's relative precision)."""
+    import tensorflow as tf
+    from scipy.special import erf
+
+    rng = np.random.default_rng(1)
+    x = tf.cast(rng.normal(0.0, 3.0, (16, 64)), "bfloat16")
+    dy = tf.cast(rng.normal(size=(16, 64)), "bfloat16")
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = gelu.tensorflow_gelu(x)
+    grad = tape.gradient(y, x, output_gradients=dy)
+    wide, upstream = (to_numpy(tf.cast(t, "float64")) for t in (x, dy))
+    cdf = 0.5 * (1 + erf(wide / np.sqrt(2)))
+    expected_grad = upstream * (cdf + wide * np.exp(-0.5 * wide**2) / np.sqrt(2 * np.pi))
+    assert y.dtype == grad.dtype == tf.bfloat16
+    np.testing.assert_allclose(to_numpy(tf.cast(y, "float64")), wide * cdf, rtol=2**-8, atol=1e-6)
+    np.testing.assert_allclose(
+        to_numpy(tf.cast(grad, "float64")), expected_grad, rtol=2**-8, atol=1e-6
+    )
 
 
 @only_on("tensorflow")
@@ -252,14 +287,56 @@ def adamw_after_steps(steps=3):
     return [(v.path, to_numpy(v)) for v in variables + optimizer.variables]
 
 
-@only_on("torch")
-def test_torch_multi_tensor_adamw_matches_the_per_variable_update(switch):
+def test_the_fused_updates_leave_amsgrad_and_tf_distribute_to_keras(switch):
+    switch(True)
+    assert adamw.select_update_step(ke.ElectraAdamW(amsgrad=True)) is adamw.plain_update_step
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+            selected = adamw.select_update_step(ke.pretraining_optimizer())
+        assert selected is adamw.plain_update_step
+
+
+@pytest.mark.skipif(BACKEND == "jax", reason="JAX has no fused update")
+def test_the_fused_adamw_matches_the_per_variable_update(switch):
+    """torch's multi-tensor update and TensorFlow's `ResourceApplyAdam` against Keras' per-variable one."""
     switch(True)
     fast = adamw_after_steps()
     switch(False)
     plain = adamw_after_steps()
     for (path, a), (_, b) in zip(fast, plain, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6, err_msg=path)
+
+
+@only_on("torch")
+def test_torch_bfloat16_softmax_matches_float64_and_masks_keys_exactly():
+    """The fast softmax against a float64 softmax of the same bfloat16 scores: probabilities within one
+    bfloat16 rounding (and equal to the plain version's), gradients within a few, masked keys exactly 0,
+    a row with no key at all finite."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    scores = torch.tensor(rng.normal(0, 3, (2, 2, 6, 6)), dtype=torch.bfloat16, requires_grad=True)
+    keep = torch.tensor([[1, 1, 1, 1, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=torch.float32)
+    upstream = torch.tensor(rng.normal(size=(2, 2, 6, 6)), dtype=torch.bfloat16)
+    reference = scores.detach().double().requires_grad_()
+    masked = reference + ((keep.double() - 1) * 1e9)[:, None, None, :]
+    expected = torch.softmax(masked, dim=-1)
+    expected.backward(upstream.double())
+    probs = softmax.torch_masked_softmax(scores, keep, "bfloat16")
+    probs.backward(upstream)
+    assert probs.dtype == torch.bfloat16
+    np.testing.assert_array_equal(
+        probs.detach().float(),
+        softmax.plain_masked_softmax(scores, keep, "bfloat16").detach().float(),
+    )
+    # The row with no key: float64 still tells -1e9 + score apart, float32 does not (both uniform).
+    np.testing.assert_allclose(
+        probs[0].detach().double(), expected[0].detach(), rtol=2**-8, atol=1e-6
+    )
+    np.testing.assert_allclose(scores.grad[0].double(), reference.grad[0], rtol=0.03, atol=0.01)
+    assert (probs[0, :, :, 4:] == 0).all() and torch.isfinite(probs[1]).all()
 
 
 @only_on("torch")

@@ -350,7 +350,8 @@ def test_repeated_embedding_ids_update_like_dense_adam():
     optimizer = ke.ElectraAdamW(learning_rate=1.0, weight_decay=0.0, global_clipnorm=2.0)
     optimizer.apply_gradients(zip(grads, [table.embeddings]))
     np.testing.assert_allclose(to_numpy(optimizer._momentums[0]).ravel(), [0, 0.2, 0], rtol=1e-5)
-    np.testing.assert_allclose(to_numpy(optimizer._velocities[0]).ravel(), [0, 0.004, 0], rtol=1e-5)
+    # rtol 2e-5: TensorFlow's fused kernel (fast_paths.adamw) takes 1 - float32(0.999), 1.3e-5 off.
+    np.testing.assert_allclose(to_numpy(optimizer._velocities[0]).ravel(), [0, 0.004, 0], rtol=2e-5)
     np.testing.assert_allclose(
         to_numpy(table.embeddings).ravel(), [0, -2 / (2 + 1e-6 / math.sqrt(0.001)), 0], rtol=1e-5
     )

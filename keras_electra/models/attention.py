@@ -14,6 +14,7 @@ import warnings
 import keras
 from keras import ops
 
+from keras_electra.fast_paths.softmax import select_masked_softmax
 from keras_electra.models.electra_dropout import dropout
 
 IMPLEMENTATIONS = ("auto", "triton", "standard")
@@ -136,15 +137,11 @@ def _seed_tensor(seed):
 def _standard_attention(query, key, value, padding_mask, dropout_rate, seed):
     scale = 1.0 / math.sqrt(query.shape[-1])
     scores = ops.einsum("bqhd,bkhd->bhqk", query * scale, key)
-    # Softmax in float32 so that float16/bfloat16 runs neither overflow nor
-    # lose the small probabilities.
-    scores = ops.cast(scores, "float32")
-    if padding_mask is not None:
-        # Additive, so the backward pass has nothing to select: exp(-1e9 - max) is exactly 0 in
-        # float32, so masked keys get exact zeros wherever a row has a key to attend to.
-        keep = ops.cast(padding_mask, "float32")
-        scores = scores + ((keep - 1.0) * 1e9)[:, None, None, :]
-    probs = ops.cast(ops.softmax(scores, axis=-1), query.dtype)
+    # Softmax in float32 so that float16/bfloat16 runs neither overflow nor lose the small
+    # probabilities (torch's bfloat16 softmax computes in float32 inside: fast_paths.softmax).
+    # Masked keys get exact zeros wherever a row has a key to attend to.
+    keep = None if padding_mask is None else ops.cast(padding_mask, "float32")
+    probs = select_masked_softmax()(scores, keep, query.dtype)
     if dropout_rate > 0.0:
         probs = dropout(probs, dropout_rate, seed)
     context = ops.einsum("bhqk,bkhd->bqhd", probs, value)

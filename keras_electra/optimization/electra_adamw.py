@@ -216,7 +216,7 @@ class ElectraAdamW(keras.optimizers.AdamW):
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         # Keras' multi-tensor torch AdamW skips subclasses: `fast_paths.adamw` has one for this class.
-        return fast_adamw.select_update_step()(self, grads, trainable_variables, learning_rate)
+        return fast_adamw.select_update_step(self)(self, grads, trainable_variables, learning_rate)
 
     def _clip_gradients(self, grads):
         return fast_adamw.select_clip_gradients(self)(self, grads)
