@@ -1,7 +1,8 @@
 """The ELECTRA-Small fine-tuning step: keras-electra per backend vs Hugging Face
 `ElectraForSequenceClassification`, on the same batches of SST-2 sentences.
 
-    python benchmarks/finetune_step.py [--steps 12] [--precisions float32 bfloat16] [--out FILE]
+    python benchmarks/finetune_step.py [--steps 12] [--precisions float32 bfloat16] [--rounds 1]
+        [--out FILE]
 
 Everyone starts from the same weights (our `ElectraClassifier` with Hugging Face's head, ELECTRA-Small
 sized, random, seed 0, written with `save_huggingface`) and trains on the same batches: the first
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pretrain_step import PRECISIONS, huggingface_autocast, run_child, speed_ups
+from pretrain_step import PRECISIONS, huggingface_autocast, in_rounds, speed_ups
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "glue" / "SST-2"
 BATCH, LENGTH, LEARNING_RATE, WARMUP = 32, 64, 1e-4, 2
@@ -135,20 +136,22 @@ def child(participant, precision, workdir):
     }
 
 
-def table(results, steps):
+def table(results, steps, rounds):
     lines = [
         f"ELECTRA-Small classifier fine-tuning step, batch {BATCH} x {LENGTH} SST-2 sentences, "
-        f"{os.cpu_count()} CPU cores, median of {steps - 2} steps after 2 warm-up steps; loss: mean "
-        f"of the last {STEPS_FOR_LOSS}.",
+        f"{os.cpu_count()} CPU cores, median of {steps - 2} steps after 2 warm-up steps (of {rounds} "
+        f"round(s) of every participant in turn: the median round, and the range); loss: mean of "
+        f"the last {STEPS_FOR_LOSS}.",
         "",
-        "| participant | precision | ms/step | sentences/s | vs HF float32 | vs HF same precision "
-        "| last loss |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| participant | precision | ms/step | range | sentences/s | vs HF float32 | vs HF same "
+        "precision | last loss |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for (participant, precision), r in results.items():
         ratios = speed_ups(results, "huggingface", precision, r["ms_per_step"])
+        low, high = r["ms_range"]
         lines.append(
-            f"| {participant} | {precision} | {r['ms_per_step']:.0f} | "
+            f"| {participant} | {precision} | {r['ms_per_step']:.0f} | {low:.0f}-{high:.0f} | "
             f"{BATCH * 1000 / r['ms_per_step']:.1f} | {ratios} | {r['loss']:.3f} |"
         )
     return "\n".join(lines) + "\n"
@@ -159,6 +162,7 @@ def main():
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--only", nargs="+", choices=PARTICIPANTS, default=list(PARTICIPANTS))
     parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["float32"])
+    parser.add_argument("--rounds", type=int, default=1, help="visit every participant this often")
     parser.add_argument("--out", type=Path, help="also write the table here")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--prepare", help=argparse.SUPPRESS)
@@ -172,15 +176,8 @@ def main():
     with tempfile.TemporaryDirectory() as workdir:
         command = [sys.executable, __file__, "--steps", str(args.steps), "--prepare", workdir]
         subprocess.run(command, env={**os.environ, "KERAS_BACKEND": "torch"}, check=True)
-        results = {}
-        for precision in args.precisions:
-            for participant in args.only:
-                backend = "torch" if participant == "huggingface" else participant
-                results[participant, precision] = run_child(
-                    __file__, backend, participant, precision, workdir, args.steps
-                )
-                print(participant, precision, results[participant, precision], flush=True)
-    text = table(results, args.steps)
+        results = in_rounds(__file__, args.only, args.precisions, workdir, args.steps, args.rounds)
+    text = table(results, args.steps, args.rounds)
     print(text)
     if args.out:
         args.out.write_text(text)

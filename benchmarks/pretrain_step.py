@@ -1,6 +1,7 @@
 """The ELECTRA-Small joint pretraining step: keras-electra per backend vs the same step in Hugging Face.
 
-    python benchmarks/pretrain_step.py [--steps 12] [--precisions float32 bfloat16] [--out FILE]
+    python benchmarks/pretrain_step.py [--steps 12] [--precisions float32 bfloat16] [--rounds 1]
+        [--out FILE]
 
 Everyone starts from the same weights (our pretrainer, exported with `save_huggingface` and loaded by
 `transformers`) and trains on the same batches of real text (the standard library's docstrings,
@@ -10,7 +11,9 @@ the reference's AdamW (decay 0.01 off LayerNorm and biases, clipping at 1, warmu
 two threads, in float32 and (--precisions) bfloat16: our mixed_bfloat16 policy, Hugging Face's forward
 under `torch.autocast`. Hugging Face runs twice: with the MLM head on the masked positions only (the
 careful way, as the authors do) and with `ElectraForMaskedLM`'s own head over every position (the
-naive way). Each participant runs in its own process, one after another, so none slows another.
+naive way). Each participant runs in its own process, one after another, so none slows another;
+`--rounds R` visits them all R times in turn and reports each one's median round and the range, so
+that a slow spell of a shared machine falls on every participant rather than on one.
 
 Reported: median ms/step after two warm-up steps, tokens/s, speed relative to Hugging Face
 masked-only, peak resident memory (and its rise above the process after imports and model
@@ -276,6 +279,34 @@ def run_child(script, backend, participant, precision, workdir, steps):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def in_rounds(script, participants, precisions, workdir, steps, rounds):
+    """{(participant, precision): result} from `rounds` visits of every participant in turn (`run_child`;
+    ours on their backend, Hugging Face's on torch), each folded into one by `across_rounds`."""
+    runs = {}
+    for _ in range(rounds):
+        for precision in precisions:
+            for participant in participants:
+                backend = participant if participant in ("tensorflow", "jax", "torch") else "torch"
+                result = run_child(script, backend, participant, precision, workdir, steps)
+                runs.setdefault((participant, precision), []).append(result)
+                print(participant, precision, result, flush=True)
+    return {key: across_rounds(each) for key, each in runs.items()}
+
+
+def across_rounds(runs):
+    """One participant's rounds as one result: the median of its rounds' step times (each round visits
+    every participant in turn, so a slow spell of the machine falls on all of them), the range they
+    span, the highest peak memory; losses from the first round (the same in every round)."""
+    times = [run["ms_per_step"] for run in runs]
+    peak = max(runs, key=lambda run: run.get("peak_mb", 0))
+    return {
+        **runs[0],
+        **{key: value for key, value in peak.items() if key.startswith("peak")},
+        "ms_per_step": statistics.median(times),
+        "ms_range": (min(times), max(times)),
+    }
+
+
 def speed_ups(results, reference, precision, ms):
     """`ms` a step as speed-ups over `reference`'s float32 step and its step in `precision`."""
     return " | ".join(
@@ -286,23 +317,25 @@ def speed_ups(results, reference, precision, ms):
     )
 
 
-def table_lines(results, vocab_size, steps):
+def table_lines(results, vocab_size, steps, rounds):
     """The markdown table: each participant's speed against Hugging Face masked-only in float32 and in
     its own precision."""
     lines = [
         f"ELECTRA-Small pretraining step, batch {BATCH} x {LENGTH}, vocabulary {vocab_size}, "
-        f"{os.cpu_count()} CPU cores, median of {steps - 2} steps after 2 warm-up steps; loss: mean "
-        f"of the last {STEPS_FOR_LOSS}. bfloat16: Keras' mixed_bfloat16 policy for ours, "
+        f"{os.cpu_count()} CPU cores, median of {steps - 2} steps after 2 warm-up steps (of "
+        f"{rounds} round(s) of every participant in turn: the median round, and the range); loss: "
+        f"mean of the last {STEPS_FOR_LOSS}. bfloat16: Keras' mixed_bfloat16 policy for ours, "
         "`torch.autocast` for Hugging Face.",
         "",
-        "| participant | precision | ms/step | tokens/s | vs HF masked float32 | vs HF masked same "
-        "precision | peak RSS MB | above baseline MB | first loss | last loss |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| participant | precision | ms/step | range | tokens/s | vs HF masked float32 | vs HF masked "
+        "same precision | peak RSS MB | above baseline MB | first loss | last loss |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (participant, precision), r in results.items():
         ratios = speed_ups(results, "hf-masked", precision, r["ms_per_step"])
+        low, high = r["ms_range"]
         lines.append(
-            f"| {participant} | {precision} | {r['ms_per_step']:.0f} | "
+            f"| {participant} | {precision} | {r['ms_per_step']:.0f} | {low:.0f}-{high:.0f} | "
             f"{BATCH * LENGTH * 1000 / r['ms_per_step']:.0f} | {ratios} | "
             f"{r['peak_mb']:.0f} | {r['peak_above_baseline_mb']:.0f} | {r['first_loss']:.2f} | "
             f"{r['loss']:.2f} |"
@@ -316,6 +349,9 @@ def main():
     parser.add_argument("--only", nargs="+", choices=PARTICIPANTS, default=list(PARTICIPANTS))
     parser.add_argument(
         "--precisions", nargs="+", choices=PRECISIONS, default=["float32"], metavar="P"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="visit every participant this many times, in turn"
     )
     parser.add_argument("--out", help="also write the table to this markdown file")
     parser.add_argument(
@@ -338,15 +374,8 @@ def main():
             capture_output=True,
         )
         vocab_size = json.loads((workdir / "data" / "manifest.json").read_text())["vocab_size"]
-        results = {}
-        for precision in args.precisions:
-            for participant in args.only:
-                backend = participant if participant in ("tensorflow", "jax", "torch") else "torch"
-                results[participant, precision] = run_child(
-                    __file__, backend, participant, precision, tmp, args.steps
-                )
-                print(participant, precision, results[participant, precision], flush=True)
-    lines = table_lines(results, vocab_size, args.steps)
+        results = in_rounds(__file__, args.only, args.precisions, tmp, args.steps, args.rounds)
+    lines = table_lines(results, vocab_size, args.steps, args.rounds)
     table = "\n".join(lines)
     print(table)
     if args.out:
