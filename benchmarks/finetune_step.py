@@ -167,6 +167,8 @@ def main():
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--prepare", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1; got {args.rounds}")
     if args.prepare:
         return prepare(Path(args.prepare), args.steps)
     if args.child:

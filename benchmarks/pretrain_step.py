@@ -359,6 +359,8 @@ def main():
     )
     parser.add_argument("--prepare", metavar="WORKDIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1; got {args.rounds}")
     if args.prepare:
         prepare(Path(args.prepare))
         return

@@ -59,28 +59,33 @@ def torch_update_step(optimizer, grads, variables, learning_rate):
 
 def tensorflow_update_step(optimizer, grads, variables, learning_rate):
     """`plain_update_step` with TensorFlow's fused Adam kernel: one `ResourceApplyAdam` a variable (Keras'
-    own forms, `m += (g - m)(1 - beta_1)`...) after its decay, the shared scalars computed once."""
+    own forms, `m += (g - m)(1 - beta_1)`...) after its decay, the scalars built once a dtype and
+    learning-rate multiplier."""
     import tensorflow as tf
 
     step = tf.cast(optimizer.iterations + 1, "float32")  # updates, not micro-batches
-    scalars = {"beta1": optimizer.beta_1, "beta2": optimizer.beta_2, "epsilon": optimizer.epsilon}
-    scalars["beta1_power"] = tf.pow(tf.cast(optimizer.beta_1, "float32"), step)
-    scalars["beta2_power"] = tf.pow(tf.cast(optimizer.beta_2, "float32"), step)
+    shared = {"beta1": optimizer.beta_1, "beta2": optimizer.beta_2, "epsilon": optimizer.epsilon}
+    shared["beta1_power"] = tf.pow(tf.cast(optimizer.beta_1, "float32"), step)
+    shared["beta2_power"] = tf.pow(tf.cast(optimizer.beta_2, "float32"), step)
     learning_rate = tf.cast(learning_rate, "float32")
+    scalars = {}  # (dtype, multiplier) -> (the kernel's scalars, the decay's factor)
     for grad, variable in zip(grads, variables):
         index = optimizer._get_variable_index(variable)
-        lr = learning_rate * optimizer._variable_multipliers[index]
         value = variable.value if isinstance(variable, keras.Variable) else variable
-        cast = {name: tf.cast(x, value.dtype) for name, x in scalars.items()}
+        key = (value.dtype, optimizer._variable_multipliers[index])
+        if key not in scalars:
+            lr = learning_rate * key[1]
+            kernel = {name: tf.cast(x, key[0]) for name, x in {**shared, "lr": lr}.items()}
+            scalars[key] = kernel, tf.cast(lr * (optimizer.weight_decay or 0.0), key[0])
+        kernel, decay = scalars[key]
         if optimizer._variable_decays[index]:
-            value.assign_sub(value * tf.cast(lr * optimizer.weight_decay, value.dtype))
+            value.assign_sub(value * decay)
         tf.raw_ops.ResourceApplyAdam(
             var=value.handle,
             m=optimizer._momentums[index].value.handle,
             v=optimizer._velocities[index].value.handle,
-            lr=tf.cast(lr, value.dtype),
             grad=tf.cast(grad, value.dtype),
-            **cast,
+            **kernel,
         )
 
 

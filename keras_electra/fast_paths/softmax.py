@@ -21,7 +21,7 @@ def plain_masked_softmax(scores, keep, dtype):
     out, as `dtype`. Additive, so the backward pass has nothing to select."""
     scores = ops.cast(scores, "float32")
     if keep is not None:
-        scores = scores + ((ops.cast(keep, "float32") - 1.0) * -MASKED)[:, None, None, :]
+        scores = scores + ((1.0 - ops.cast(keep, "float32")) * MASKED)[:, None, None, :]
     return ops.cast(ops.softmax(scores, axis=-1), dtype)
 
 
@@ -34,7 +34,7 @@ def torch_masked_softmax(scores, keep, dtype):
     ):
         return plain_masked_softmax(scores, keep, dtype)
     if keep is not None:
-        scores = scores + ((keep.to(scores.dtype) - 1.0) * -MASKED)[:, None, None, :]
+        scores = scores + ((1.0 - keep.to(scores.dtype)) * MASKED)[:, None, None, :]
     return torch.softmax(scores, dim=-1)
 
 
