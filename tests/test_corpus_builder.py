@@ -83,6 +83,10 @@ def test_build_with_trained_vocab(corpus, tmp_path):
     assert_valid_data_dir(tmp_path / "data", corpus)
     assert summary["unk_percent"] < 1 and summary["truncated_percent"] == 0
     assert summary["mb_per_second"] > 0
+    # The trainer reads the streamed corpus twice and gives the same vocabulary each build.
+    build_pretraining_data(corpus, tmp_path / "again", vocab_size=200, **SMALL_SHARDS)
+    vocabularies = [(tmp_path / name / "vocab.txt").read_bytes() for name in ("data", "again")]
+    assert vocabularies[0] == vocabularies[1]
 
 
 @pytest.mark.large

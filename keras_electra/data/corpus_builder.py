@@ -154,12 +154,26 @@ def _as_list(corpus):
 def _tokenizer(files, text_format, vocab_file, vocab_size, lowercase, strip_gutenberg):
     if vocab_file is not None:
         return ElectraTokenizer.from_vocab_file(vocab_file, lowercase=lowercase)
-    # Paragraphs stream into the trainer: its memory grows with the distinct words, not the corpus.
-    documents = (
-        read_documents(path, text_format, strip_gutenberg=strip_gutenberg) for path in files
-    )
-    units = chain.from_iterable(chain.from_iterable(documents))
-    return ElectraTokenizer.train(texts=units, vocab_size=vocab_size, lowercase=lowercase)
+
+    def units():
+        documents = (
+            read_documents(path, text_format, strip_gutenberg=strip_gutenberg) for path in files
+        )
+        return chain.from_iterable(chain.from_iterable(documents))
+
+    # Paragraphs stream into the trainer, which reads them twice (ElectraTokenizer.train): its
+    # memory grows with the distinct words, not the corpus.
+    return ElectraTokenizer.train(texts=_Reread(units), vocab_size=vocab_size, lowercase=lowercase)
+
+
+class _Reread:
+    """An iterable that calls `make` for each pass: a generator's items, read again."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __iter__(self):
+        return self.make()
 
 
 def _dtype(tokenizer):

@@ -156,29 +156,41 @@ class ElectraTokenizer:
         """Learn a WordPiece vocabulary from text `files` (paths) or from an iterable of strings `texts`.
 
         The text is normalised and pre-tokenised exactly as at encoding time, so that every
-        learned piece is reachable by `encode`.
+        learned piece is reachable by `encode`. The same text gives the same vocabulary every run,
+        at the price of reading it twice (a one-pass iterator of `texts` is held in memory).
         """
         if (files is None) == (texts is None):
             raise ValueError("pass exactly one of `files` or `texts`")
-        tokenizer = _build_tokenizer({}, bool(lowercase))
-        trainer = trainers.WordPieceTrainer(
-            vocab_size=vocab_size,
-            min_frequency=min_frequency,
-            special_tokens=list(SPECIAL_TOKENS),
-            continuing_subword_prefix="##",
-            show_progress=False,
-        )
         if files is not None:
             files = [str(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
             for name in files:
                 if not os.path.isfile(name):
                     raise FileNotFoundError(f"{name}: training file not found")
-            tokenizer.train(files, trainer)
-        else:
-            tokenizer.train_from_iterator(texts, trainer)
-        ids = tokenizer.get_vocab(with_added_tokens=True)
-        vocabulary = sorted(ids, key=ids.get)
-        return cls(vocabulary, lowercase=lowercase)
+        elif iter(texts) is texts:
+            texts = list(texts)
+
+        def learn(size, numbered_first):
+            tokenizer = _build_tokenizer({}, bool(lowercase))
+            trainer = trainers.WordPieceTrainer(
+                vocab_size=size,
+                min_frequency=min_frequency,
+                special_tokens=[*SPECIAL_TOKENS, *numbered_first],
+                continuing_subword_prefix="##",
+                show_progress=False,
+            )
+            if files is not None:
+                tokenizer.train(files, trainer)
+            else:
+                tokenizer.train_from_iterator(texts, trainer)
+            ids = tokenizer.get_vocab(with_added_tokens=True)
+            return sorted(ids, key=ids.get)
+
+        # Hugging Face's trainer numbers the one-character continuing pieces ("##e") in hash-map
+        # order and breaks ties between equally frequent merges by those numbers, so each training
+        # gave a different vocabulary (tokenizers issue 1794). The first pass, with no merges, finds
+        # those pieces; the second numbers them first, sorted, so that every tie breaks one way.
+        continuing = sorted(t for t in learn(0, ()) if t.startswith("##") and len(t) == 3)
+        return cls(learn(vocab_size, continuing), lowercase=lowercase)
 
     @classmethod
     def from_directory(cls, directory):
